@@ -1,0 +1,130 @@
+"""The scheduled ingestion flow: due feeds to warehouse rows.
+
+The body reads like the data flow: prepare -> per feed batch (fetch + parse
+-> skip known -> fetch pages -> extract -> attribute) -> load (serialised)
+-> finish. All logic lives in ``ingest.pipeline``; this module adds retries,
+timeouts, concurrency, logs and the run's artifact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import acreate_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
+from prefect.utilities.annotations import quote
+
+from ingest import pipeline
+from ingest.fetch import Fetcher
+from ingest.registry import Registry, load_registry
+from ingest.settings import Settings
+from ingest.warehouse import DueFeed
+
+# Feed batches in flight at once: one fetching while another extracts keeps
+# both the network and the extraction pool busy.
+BATCHES_IN_FLIGHT = 2
+
+
+@task(name="prepare-run", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5,
+      timeout_seconds=300)
+def prepare_run(settings: Settings, registry: Registry, run_id: str, all_feeds: bool,
+                source_ids: Sequence[str]) -> list[DueFeed]:
+    return pipeline.prepare_run(settings, registry, run_id, "ingest_feeds",
+                                all_feeds=all_feeds, source_ids=source_ids)
+
+
+@task(name="fetch-feeds", cache_policy=NO_CACHE, timeout_seconds=900)
+async def fetch_feeds(fetcher: Fetcher, feeds: list[DueFeed], registry: Registry,
+                      settings: Settings, run_id: str) -> pipeline.FeedBatch:
+    results = await pipeline.fetch_feeds(fetcher, feeds)
+    batch = pipeline.parse_feeds(feeds, results, registry, settings, run_id)
+    return await asyncio.to_thread(pipeline.skip_known, batch, settings)
+
+
+@task(name="fetch-pages", cache_policy=NO_CACHE, timeout_seconds=1800)
+async def fetch_pages(fetcher: Fetcher, batch: pipeline.FeedBatch) -> list[pipeline.Page]:
+    return await pipeline.fetch_pages(fetcher, batch.new_entries)
+
+
+@task(name="extract", cache_policy=NO_CACHE, timeout_seconds=1800)
+async def extract(batch: pipeline.FeedBatch, pages: list[pipeline.Page], registry: Registry,
+                  settings: Settings) -> pipeline.FeedBatch:
+    extracted = await asyncio.to_thread(pipeline.extract_batch, pages, settings)
+    return pipeline.build_candidates(batch, pages, extracted, registry, settings)
+
+
+@task(name="load", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[5, 15, 60],
+      timeout_seconds=600)
+async def load(settings: Settings, batch: pipeline.FeedBatch) -> dict[str, int]:
+    return await asyncio.to_thread(pipeline.load, settings, batch.load)
+
+
+@task(name="finish-run", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5,
+      timeout_seconds=300)
+def finish_run(settings: Settings, run_id: str, status: str, counts: Counter[str]) -> None:
+    pipeline.finish_run(settings, run_id, status, counts)
+
+
+@flow(name="ingest_feeds", timeout_seconds=6 * 3600)
+async def ingest_feeds(
+    all_feeds: bool = False,
+    warehouse: str | None = None,
+    sources: str | None = None,
+    source_ids: list[str] | None = None,
+) -> dict[str, int]:
+    """One ingestion pass over due feeds (all feeds with ``all_feeds``)."""
+    log = get_run_logger()
+    settings = Settings.from_env(warehouse=Path(warehouse) if warehouse else None,
+                                 sources=Path(sources) if sources else None)
+    registry = load_registry(settings.sources)
+    run_id = flow_run.get_id() or pipeline.new_run_id()
+    feeds = prepare_run(settings, quote(registry), run_id, all_feeds, source_ids or [])
+    log.info("run %s: %d feeds due of %d in %s", run_id, len(feeds),
+             sum(1 for _ in registry.feeds()), settings.sources)
+    counts: Counter[str] = Counter(feeds_due=len(feeds))
+    in_flight = asyncio.Semaphore(BATCHES_IN_FLIGHT)
+    load_lock = asyncio.Lock()  # one writer: loads are serialised
+
+    async def one_batch(fetcher: Fetcher, feed_batch: list[DueFeed]) -> Counter[str]:
+        async with in_flight:
+            batch = await fetch_feeds(fetcher, feed_batch, quote(registry), settings, run_id)
+            pages = await fetch_pages(fetcher, quote(batch))
+            batch = await extract(quote(batch), quote(pages), quote(registry), settings)
+        async with load_lock:
+            batch.counts.update(await load(settings, quote(batch)))
+        return batch.counts
+
+    status = "failed"
+    try:
+        async with Fetcher(settings) as fetcher:
+            outcomes = await asyncio.gather(
+                *(one_batch(fetcher, b) for b in pipeline.batched(feeds, settings.feed_batch_size)),
+                return_exceptions=True,
+            )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                counts["batches_failed"] += 1
+                log.error("a feed batch failed: %r", outcome)
+            else:
+                counts.update(outcome)
+        status = "completed" if not counts["batches_failed"] else "failed"
+    finally:
+        finish_run(settings, run_id, status, counts)
+        await _publish(counts, run_id)
+    log.info("run %s %s: %s", run_id, status, dict(sorted(counts.items())))
+    if status != "completed":
+        raise RuntimeError(f"{counts['batches_failed']} feed batch(es) failed; see the logs")
+    return dict(counts)
+
+
+async def _publish(counts: Counter[str], run_id: str) -> None:
+    table: list[dict[str, Any]] = [{"outcome": k, "count": v} for k, v in sorted(counts.items())]
+    await acreate_table_artifact(
+        table=table, key="ingest-run-counts", description=f"Outcome counts of run {run_id}"
+    )

@@ -1,0 +1,314 @@
+"""The ``ingest`` command line: a thin front door over the library and flows.
+
+Every command calls the library and turns its small, named exceptions
+(:class:`RegistryError`, :class:`WarehouseError`) into one clear message and
+a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import datetime as dt
+import decimal
+import io
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ingest import warehouse
+from ingest.registry import (
+    RegistryError,
+    dump_registry,
+    export_opml,
+    import_opml,
+    load_registry,
+)
+from ingest.settings import Settings, default_sources_path
+
+app = typer.Typer(
+    name="ingest",
+    help="news-ingest: poll RSS/Atom feeds, extract articles, load a DuckDB warehouse.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+sources_app = typer.Typer(help="The source registry: list, import OPML, export OPML.",
+                          no_args_is_help=True)
+app.add_typer(sources_app, name="sources")
+
+console = Console()
+err = Console(stderr=True)
+
+
+class State:
+    settings: Settings = Settings()
+    sources_given: bool = False
+
+
+state = State()
+
+
+@app.callback()
+def main_options(
+    warehouse_path: Annotated[
+        Path | None,
+        typer.Option("--warehouse", envvar="INGEST_WAREHOUSE",
+                     help="DuckDB warehouse file [default: warehouse/news.duckdb]"),
+    ] = None,
+    sources: Annotated[
+        Path | None,
+        typer.Option("--sources", envvar="INGEST_SOURCES",
+                     help="Source registry (TOML) [default: the curated registry shipped with "
+                          "the package]"),
+    ] = None,
+) -> None:
+    state.settings = Settings.from_env(warehouse=warehouse_path, sources=sources)
+    state.sources_given = sources is not None
+
+
+@contextmanager
+def clear_errors() -> Iterator[None]:
+    """Library errors become one message on stderr and exit code 1."""
+    try:
+        yield
+    except (RegistryError, warehouse.WarehouseError) as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(1) from None
+
+
+# --------------------------------------------------------------------------- run
+
+
+@app.command()
+def run(
+    all_feeds: Annotated[bool, typer.Option("--all-feeds", help="Fetch every feed, due or not.")] = False,
+    source: Annotated[list[str] | None, typer.Option("--source", help="Only these source ids.")] = None,
+) -> None:
+    """One ingestion pass over due feeds, as a Prefect flow run.
+
+    Exits 0 when the run completed, even if some feeds failed: failures are
+    rows in fetch_log and rejects.
+    """
+    settings = state.settings
+    with clear_errors():
+        registry = load_registry(settings.sources)
+        unknown = [s for s in source or [] if registry.get(s) is None]
+        if unknown:
+            raise RegistryError(str(settings.sources), [f"unknown source id {u!r}" for u in unknown])
+    from flows.ingest_feeds import ingest_feeds  # noqa: PLC0415 - Prefect is slow to import
+
+    try:
+        counts = asyncio.run(ingest_feeds(
+            all_feeds=all_feeds, warehouse=str(settings.warehouse),
+            sources=str(settings.sources), source_ids=list(source or []),
+        ))
+    except (RegistryError, warehouse.WarehouseError) as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(1) from None
+    except Exception as exc:  # noqa: BLE001 - the flow already logged the traceback
+        err.print(f"[red]run failed:[/red] {exc}", highlight=False)
+        raise typer.Exit(1) from None
+    summary = Table(title="run summary", show_header=True)
+    summary.add_column("outcome")
+    summary.add_column("count", justify="right")
+    for key, value in sorted(counts.items()):
+        summary.add_row(key, str(value))
+    console.print(summary)
+
+
+# --------------------------------------------------------------------------- query
+
+
+class Format(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+    parquet = "parquet"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    return str(value)
+
+
+@app.command()
+def query(
+    sql: Annotated[str, typer.Argument(help="SQL to run (read-only).")],
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None,
+) -> None:
+    """Read-only SQL against the warehouse; a write statement is refused."""
+    with clear_errors():
+        result = warehouse.query(state.settings.warehouse, sql)
+    if fmt is Format.parquet:
+        if output is None:
+            err.print("[red]error:[/red] --format parquet needs --output FILE")
+            raise typer.Exit(2)
+        import pyarrow as pa  # noqa: PLC0415
+        import pyarrow.parquet as pq  # noqa: PLC0415
+
+        columns = list(zip(*result.rows, strict=True)) if result.rows else [[] for _ in result.columns]
+        pq.write_table(pa.table({c: list(v) for c, v in zip(result.columns, columns, strict=True)}),
+                       output)
+        err.print(f"wrote {len(result.rows)} rows to {output}")
+        return
+    if fmt is Format.table and output is None:
+        table = Table(show_header=True, header_style="bold")
+        for c in result.columns:
+            table.add_column(c, overflow="fold")
+        for row in result.rows:
+            table.add_row(*("" if v is None else str(v) for v in row))
+        console.print(table)
+        return
+    buf = io.StringIO()
+    if fmt is Format.csv or fmt is Format.table:
+        writer = csv.writer(buf)
+        writer.writerow(result.columns)
+        writer.writerows(result.rows)
+    else:
+        json.dump([dict(zip(result.columns, r, strict=True)) for r in result.rows], buf,
+                  default=_jsonable, ensure_ascii=False, indent=1)
+        buf.write("\n")
+    if output is None:
+        sys.stdout.write(buf.getvalue())
+    else:
+        output.write_text(buf.getvalue(), encoding="utf-8")
+        err.print(f"wrote {len(result.rows)} rows to {output}")
+
+
+# --------------------------------------------------------------------------- status
+
+
+@app.command()
+def status(
+    runs: Annotated[int, typer.Option(help="How many recent runs to show.")] = 5,
+) -> None:
+    """Feed health (last status, failures, next fetch) and recent runs."""
+    path = state.settings.warehouse
+    with clear_errors():
+        feeds = warehouse.query(path, """
+            SELECT f.source_id, f.url, coalesce(f.last_outcome, 'never fetched') AS last,
+                   f.last_status AS http, f.consecutive_failures AS failures,
+                   strftime(f.last_fetched_at, '%Y-%m-%d %H:%M') AS fetched,
+                   strftime(f.next_fetch_at, '%Y-%m-%d %H:%M') AS next_fetch,
+                   CASE WHEN f.disabled THEN 'disabled: ' || coalesce(f.disabled_reason, '')
+                        ELSE coalesce(f.last_error, '') END AS note
+            FROM feeds f WHERE f.in_registry
+            ORDER BY f.consecutive_failures DESC, f.source_id, f.url
+        """)
+        recent = warehouse.query(path, f"""
+            SELECT run_id, flow, status, strftime(started_at, '%Y-%m-%d %H:%M:%S') AS started,
+                   round(epoch(finished_at - started_at), 1) AS seconds,
+                   counts->>'articles_new' AS new_articles, counts->>'feed_error' AS feed_errors
+            FROM runs ORDER BY started_at DESC LIMIT {int(runs)}
+        """)
+    _print_table("feeds", feeds)
+    _print_table("recent runs", recent)
+
+
+def _print_table(title: str, result: warehouse.QueryResult) -> None:
+    table = Table(title=title, show_header=True, header_style="bold")
+    for c in result.columns:
+        table.add_column(c, overflow="fold")
+    for row in result.rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    console.print(table)
+
+
+# --------------------------------------------------------------------------- sources
+
+
+@sources_app.command("list")
+def sources_list() -> None:
+    """The sources of the registry, with their kind, domains and feeds."""
+    with clear_errors():
+        registry = load_registry(state.settings.sources)
+    table = Table(title=f"{len(registry)} sources in {registry.origin}", header_style="bold")
+    for c in ("id", "name", "kind", "country", "lang", "domains", "feeds"):
+        table.add_column(c, overflow="fold")
+    for s in registry:
+        table.add_row(s.source_id, s.name, s.kind, s.country or "", s.language or "",
+                      ", ".join(s.domains), str(len(s.feeds)))
+    console.print(table)
+
+
+@sources_app.command("export")
+def sources_export(
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="OPML file to write.")] = None,
+) -> None:
+    """The registry as OPML 2.0, importable by Miniflux, FreshRSS and other readers."""
+    with clear_errors():
+        registry = load_registry(state.settings.sources)
+    text = export_opml(registry)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        err.print(f"wrote {sum(len(s.feeds) for s in registry)} feeds to {output}")
+
+
+@sources_app.command("import")
+def sources_import(
+    opml: Annotated[Path, typer.Argument(help="OPML file with feed outlines.", exists=True,
+                                         dir_okay=False)],
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o",
+        help="Registry file to write [default: the --sources file, or ./sources.toml when "
+             "--sources is the shipped registry]")] = None,
+) -> None:
+    """Merge an OPML file's feeds into the registry, grouped by registered domain."""
+    settings = state.settings
+    with clear_errors():
+        existing = load_registry(settings.sources)
+        merged, notes = import_opml(opml.read_bytes(), existing)
+        target = output or (settings.sources if settings.sources != default_sources_path()
+                            else Path("sources.toml"))
+        text = dump_registry(merged)
+        import tomllib  # noqa: PLC0415
+
+        from ingest.registry import parse_registry  # noqa: PLC0415
+
+        parse_registry(tomllib.loads(text), str(target))  # validate before writing
+    target.write_text(text, encoding="utf-8")
+    for note in notes:
+        err.print(f"  {note}", highlight=False)
+    added = len(merged) - len(existing)
+    err.print(f"wrote {len(merged)} sources ({added} new) to {target}")
+    if target != settings.sources:
+        err.print(f"use it with: --sources {target}  (or INGEST_SOURCES={target})")
+
+
+# --------------------------------------------------------------------------- demo
+
+
+@app.command()
+def demo(
+    workdir: Annotated[Path, typer.Option(help="Where the demo warehouse goes.")] = Path(".demo"),
+) -> None:
+    """Serve the bundled sample news site on loopback, ingest it twice, show queries."""
+    from ingest.demo.runner import run_demo  # noqa: PLC0415
+
+    code = run_demo(workdir, console)
+    raise typer.Exit(code)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,317 @@
+"""HTTP fetching: the one module that talks to the network.
+
+Everything a hostile server can do ends as a :class:`FetchResult` with an
+outcome and a reason: timeouts, oversized or compressed-bomb bodies, redirect
+loops, blocked addresses. Parsers never see a URL, only bytes and headers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import zlib
+from collections import defaultdict
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Protocol
+from urllib.parse import urljoin
+
+import brotli
+import httpx
+
+from ingest.guard import AddressGuard, BlockedAddress, guarded_transport
+from ingest.records import FetchKind, FetchResult, Outcome
+from ingest.settings import Settings
+from ingest.urls import BadURL, canonicalize, host_of
+
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+ACCEPT = {
+    FetchKind.FEED: "application/rss+xml, application/atom+xml, application/xml;q=0.9, "
+    "text/xml;q=0.9, */*;q=0.5",
+    FetchKind.PAGE: "text/html, application/xhtml+xml;q=0.9, */*;q=0.5",
+    FetchKind.ROBOTS: "text/plain, */*;q=0.5",
+    FetchKind.SITEMAP: "application/xml, text/xml;q=0.9, */*;q=0.5",
+}
+# Headers worth keeping with a fetched body (for the parser and the scheduler).
+KEPT_HEADERS = (
+    "content-type",
+    "etag",
+    "last-modified",
+    "cache-control",
+    "expires",
+    "retry-after",
+    "content-language",
+    "location",
+    "date",
+    "age",
+)
+
+
+class TooLarge(Exception):
+    pass
+
+
+class _Inflater:
+    """Streaming Content-Encoding decoder that never produces more than ``limit`` bytes.
+
+    httpx's own decoders inflate a whole network chunk at once; a 64 KiB
+    chunk of a deflate bomb becomes 64 MiB before any cap could look at it.
+    Here every call asks zlib/brotli for at most what the cap still allows.
+    """
+
+    def __init__(self, encoding: str, limit: int) -> None:
+        self.encoding = encoding
+        self.limit = limit
+        self.total = 0
+        self._zlib: zlib._Decompress | None = None
+        self._brotli: brotli.Decompressor | None = None
+        self._deflate_probe = encoding == "deflate"
+        if encoding in ("gzip", "x-gzip"):
+            self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif encoding == "deflate":
+            self._zlib = zlib.decompressobj()
+        elif encoding == "br":
+            self._brotli = brotli.Decompressor()
+        elif encoding not in ("", "identity"):
+            raise ValueError(f"unsupported Content-Encoding {encoding!r}")
+
+    def _room(self) -> int:
+        return self.limit - self.total + 1
+
+    def _count(self, data: bytes) -> bytes:
+        self.total += len(data)
+        if self.total > self.limit:
+            raise TooLarge(f"decoded body over {self.limit} bytes")
+        return data
+
+    def feed(self, chunk: bytes) -> bytes:
+        if self._zlib is not None:
+            out = bytearray()
+            try:
+                piece = self._zlib.decompress(chunk, self._room())
+            except zlib.error:
+                if not self._deflate_probe:
+                    raise
+                # Some servers send raw deflate without the zlib header.
+                self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
+                self._deflate_probe = False
+                piece = self._zlib.decompress(chunk, self._room())
+            self._deflate_probe = False
+            out += self._count(piece)
+            while self._zlib.unconsumed_tail:
+                out += self._count(self._zlib.decompress(self._zlib.unconsumed_tail, self._room()))
+            return bytes(out)
+        if self._brotli is not None:
+            out = bytearray(
+                self._count(self._brotli.process(chunk, output_buffer_limit=self._room()))
+            )
+            while not self._brotli.can_accept_more_data():
+                out += self._count(self._brotli.process(b"", output_buffer_limit=self._room()))
+            return bytes(out)
+        return self._count(chunk)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Fetcher:
+    """An async HTTP client with the guard, limits and per-host politeness.
+
+    Use as ``async with Fetcher(settings) as fetcher: await fetcher.get(...)``.
+    """
+
+    def __init__(
+        self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        self.settings = settings
+        self.guard = AddressGuard(settings.allow_private_hosts, settings.resolve)
+        limits = httpx.Limits(
+            max_connections=settings.max_connections,
+            max_keepalive_connections=settings.max_connections,
+        )
+        self._transport = transport or guarded_transport(self.guard, limits=limits, retries=0)
+        self._client = httpx.AsyncClient(
+            transport=self._transport,
+            timeout=httpx.Timeout(
+                connect=settings.connect_timeout,
+                read=settings.read_timeout,
+                write=settings.read_timeout,
+                pool=settings.total_timeout,
+            ),
+            follow_redirects=False,
+            headers={"User-Agent": settings.user_agent},
+            trust_env=False,  # never route loopback tests or private feeds through a proxy
+        )
+        self._hosts: defaultdict[str, asyncio.Semaphore] = defaultdict(
+            lambda: asyncio.Semaphore(settings.per_host_connections)
+        )
+        self._global = asyncio.Semaphore(settings.max_connections)
+
+    async def __aenter__(self) -> Fetcher:
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def get(
+        self,
+        url: str,
+        kind: FetchKind,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+    ) -> FetchResult:
+        started = time.monotonic()
+        fetched_at = _now()
+        hops: list[str] = []
+        state: dict[str, object] = {}
+
+        def result(outcome: Outcome, error: str | None = None, **kw: object) -> FetchResult:
+            return FetchResult(
+                url=url,
+                kind=kind,
+                outcome=outcome,
+                fetched_at=fetched_at,
+                error=error,
+                elapsed_ms=int((time.monotonic() - started) * 1000),
+                redirects=tuple(hops),
+                final_url=str(state.get("final", hops[-1] if hops else url)),
+                **kw,  # type: ignore[arg-type]
+            )
+
+        try:
+            async with asyncio.timeout(self.settings.total_timeout):
+                return await self._get(
+                    url,
+                    kind=kind,
+                    etag=etag,
+                    last_modified=last_modified,
+                    hops=hops,
+                    state=state,
+                    result=result,
+                )
+        except TimeoutError:
+            return result(
+                Outcome.ERROR,
+                f"total deadline of {self.settings.total_timeout:g}s exceeded",
+                status=state.get("status"),
+            )
+
+    async def _get(
+        self,
+        url: str,
+        *,
+        kind: FetchKind,
+        etag: str | None,
+        last_modified: str | None,
+        hops: list[str],
+        state: dict[str, object],
+        result: _ResultFn,
+    ) -> FetchResult:
+        current = url
+        seen = {url}
+        for hop in range(self.settings.max_redirects + 1):
+            try:
+                canonicalize(current)
+                host = host_of(current)
+            except BadURL as exc:
+                return result(
+                    Outcome.BLOCKED if hop else Outcome.SKIPPED, f"refused URL {current!r}: {exc}"
+                )
+            headers = {"Accept": ACCEPT[kind], "Accept-Encoding": "gzip, deflate, br"}
+            if hop == 0 and etag:
+                headers["If-None-Match"] = etag
+            if hop == 0 and last_modified:
+                headers["If-Modified-Since"] = last_modified
+            state["final"] = current
+            try:
+                async with self._global, self._hosts[host]:
+                    outcome = await self._request(current, headers, state, result)
+            except BlockedAddress as exc:
+                return result(Outcome.BLOCKED, str(exc))
+            if isinstance(outcome, FetchResult):
+                return outcome
+            location = outcome
+            nxt = urljoin(current, location)
+            hops.append(nxt)
+            if nxt in seen:
+                return result(Outcome.ERROR, f"redirect loop at {nxt}", status=state.get("status"))
+            seen.add(nxt)
+            current = nxt
+        return result(
+            Outcome.ERROR,
+            f"more than {self.settings.max_redirects} redirects",
+            status=state.get("status"),
+        )
+
+    async def _request(
+        self, url: str, headers: Mapping[str, str], state: dict[str, object], result: _ResultFn
+    ) -> FetchResult | str:
+        """One HTTP request: a final result, or the Location of a redirect."""
+        limit = self.settings.max_body_bytes
+        try:
+            async with self._client.stream("GET", url, headers=headers) as response:
+                status = response.status_code
+                state["status"] = status
+                kept = {k: v for k in KEPT_HEADERS if (v := response.headers.get(k)) is not None}
+                if status in REDIRECT_STATUSES and response.headers.get("location"):
+                    return response.headers["location"]
+                if status == 304:
+                    return result(Outcome.NOT_MODIFIED, status=status, headers=kept)
+                if status >= 300 or status < 200:
+                    return result(Outcome.ERROR, f"HTTP {status}", status=status, headers=kept)
+                declared = response.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > limit:
+                    return result(
+                        Outcome.ERROR,
+                        f"body too large: Content-Length {declared} > {limit}",
+                        status=status,
+                        headers=kept,
+                    )
+                encoding = response.headers.get("content-encoding", "").strip().lower()
+                try:
+                    inflater = _Inflater(encoding, limit)
+                except ValueError as exc:
+                    return result(Outcome.ERROR, str(exc), status=status, headers=kept)
+                body = bytearray()
+                raw = 0
+                async for chunk in response.aiter_raw():
+                    raw += len(chunk)
+                    if raw > limit:
+                        raise TooLarge(f"body over {limit} bytes")
+                    body += inflater.feed(chunk)
+                return result(Outcome.OK, status=status, headers=kept, body=bytes(body))
+        except TooLarge as exc:
+            return result(Outcome.ERROR, f"body too large: {exc}", status=state.get("status"))
+        except (zlib.error, brotli.error) as exc:
+            return result(
+                Outcome.ERROR,
+                f"bad {exc.__class__.__name__} compressed body: {exc}",
+                status=state.get("status"),
+            )
+        except httpx.ConnectError as exc:
+            cause = exc.__cause__ or exc.__context__
+            if isinstance(cause, BlockedAddress):
+                raise cause from None
+            return result(Outcome.ERROR, f"connect error: {exc}")
+        except httpx.TimeoutException as exc:
+            return result(
+                Outcome.ERROR,
+                f"{exc.__class__.__name__}: {exc or 'timed out'}",
+                status=state.get("status"),
+            )
+        except httpx.HTTPError as exc:
+            return result(
+                Outcome.ERROR, f"{exc.__class__.__name__}: {exc}", status=state.get("status")
+            )
+
+
+class _ResultFn(Protocol):
+    def __call__(self, outcome: Outcome, error: str | None = None, **kw: object) -> FetchResult: ...

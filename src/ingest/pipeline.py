@@ -1,0 +1,320 @@
+"""The stages of one ingestion pass as plain functions over typed records.
+
+``flows/`` wraps these with Prefect; tests and benchmarks call them directly.
+Reading top to bottom follows the data flow of shared/DESIGN.md:
+due feeds -> fetch -> parse -> skip known -> fetch pages -> extract ->
+dedup + attribute -> load.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from ingest import warehouse
+from ingest.attribute import WireMatcher, publisher_for
+from ingest.dedup import Candidate, Listing
+from ingest.extract import choose_body, extract_pages
+from ingest.feeds import parse_feed
+from ingest.fetch import Fetcher
+from ingest.records import Extracted, FeedEntry, FetchKind, FetchResult, Outcome
+from ingest.registry import Registry
+from ingest.schedule import next_fetch_at
+from ingest.settings import Settings
+from ingest.urls import BadURL, canonicalize, registered_domain
+from ingest.warehouse import DueFeed, FeedUpdate, LoadBatch, Reject
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex
+
+
+def batched(items: Sequence[DueFeed], size: int) -> list[list[DueFeed]]:
+    return [list(items[i : i + size]) for i in range(0, len(items), max(1, size))]
+
+
+# --------------------------------------------------------------------------- start
+
+
+def prepare_run(
+    settings: Settings,
+    registry: Registry,
+    run_id: str,
+    flow: str,
+    *,
+    all_feeds: bool = False,
+    source_ids: Sequence[str] = (),
+) -> list[DueFeed]:
+    """Migrate, sync the registry, record the run, and list the feeds due now."""
+    now = now_utc()
+    with warehouse.writer(settings.warehouse) as con:
+        warehouse.sync_registry(con, registry, now)
+        warehouse.start_run(con, run_id, flow, now)
+        return warehouse.due_feeds(con, now, all_feeds=all_feeds, source_ids=source_ids)
+
+
+def finish_run(settings: Settings, run_id: str, status: str, counts: Counter[str]) -> None:
+    with warehouse.writer(settings.warehouse) as con:
+        warehouse.finish_run(con, run_id, status, counts, now_utc())
+
+
+# --------------------------------------------------------------------------- feeds
+
+
+@dataclass
+class FeedBatch:
+    """One batch of feeds after fetch + parse: what is new, what is known."""
+
+    run_id: str
+    new_entries: list[FeedEntry] = field(default_factory=list)
+    load: LoadBatch = field(default_factory=lambda: LoadBatch(""))
+    counts: Counter[str] = field(default_factory=Counter)
+
+
+async def fetch_feeds(fetcher: Fetcher, feeds: Sequence[DueFeed]) -> list[FetchResult]:
+    return list(
+        await asyncio.gather(
+            *(
+                fetcher.get(f.url, FetchKind.FEED, etag=f.etag, last_modified=f.last_modified)
+                for f in feeds
+            )
+        )
+    )
+
+
+def parse_feeds(
+    feeds: Sequence[DueFeed],
+    results: Sequence[FetchResult],
+    registry: Registry,
+    settings: Settings,
+    run_id: str,
+) -> FeedBatch:
+    """Parse fetched feeds; every feed gets a state update, every failure a row."""
+    batch = FeedBatch(run_id=run_id, load=LoadBatch(run_id))
+    seen: set[str] = set()
+    for feed, res in zip(feeds, results, strict=True):
+        now = res.fetched_at
+        batch.load.fetches.append((res, feed.feed_id))
+        batch.counts[f"feed_{res.outcome}"] += 1
+        source = registry.get(feed.source_id)
+        if res.outcome is Outcome.NOT_MODIFIED:
+            batch.load.feed_updates.append(
+                FeedUpdate(
+                    feed_id=feed.feed_id,
+                    fetched_at=now,
+                    outcome=str(res.outcome),
+                    status=res.status,
+                    error=None,
+                    consecutive_failures=0,
+                    next_fetch_at=next_fetch_at(
+                        now, ok=True, failures=0, interval_minutes=settings.default_interval_minutes
+                    ),
+                )
+            )
+            continue
+        parsed = None
+        if res.ok:
+            parsed = parse_feed(
+                res.body,
+                res.headers,
+                feed_id=feed.feed_id,
+                source_id=feed.source_id,
+                base_url=res.final_url or feed.url,
+                max_items=settings.max_items_per_feed,
+                now=now,
+                default_language=source.language if source else None,
+            )
+            batch.counts.update({f"parse_{k}": v for k, v in parsed.counts.items()})
+            if parsed.problem:
+                batch.counts["feed_bozo" if parsed.is_feed else "feed_not_a_feed"] += 1
+                batch.load.rejects.append(
+                    Reject("parse", parsed.problem[:500], now, feed.url, feed.feed_id)
+                )
+        failed = not res.ok or parsed is None or not parsed.is_feed
+        failures = feed.consecutive_failures + 1 if failed else 0
+        error = res.error or (parsed.problem if parsed and not parsed.is_feed else None)
+        batch.load.feed_updates.append(
+            FeedUpdate(
+                feed_id=feed.feed_id,
+                fetched_at=now,
+                outcome=str(res.outcome) if not failed or not res.ok else "error",
+                status=res.status,
+                error=error,
+                consecutive_failures=failures,
+                next_fetch_at=next_fetch_at(
+                    now,
+                    ok=not failed,
+                    failures=failures,
+                    interval_minutes=settings.default_interval_minutes,
+                    ttl_minutes=parsed.ttl_minutes if parsed else None,
+                ),
+                # A feed that did not parse keeps its old validators: the next
+                # poll must fetch it whole again.
+                etag=res.headers.get("etag") if not failed else None,
+                last_modified=res.headers.get("last-modified") if not failed else None,
+                title=parsed.title if parsed else None,
+                entries=len(parsed.entries) if parsed else None,
+                ttl_minutes=parsed.ttl_minutes if parsed else None,
+            )
+        )
+        if parsed is None or not parsed.is_feed:
+            continue
+        if failed:
+            continue
+        for entry in parsed.entries:
+            key = f"{entry.feed_id} {entry.url}"
+            if key not in seen:
+                seen.add(key)
+                batch.new_entries.append(entry)
+    return batch
+
+
+def skip_known(batch: FeedBatch, settings: Settings) -> FeedBatch:
+    """Entries whose URL is already an article become sightings, not fetches."""
+    if not batch.new_entries:
+        return batch
+    with warehouse.writer(settings.warehouse) as con:
+        known = warehouse.known_urls(con, (e.url for e in batch.new_entries))
+    fresh: list[FeedEntry] = []
+    now = now_utc()
+    for entry in batch.new_entries:
+        if entry.url in known:
+            batch.load.listings.append(Listing(entry, known[entry.url], now))
+            batch.counts["entries_known"] += 1
+        else:
+            fresh.append(entry)
+    batch.new_entries = fresh
+    batch.counts["entries_new"] += len(fresh)
+    return batch
+
+
+# --------------------------------------------------------------------------- pages
+
+
+@dataclass
+class Page:
+    entry: FeedEntry
+    fetch: FetchResult
+
+
+async def fetch_pages(fetcher: Fetcher, entries: Sequence[FeedEntry]) -> list[Page]:
+    """Fetch every new entry's page once (two feeds may list the same link)."""
+    unique: dict[str, asyncio.Task[FetchResult]] = {}
+    async with asyncio.TaskGroup() as tg:
+        for e in entries:
+            if e.url not in unique:
+                unique[e.url] = tg.create_task(fetcher.get(e.url, FetchKind.PAGE))
+    return [Page(e, unique[e.url].result()) for e in entries]
+
+
+def extract_batch(pages: Sequence[Page], settings: Settings) -> list[Extracted | None]:
+    """Extract every fetched HTML page in the process pool; None where none was fetched."""
+    todo: dict[str, tuple[bytes, str]] = {}
+    for p in pages:
+        if p.fetch.ok and p.fetch.body and p.entry.url not in todo:
+            todo[p.entry.url] = (p.fetch.body, p.fetch.final_url or p.entry.url)
+    keys = list(todo)
+    results = dict(
+        zip(keys, extract_pages([todo[k] for k in keys], settings.extract_workers), strict=True)
+    )
+    return [results.get(p.entry.url) for p in pages]
+
+
+def _sane_canonical(page_canonical: str | None, final_url: str, registry: Registry) -> str | None:
+    """A page's rel=canonical, when it is an http(s) URL on the page's own site
+    (or on a registered source's domain). Anything else is ignored: a
+    canonical pointing at a homepage, another site or garbage is a CMS bug."""
+    if not page_canonical:
+        return None
+    try:
+        url = canonicalize(page_canonical, base=final_url)
+    except BadURL:
+        return None
+    parts, final = urlsplit(url), urlsplit(final_url)
+    host, final_host = parts.hostname or "", final.hostname or ""
+    if parts.path in ("", "/") and final.path not in ("", "/"):
+        return None
+    if registered_domain(host) == registered_domain(final_host) or registry.owner_of(host):
+        return url
+    return None
+
+
+def build_candidates(
+    batch: FeedBatch,
+    pages: Sequence[Page],
+    extracted: Sequence[Extracted | None],
+    registry: Registry,
+    settings: Settings,
+) -> FeedBatch:
+    """Choose each body (page or feed text), canonical URL, publisher and wire."""
+    matcher = WireMatcher(registry)
+    for page, ex in zip(pages, extracted, strict=True):
+        entry, res = page.entry, page.fetch
+        batch.load.fetches.append((res, entry.feed_id))
+        batch.counts[f"page_{res.outcome}"] += 1
+        chosen = choose_body(ex, entry, settings.min_body_chars)
+        if chosen is None:
+            reason = res.error or (ex.problem if ex else None) or "no text on page or in feed"
+            batch.load.rejects.append(
+                Reject("extract", reason[:500], res.fetched_at, entry.url, entry.feed_id)
+            )
+            batch.counts["articles_rejected"] += 1
+            continue
+        batch.counts[f"body_{chosen.extractor.split('-')[0]}"] += 1
+        final = entry.url
+        if res.ok and res.final_url:
+            try:
+                final = canonicalize(res.final_url)
+            except BadURL:
+                final = entry.url
+        canonical = _sane_canonical(ex.page_canonical if ex else None, final, registry) or final
+        urls = tuple(dict.fromkeys((canonical, final, entry.url)))
+        listing_source = registry.get(entry.source_id)
+        source_id = entry.source_id
+        if listing_source is not None:
+            source_id = publisher_for(listing_source, canonical, registry).source_id
+        wire = matcher.match(chosen.body, chosen.author or entry.author)
+        if wire == source_id:
+            wire = None  # a wire's own copy is not "credited to" itself
+        batch.load.candidates.append(
+            Candidate(
+                entry=entry,
+                canonical_url=canonical,
+                urls=urls,
+                extracted=chosen,
+                source_id=source_id,
+                wire_service=wire,
+                seen_at=res.fetched_at,
+            )
+        )
+    return batch
+
+
+# --------------------------------------------------------------------------- load
+
+
+def load(settings: Settings, batch: LoadBatch) -> dict[str, int]:
+    with warehouse.writer(settings.warehouse) as con:
+        return warehouse.load_batch(con, batch)
+
+
+async def run_batch(
+    fetcher: Fetcher, feeds: Sequence[DueFeed], registry: Registry, settings: Settings, run_id: str
+) -> Counter[str]:
+    """Every stage for one batch of feeds, without Prefect (tests, benchmarks)."""
+    results = await fetch_feeds(fetcher, feeds)
+    batch = skip_known(parse_feeds(feeds, results, registry, settings, run_id), settings)
+    pages = await fetch_pages(fetcher, batch.new_entries)
+    extracted = await asyncio.to_thread(extract_batch, pages, settings)
+    batch = build_candidates(batch, pages, extracted, registry, settings)
+    batch.counts.update(load(settings, batch.load))
+    return batch.counts

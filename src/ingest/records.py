@@ -1,0 +1,158 @@
+"""Typed records handed from stage to stage.
+
+One small frozen dataclass per stage, the same words as the warehouse
+columns, so that a row can be traced through the pipeline by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class Outcome(StrEnum):
+    """What happened to one HTTP attempt (``fetch_log.outcome``)."""
+
+    OK = "ok"
+    NOT_MODIFIED = "not_modified"
+    ERROR = "error"
+    BLOCKED = "blocked"
+    SKIPPED = "skipped"
+
+
+class FetchKind(StrEnum):
+    FEED = "feed"
+    PAGE = "page"
+    ROBOTS = "robots"
+    SITEMAP = "sitemap"
+
+
+@dataclass(frozen=True)
+class Source:
+    source_id: str
+    name: str
+    kind: str
+    homepage: str
+    domains: tuple[str, ...]
+    feeds: tuple[str, ...] = ()
+    sitemaps: tuple[str, ...] = ()
+    credits: tuple[str, ...] = ()
+    country: str | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """A feed as the warehouse knows it before a poll."""
+
+    feed_id: str
+    source_id: str
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    consecutive_failures: int = 0
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """One HTTP fetch (redirects included) and its outcome; a ``fetch_log`` row."""
+
+    url: str
+    kind: FetchKind
+    outcome: Outcome
+    fetched_at: datetime
+    status: int | None = None
+    final_url: str | None = None
+    error: str | None = None
+    body: bytes = b""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    elapsed_ms: int = 0
+    redirects: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is Outcome.OK
+
+    @property
+    def nbytes(self) -> int:
+        return len(self.body)
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    """One item of a parsed feed, its link already canonicalised."""
+
+    feed_id: str
+    source_id: str
+    url: str  # canonical form of the entry link
+    link: str  # the link as the feed gave it
+    guid: str | None
+    title: str | None
+    summary: str | None
+    content: str | None  # full text when the feed carries it (content:encoded, atom content)
+    author: str | None
+    published_at: datetime | None
+    language: str | None
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    feed_id: str
+    title: str | None
+    entries: tuple[FeedEntry, ...]
+    problem: str | None = None  # bozo reason, "not a feed", ...
+    is_feed: bool = True
+    counts: Mapping[str, int] = field(default_factory=dict)
+    # Publishing hints the scheduler may use (RSS <ttl>, sy:updatePeriod ...).
+    ttl_minutes: int | None = None
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """What extraction got out of one page (or out of the feed's own text)."""
+
+    body: str
+    extractor: str  # e.g. "trafilatura-2.3.1", "feed-content", "feed-summary"
+    title: str | None = None
+    author: str | None = None
+    published_at: datetime | None = None
+    language: str | None = None
+    page_canonical: str | None = None  # <link rel=canonical> / og:url, unvalidated
+    sitename: str | None = None
+    problem: str | None = None  # why the page itself gave no usable body
+
+
+@dataclass(frozen=True)
+class Article:
+    """One distinct publication: an ``articles`` row."""
+
+    article_id: str
+    canonical_url: str
+    url: str
+    source_id: str
+    title: str | None
+    body: str
+    author: str | None
+    published_at: datetime | None
+    language: str | None
+    word_count: int
+    content_hash: str
+    cluster_id: str
+    wire_service: str | None
+    extractor: str
+    first_seen_at: datetime
+    last_seen_at: datetime
+    feed_id: str | None = None
+    aliases: tuple[str, ...] = ()  # other canonical URLs that led to this article
+
+
+@dataclass(frozen=True)
+class Sighting:
+    article_id: str
+    feed_id: str
+    source_id: str
+    seen_at: datetime
+    run_id: str
+    url: str

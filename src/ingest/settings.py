@@ -1,0 +1,107 @@
+"""One settings object, read at the edge (CLI, flow entry) and passed down.
+
+Library modules never read ``os.environ``; :func:`Settings.from_env` is the
+only place that does.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from pathlib import Path
+
+from ingest import __version__
+
+DEFAULT_WAREHOUSE = Path("warehouse/news.duckdb")
+
+# Names the project and a contact URL, as polite crawlers do, so that a site
+# operator can find out who is fetching and how to opt out.
+DEFAULT_USER_AGENT = (
+    f"news-ingest/{__version__} (+https://github.com/news-ingest/news-ingest; news ingestion bot)"
+)
+
+
+def default_sources_path() -> Path:
+    """The curated registry shipped with the package."""
+    return Path(str(resources.files("ingest") / "data" / "sources.toml"))
+
+
+def _split_list(value: str | None) -> tuple[str, ...]:
+    if not value:
+        return ()
+    return tuple(part.strip().lower() for part in value.split(",") if part.strip())
+
+
+def _parse_resolve(value: str | None) -> dict[str, str]:
+    """``host=ip,host2=ip2`` (like curl's --resolve, without the port)."""
+    mapping: dict[str, str] = {}
+    for item in _split_list(value):
+        host, sep, address = item.partition("=")
+        if not sep or not host or not address:
+            raise ValueError(f"INGEST_RESOLVE entry {item!r} is not host=address")
+        mapping[host.strip()] = address.strip()
+    return mapping
+
+
+@dataclass(frozen=True)
+class Settings:
+    warehouse: Path = DEFAULT_WAREHOUSE
+    sources: Path = field(default_factory=default_sources_path)
+    user_agent: str = DEFAULT_USER_AGENT
+    # Hosts or IP addresses exempt from the private-address guard. Nothing by
+    # default: a feed on the public internet must never make us fetch an
+    # address inside the operator's network.
+    allow_private_hosts: tuple[str, ...] = ()
+    # Static host -> address map consulted before DNS (tests and the demo use
+    # it to serve several virtual hosts from 127.0.0.1).
+    resolve: Mapping[str, str] = field(default_factory=dict)
+
+    # HTTP limits. A news page is rarely over 2 MB of HTML; 10 MB leaves room
+    # for bloated templates while keeping a hostile body from eating memory.
+    max_body_bytes: int = 10 * 1024 * 1024
+    connect_timeout: float = 10.0
+    read_timeout: float = 20.0
+    # Total deadline per request, redirects included: a server dripping one
+    # byte a second passes every read timeout but not this.
+    total_timeout: float = 45.0
+    max_redirects: int = 5
+    max_connections: int = 64
+    per_host_connections: int = 2
+
+    # Feed handling.
+    max_items_per_feed: int = 500
+    default_interval_minutes: int = 60
+    feed_batch_size: int = 25
+
+    # Extraction. Bodies shorter than this are treated as a failed extraction
+    # and the feed's own text is used when it is longer.
+    min_body_chars: int = 200
+    extract_workers: int = field(default_factory=lambda: max(1, os.cpu_count() or 1))
+
+    @classmethod
+    def from_env(
+        cls,
+        env: Mapping[str, str] | None = None,
+        *,
+        warehouse: Path | None = None,
+        sources: Path | None = None,
+    ) -> Settings:
+        env = os.environ if env is None else env
+        base = cls()
+        return replace(
+            base,
+            warehouse=warehouse or Path(env.get("INGEST_WAREHOUSE") or DEFAULT_WAREHOUSE),
+            sources=sources or Path(env.get("INGEST_SOURCES") or default_sources_path()),
+            user_agent=env.get("INGEST_USER_AGENT") or DEFAULT_USER_AGENT,
+            allow_private_hosts=_split_list(env.get("INGEST_ALLOW_PRIVATE_HOSTS")),
+            resolve=_parse_resolve(env.get("INGEST_RESOLVE")),
+            max_body_bytes=int(env.get("INGEST_MAX_BODY_BYTES") or base.max_body_bytes),
+            total_timeout=float(env.get("INGEST_TOTAL_TIMEOUT") or base.total_timeout),
+            max_items_per_feed=int(env.get("INGEST_MAX_ITEMS_PER_FEED") or base.max_items_per_feed),
+            default_interval_minutes=int(
+                env.get("INGEST_FEED_INTERVAL_MINUTES") or base.default_interval_minutes
+            ),
+            extract_workers=int(env.get("INGEST_EXTRACT_WORKERS") or base.extract_workers),
+        )

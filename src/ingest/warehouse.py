@@ -1,0 +1,653 @@
+"""The DuckDB warehouse: migrations, the write path and read-only queries.
+
+DuckDB allows one writing process per file, and while it holds the file no
+other process can open it, not even read-only. Every writer here therefore
+holds the file only for one short transaction (:func:`writer`), and every
+opener waits and retries on a lock for a bounded time, then says so clearly.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from ingest.dedup import Candidate, Known, Listing, Resolution, resolve
+from ingest.records import FetchResult
+from ingest.registry import Registry, feed_id_for
+
+_LOCKED = re.compile(r"lock|being used by another process|conflicting lock", re.IGNORECASE)
+READ_STATEMENTS = frozenset({"SELECT", "EXPLAIN", "PRAGMA", "CALL", "RELATION"})
+
+
+class WarehouseError(Exception):
+    """A warehouse problem the CLI reports as one clear message."""
+
+
+class WarehouseBusy(WarehouseError):
+    pass
+
+
+class ReadOnlyViolation(WarehouseError):
+    pass
+
+
+def migrations_dir() -> Path:
+    """``warehouse/migrations`` of the source tree, or the copy inside a wheel."""
+    packaged = Path(str(resources.files("ingest") / "migrations"))
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "warehouse" / "migrations"
+
+
+def _config(read_only: bool) -> dict[str, Any]:
+    # Nothing may be downloaded at run time: no extension auto-install.
+    return {"autoinstall_known_extensions": False, "TimeZone": "UTC"}
+
+
+def connect(
+    path: Path, *, read_only: bool = False, wait: float = 60.0
+) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse, retrying for ``wait`` seconds while another process holds it."""
+    path = Path(path)
+    if read_only and not path.exists():
+        raise WarehouseError(f"no warehouse at {path}: run `ingest run` first")
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + wait
+    delay = 0.05
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only, config=_config(read_only))
+        except duckdb.IOException as exc:
+            if not _LOCKED.search(str(exc)):
+                raise WarehouseError(f"cannot open {path}: {exc}") from exc
+            if time.monotonic() >= deadline:
+                raise WarehouseBusy(
+                    f"the warehouse {path} is held by another process (an ingestion run is "
+                    f"loading); gave up after {wait:g}s. Try again shortly."
+                ) from exc
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+
+def migrate(con: duckdb.DuckDBPyConnection, directory: Path | None = None) -> list[int]:
+    """Apply pending ``NNN_name.sql`` files in order, each in its own transaction.
+
+    Returns the versions applied."""
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations "
+        "(version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMPTZ NOT NULL)"
+    )
+    done = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
+    applied: list[int] = []
+    for file in sorted((directory or migrations_dir()).glob("[0-9]*.sql")):
+        version = int(file.name.split("_", 1)[0])
+        if version in done:
+            continue
+        con.execute("BEGIN")
+        try:
+            con.execute(file.read_text(encoding="utf-8"))
+            con.execute(
+                "INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                [version, file.stem, datetime.now(UTC)],
+            )
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        applied.append(version)
+    return applied
+
+
+@contextmanager
+def writer(path: Path, wait: float = 120.0) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A short-lived migrated write connection; the file is released on exit."""
+    con = connect(path, wait=wait)
+    try:
+        migrate(con)
+        yield con
+    finally:
+        con.close()
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    con.execute("BEGIN")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+# --------------------------------------------------------------------------- registry
+
+
+def sync_registry(con: duckdb.DuckDBPyConnection, registry: Registry, now: datetime) -> None:
+    """Make ``sources`` and ``feeds`` match the registry (feed state is kept)."""
+    sources = pa.Table.from_pylist(
+        [
+            {
+                "source_id": s.source_id,
+                "name": s.name,
+                "kind": s.kind,
+                "domains": list(s.domains),
+                "homepage": s.homepage,
+                "country": s.country,
+                "language": s.language,
+                "credits": list(s.credits),
+                "sitemaps": list(s.sitemaps),
+                "updated_at": now,
+            }
+            for s in registry
+        ],
+        schema=pa.schema(
+            [
+                ("source_id", pa.string()),
+                ("name", pa.string()),
+                ("kind", pa.string()),
+                ("domains", pa.list_(pa.string())),
+                ("homepage", pa.string()),
+                ("country", pa.string()),
+                ("language", pa.string()),
+                ("credits", pa.list_(pa.string())),
+                ("sitemaps", pa.list_(pa.string())),
+                ("updated_at", pa.timestamp("us", tz="UTC")),
+            ]
+        ),
+    )
+    feeds = pa.Table.from_pylist(
+        [
+            {"feed_id": fid, "source_id": s.source_id, "url": url}
+            for fid, s, url in registry.feeds()
+        ],
+        schema=pa.schema(
+            [("feed_id", pa.string()), ("source_id", pa.string()), ("url", pa.string())]
+        ),
+    )
+    with transaction(con):
+        con.register("reg_sources", sources)
+        con.register("reg_feeds", feeds)
+        con.execute("""
+            MERGE INTO sources AS t USING reg_sources AS s ON t.source_id = s.source_id
+            WHEN MATCHED AND (t.name, t.kind, t.domains, t.homepage, t.country, t.language,
+                              t.credits, t.sitemaps)
+                      IS DISTINCT FROM (s.name, s.kind, s.domains, s.homepage, s.country,
+                              s.language, s.credits, s.sitemaps)
+                THEN UPDATE SET name = s.name, kind = s.kind, domains = s.domains,
+                     homepage = s.homepage, country = s.country, language = s.language,
+                     credits = s.credits, sitemaps = s.sitemaps, updated_at = s.updated_at
+            WHEN NOT MATCHED THEN INSERT BY NAME
+        """)
+        con.execute("""
+            MERGE INTO feeds AS t USING reg_feeds AS s ON t.feed_id = s.feed_id
+            WHEN MATCHED AND (t.source_id <> s.source_id OR NOT t.in_registry)
+                THEN UPDATE SET source_id = s.source_id, in_registry = true
+            WHEN NOT MATCHED THEN INSERT (feed_id, source_id, url, registry_url)
+                VALUES (s.feed_id, s.source_id, s.url, s.url)
+        """)
+        con.execute("""
+            UPDATE feeds SET in_registry = false
+            WHERE in_registry AND feed_id NOT IN (SELECT feed_id FROM reg_feeds)
+        """)
+        con.unregister("reg_sources")
+        con.unregister("reg_feeds")
+
+
+@dataclass(frozen=True)
+class DueFeed:
+    feed_id: str
+    source_id: str
+    url: str
+    etag: str | None
+    last_modified: str | None
+    consecutive_failures: int
+
+
+def due_feeds(
+    con: duckdb.DuckDBPyConnection,
+    now: datetime,
+    *,
+    all_feeds: bool = False,
+    source_ids: Sequence[str] = (),
+) -> list[DueFeed]:
+    sql = """
+        SELECT feed_id, source_id, url, etag, last_modified, consecutive_failures
+        FROM feeds
+        WHERE in_registry AND NOT disabled
+          AND (? OR next_fetch_at IS NULL OR next_fetch_at <= ?)
+          AND (len(?::VARCHAR[]) = 0 OR list_contains(?::VARCHAR[], source_id))
+        ORDER BY next_fetch_at NULLS FIRST, feed_id
+    """
+    ids = list(source_ids)
+    rows = con.execute(sql, [all_feeds, now, ids, ids]).fetchall()
+    return [DueFeed(*row) for row in rows]
+
+
+def known_urls(con: duckdb.DuckDBPyConnection, urls: Iterable[str]) -> dict[str, str]:
+    wanted = sorted(set(urls))
+    if not wanted:
+        return {}
+    table = pa.table({"url": pa.array(wanted, pa.string())})
+    con.register("wanted_urls", table)
+    try:
+        rows = con.execute(
+            "SELECT u.url, u.article_id FROM article_urls u JOIN wanted_urls w USING (url)"
+        ).fetchall()
+    finally:
+        con.unregister("wanted_urls")
+    return dict(rows)
+
+
+# --------------------------------------------------------------------------- load
+
+
+@dataclass(frozen=True)
+class FeedUpdate:
+    feed_id: str
+    fetched_at: datetime
+    outcome: str
+    status: int | None
+    error: str | None
+    next_fetch_at: datetime
+    consecutive_failures: int
+    etag: str | None = None
+    last_modified: str | None = None
+    title: str | None = None
+    entries: int | None = None
+    ttl_minutes: int | None = None
+
+
+@dataclass(frozen=True)
+class Reject:
+    stage: str
+    reason: str
+    at: datetime
+    url: str | None = None
+    feed_id: str | None = None
+
+
+@dataclass
+class LoadBatch:
+    run_id: str
+    candidates: list[Candidate] = field(default_factory=list)
+    listings: list[Listing] = field(default_factory=list)
+    fetches: list[tuple[FetchResult, str | None]] = field(default_factory=list)
+    feed_updates: list[FeedUpdate] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
+
+
+TS = pa.timestamp("us", tz="UTC")
+ARTICLE_SCHEMA = pa.schema(
+    [
+        ("article_id", pa.string()),
+        ("canonical_url", pa.string()),
+        ("url", pa.string()),
+        ("source_id", pa.string()),
+        ("title", pa.string()),
+        ("body", pa.string()),
+        ("author", pa.string()),
+        ("published_at", TS),
+        ("language", pa.string()),
+        ("word_count", pa.int32()),
+        ("content_hash", pa.string()),
+        ("cluster_id", pa.string()),
+        ("wire_service", pa.string()),
+        ("extractor", pa.string()),
+        ("first_seen_at", TS),
+        ("last_seen_at", TS),
+        ("feed_id", pa.string()),
+        ("run_id", pa.string()),
+    ]
+)
+SIGHTING_SCHEMA = pa.schema(
+    [
+        ("article_id", pa.string()),
+        ("feed_id", pa.string()),
+        ("source_id", pa.string()),
+        ("seen_at", TS),
+        ("run_id", pa.string()),
+        ("url", pa.string()),
+    ]
+)
+FETCH_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("url", pa.string()),
+        ("kind", pa.string()),
+        ("status", pa.int32()),
+        ("outcome", pa.string()),
+        ("error", pa.string()),
+        ("bytes", pa.int64()),
+        ("elapsed_ms", pa.int32()),
+        ("fetched_at", TS),
+        ("final_url", pa.string()),
+        ("feed_id", pa.string()),
+    ]
+)
+REJECT_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("feed_id", pa.string()),
+        ("url", pa.string()),
+        ("stage", pa.string()),
+        ("reason", pa.string()),
+        ("at", TS),
+    ]
+)
+FEED_UPDATE_SCHEMA = pa.schema(
+    [
+        ("feed_id", pa.string()),
+        ("fetched_at", TS),
+        ("outcome", pa.string()),
+        ("status", pa.int32()),
+        ("error", pa.string()),
+        ("next_fetch_at", TS),
+        ("consecutive_failures", pa.int32()),
+        ("etag", pa.string()),
+        ("last_modified", pa.string()),
+        ("title", pa.string()),
+        ("entries", pa.int32()),
+        ("ttl_minutes", pa.int32()),
+    ]
+)
+
+
+def _insert(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    rows: list[dict[str, Any]],
+    schema: pa.Schema,
+    verb: str = "INSERT",
+) -> int:
+    if not rows:
+        return 0
+    name = f"batch_{table}"
+    con.register(name, pa.Table.from_pylist(rows, schema=schema))
+    try:
+        con.execute(f"{verb} INTO {table} BY NAME SELECT * FROM {name}")
+    finally:
+        con.unregister(name)
+    return len(rows)
+
+
+def _lookup(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> Known:
+    urls = {u for c in batch.candidates for u in c.urls} | {lst.entry.url for lst in batch.listings}
+    pairs = sorted({(c.source_id, c.content_hash) for c in batch.candidates})
+    by_hash: dict[tuple[str, str], str] = {}
+    if pairs:
+        con.register(
+            "wanted_hashes",
+            pa.table({"source_id": [p[0] for p in pairs], "content_hash": [p[1] for p in pairs]}),
+        )
+        try:
+            rows = con.execute("""
+                SELECT a.source_id, a.content_hash, min(a.article_id)
+                FROM articles a JOIN wanted_hashes w USING (source_id, content_hash)
+                GROUP BY ALL
+            """).fetchall()
+        finally:
+            con.unregister("wanted_hashes")
+        by_hash = {(s, h): a for s, h, a in rows}
+    return Known(by_url=known_urls(con, urls), by_hash=by_hash)
+
+
+def load_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> dict[str, int]:
+    """Write one batch in one transaction; idempotent. Returns what was written."""
+    with transaction(con):
+        res: Resolution = resolve(
+            batch.candidates, batch.listings, _lookup(con, batch), batch.run_id
+        )
+        counts = {
+            "articles_new": _insert(
+                con,
+                "articles",
+                [{**a.__dict__, "run_id": batch.run_id} for a in res.articles],
+                ARTICLE_SCHEMA,
+                "INSERT OR IGNORE",
+            ),
+            "articles_duplicate": res.duplicates,
+        }
+        _insert(
+            con,
+            "article_urls",
+            [{"url": u, "article_id": a} for u, a in res.aliases.items()],
+            pa.schema([("url", pa.string()), ("article_id", pa.string())]),
+            "INSERT OR IGNORE",
+        )
+        counts["sightings"] = _insert(
+            con,
+            "sightings",
+            [s.__dict__ for s in res.sightings.values()],
+            SIGHTING_SCHEMA,
+            "INSERT OR IGNORE",
+        )
+        if res.touched:
+            con.register(
+                "touched",
+                pa.table(
+                    {
+                        "article_id": list(res.touched),
+                        "seen": pa.array(list(res.touched.values()), TS),
+                    }
+                ),
+            )
+            con.execute("""
+                UPDATE articles SET last_seen_at = t.seen FROM touched t
+                WHERE articles.article_id = t.article_id AND articles.last_seen_at < t.seen
+            """)
+            con.unregister("touched")
+        if res.articles:
+            refresh_clusters(con, {a.cluster_id for a in res.articles})
+        counts["fetches"] = _insert(
+            con,
+            "fetch_log",
+            [
+                {
+                    "run_id": batch.run_id,
+                    "url": f.url,
+                    "kind": str(f.kind),
+                    "status": f.status,
+                    "outcome": str(f.outcome),
+                    "error": f.error,
+                    "bytes": f.nbytes,
+                    "elapsed_ms": f.elapsed_ms,
+                    "fetched_at": f.fetched_at,
+                    "final_url": f.final_url,
+                    "feed_id": feed_id,
+                }
+                for f, feed_id in batch.fetches
+            ],
+            FETCH_SCHEMA,
+        )
+        counts["rejects"] = _insert(
+            con,
+            "rejects",
+            [
+                {
+                    "run_id": batch.run_id,
+                    "feed_id": r.feed_id,
+                    "url": r.url,
+                    "stage": r.stage,
+                    "reason": r.reason,
+                    "at": r.at,
+                }
+                for r in batch.rejects
+            ],
+            REJECT_SCHEMA,
+        )
+        if batch.feed_updates:
+            con.register(
+                "feed_updates",
+                pa.Table.from_pylist(
+                    [u.__dict__ for u in batch.feed_updates], schema=FEED_UPDATE_SCHEMA
+                ),
+            )
+            # Validators are replaced only by a 200; a 304 or an error keeps them.
+            con.execute("""
+                UPDATE feeds SET
+                    last_fetched_at = u.fetched_at, last_outcome = u.outcome,
+                    last_status = u.status, last_error = u.error,
+                    next_fetch_at = u.next_fetch_at,
+                    consecutive_failures = u.consecutive_failures,
+                    etag = CASE WHEN u.outcome = 'ok' THEN u.etag ELSE feeds.etag END,
+                    last_modified = CASE WHEN u.outcome = 'ok' THEN u.last_modified
+                                         ELSE feeds.last_modified END,
+                    title = coalesce(u.title, feeds.title),
+                    last_entries = coalesce(u.entries, feeds.last_entries),
+                    ttl_minutes = coalesce(u.ttl_minutes, feeds.ttl_minutes)
+                FROM feed_updates u WHERE feeds.feed_id = u.feed_id
+            """)
+            con.unregister("feed_updates")
+    return counts
+
+
+def refresh_clusters(con: duckdb.DuckDBPyConnection, cluster_ids: Iterable[str]) -> None:
+    """Recompute origin, size and first publication of the given clusters.
+
+    The origin is the earliest published member (first seen when undated);
+    a member credited to a wire service names that wire as the story's origin
+    source when the wire has no copy of its own.
+    """
+    con.register(
+        "dirty_clusters", pa.table({"cluster_id": pa.array(sorted(cluster_ids), pa.string())})
+    )
+    try:
+        con.execute("""
+            INSERT OR REPLACE INTO clusters
+            SELECT cluster_id,
+                   arg_min(article_id, (coalesce(published_at, first_seen_at), first_seen_at,
+                                        article_id)) AS origin_article_id,
+                   coalesce(
+                       arg_min(source_id, (coalesce(published_at, first_seen_at), first_seen_at,
+                                           article_id))
+                           FILTER (WHERE s.kind = 'wire'),
+                       arg_min(wire_service, (coalesce(published_at, first_seen_at),
+                                              first_seen_at, article_id))
+                           FILTER (WHERE wire_service IS NOT NULL),
+                       arg_min(source_id, (coalesce(published_at, first_seen_at), first_seen_at,
+                                           article_id))
+                   ) AS origin_source_id,
+                   count(*) AS size,
+                   min(published_at) AS first_published_at,
+                   now() AS updated_at
+            FROM articles a JOIN dirty_clusters USING (cluster_id)
+            LEFT JOIN sources s USING (source_id)
+            GROUP BY cluster_id
+        """)
+    finally:
+        con.unregister("dirty_clusters")
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def start_run(con: duckdb.DuckDBPyConnection, run_id: str, flow: str, started_at: datetime) -> None:
+    con.execute(
+        "INSERT OR IGNORE INTO runs (run_id, flow, started_at, status) VALUES (?, ?, ?, 'running')",
+        [run_id, flow, started_at],
+    )
+
+
+def finish_run(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    status: str,
+    counts: Mapping[str, int],
+    finished_at: datetime,
+) -> None:
+    con.execute(
+        "UPDATE runs SET status = ?, counts = ?, finished_at = ? WHERE run_id = ?",
+        [status, json.dumps(dict(sorted(counts.items()))), finished_at, run_id],
+    )
+
+
+# --------------------------------------------------------------------------- queries
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+
+
+def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> None:
+    try:
+        statements = con.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise WarehouseError(f"SQL error: {exc}") from exc
+    if not statements:
+        raise WarehouseError("no SQL statement given")
+    for st in statements:
+        kind = st.type.name
+        if kind not in READ_STATEMENTS:
+            raise ReadOnlyViolation(
+                f"refused: `ingest query` is read-only and this is a {kind} statement "
+                f"({st.query.strip()[:60]!r}); the warehouse was not changed"
+            )
+
+
+def query(path: Path, sql: str, wait: float = 60.0) -> QueryResult:
+    """Run read-only SQL; a write statement is refused before anything runs."""
+    con = connect(path, read_only=True, wait=wait)
+    try:
+        check_read_only(con, sql)
+        try:
+            cur = con.execute(sql)
+        except duckdb.Error as exc:
+            if "read-only" in str(exc).lower():
+                raise ReadOnlyViolation(f"refused: {exc}") from exc
+            raise WarehouseError(f"SQL error: {exc}") from exc
+        columns = [d[0] for d in cur.description or []]
+        return QueryResult(columns, cur.fetchall() if columns else [])
+    finally:
+        con.close()
+
+
+def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    tables = [
+        "sources",
+        "feeds",
+        "articles",
+        "sightings",
+        "clusters",
+        "fetch_log",
+        "rejects",
+        "runs",
+    ]
+    return {t: int(con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in tables}  # type: ignore[index]
+
+
+__all__ = [
+    "DueFeed",
+    "FeedUpdate",
+    "LoadBatch",
+    "QueryResult",
+    "ReadOnlyViolation",
+    "Reject",
+    "WarehouseBusy",
+    "WarehouseError",
+    "connect",
+    "due_feeds",
+    "feed_id_for",
+    "finish_run",
+    "known_urls",
+    "load_batch",
+    "migrate",
+    "query",
+    "start_run",
+    "sync_registry",
+    "writer",
+]
