@@ -31,17 +31,21 @@ from ingest.warehouse import DueFeed
 BATCHES_IN_FLIGHT = 2
 
 
-@task(name="prepare-run", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5,
-      timeout_seconds=300)
-def prepare_run(settings: Settings, registry: Registry, run_id: str, all_feeds: bool,
-                source_ids: Sequence[str]) -> list[DueFeed]:
-    return pipeline.prepare_run(settings, registry, run_id, "ingest_feeds",
-                                all_feeds=all_feeds, source_ids=source_ids)
+@task(
+    name="prepare-run", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5, timeout_seconds=300
+)
+def prepare_run(
+    settings: Settings, registry: Registry, run_id: str, all_feeds: bool, source_ids: Sequence[str]
+) -> list[DueFeed]:
+    return pipeline.prepare_run(
+        settings, registry, run_id, "ingest_feeds", all_feeds=all_feeds, source_ids=source_ids
+    )
 
 
 @task(name="fetch-feeds", cache_policy=NO_CACHE, timeout_seconds=900)
-async def fetch_feeds(fetcher: Fetcher, feeds: list[DueFeed], registry: Registry,
-                      settings: Settings, run_id: str) -> pipeline.FeedBatch:
+async def fetch_feeds(
+    fetcher: Fetcher, feeds: list[DueFeed], registry: Registry, settings: Settings, run_id: str
+) -> pipeline.FeedBatch:
     results = await pipeline.fetch_feeds(fetcher, feeds)
     batch = pipeline.parse_feeds(feeds, results, registry, settings, run_id)
     return await asyncio.to_thread(pipeline.skip_known, batch, settings)
@@ -53,20 +57,27 @@ async def fetch_pages(fetcher: Fetcher, batch: pipeline.FeedBatch) -> list[pipel
 
 
 @task(name="extract", cache_policy=NO_CACHE, timeout_seconds=1800)
-async def extract(batch: pipeline.FeedBatch, pages: list[pipeline.Page], registry: Registry,
-                  settings: Settings) -> pipeline.FeedBatch:
+async def extract(
+    batch: pipeline.FeedBatch, pages: list[pipeline.Page], registry: Registry, settings: Settings
+) -> pipeline.FeedBatch:
     extracted = await asyncio.to_thread(pipeline.extract_batch, pages, settings)
     return pipeline.build_candidates(batch, pages, extracted, registry, settings)
 
 
-@task(name="load", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[5, 15, 60],
-      timeout_seconds=600)
+@task(
+    name="load",
+    cache_policy=NO_CACHE,
+    retries=3,
+    retry_delay_seconds=[5, 15, 60],
+    timeout_seconds=600,
+)
 async def load(settings: Settings, batch: pipeline.FeedBatch) -> dict[str, int]:
     return await asyncio.to_thread(pipeline.load, settings, batch.load)
 
 
-@task(name="finish-run", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5,
-      timeout_seconds=300)
+@task(
+    name="finish-run", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5, timeout_seconds=300
+)
 def finish_run(settings: Settings, run_id: str, status: str, counts: Counter[str]) -> None:
     pipeline.finish_run(settings, run_id, status, counts)
 
@@ -80,13 +91,19 @@ async def ingest_feeds(
 ) -> dict[str, int]:
     """One ingestion pass over due feeds (all feeds with ``all_feeds``)."""
     log = get_run_logger()
-    settings = Settings.from_env(warehouse=Path(warehouse) if warehouse else None,
-                                 sources=Path(sources) if sources else None)
+    settings = Settings.from_env(
+        warehouse=Path(warehouse) if warehouse else None, sources=Path(sources) if sources else None
+    )
     registry = load_registry(settings.sources)
     run_id = flow_run.get_id() or pipeline.new_run_id()
     feeds = prepare_run(settings, quote(registry), run_id, all_feeds, source_ids or [])
-    log.info("run %s: %d feeds due of %d in %s", run_id, len(feeds),
-             sum(1 for _ in registry.feeds()), settings.sources)
+    log.info(
+        "run %s: %d feeds due of %d in %s",
+        run_id,
+        len(feeds),
+        sum(1 for _ in registry.feeds()),
+        settings.sources,
+    )
     counts: Counter[str] = Counter(feeds_due=len(feeds))
     in_flight = asyncio.Semaphore(BATCHES_IN_FLIGHT)
     load_lock = asyncio.Lock()  # one writer: loads are serialised

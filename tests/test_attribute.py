@@ -7,22 +7,66 @@ import pytest
 from ingest.attribute import WireMatcher, publisher_for
 from ingest.registry import Registry, parse_registry
 
-REGISTRY: Registry = parse_registry({"sources": [
-    {"id": "ap", "name": "Associated Press", "kind": "wire", "homepage": "https://apnews.com",
-     "domains": ["apnews.com"], "credits": ["Associated Press", "The Associated Press", "AP"]},
-    {"id": "reuters", "name": "Reuters", "kind": "wire", "homepage": "https://www.reuters.com",
-     "domains": ["reuters.com"], "credits": ["Reuters"]},
-    {"id": "afp", "name": "Agence France-Presse", "kind": "wire", "homepage": "https://www.afp.com",
-     "domains": ["afp.com"], "credits": ["Agence France-Presse", "AFP"]},
-    {"id": "dpa", "name": "dpa", "kind": "wire", "homepage": "https://www.dpa.com",
-     "domains": ["dpa.com"], "credits": ["dpa", "Deutsche Presse-Agentur"]},
-    {"id": "efe", "name": "EFE", "kind": "wire", "homepage": "https://efe.com",
-     "domains": ["efe.com"], "credits": ["EFE", "Agencia EFE"]},
-    {"id": "daily", "name": "Daily", "kind": "publisher", "homepage": "https://daily.example.com",
-     "domains": ["daily.example.com"]},
-    {"id": "partner", "name": "Partner", "kind": "publisher", "homepage": "https://partner.co.uk",
-     "domains": ["partner.co.uk"]},
-]})
+REGISTRY: Registry = parse_registry(
+    {
+        "sources": [
+            {
+                "id": "ap",
+                "name": "Associated Press",
+                "kind": "wire",
+                "homepage": "https://apnews.com",
+                "domains": ["apnews.com"],
+                "credits": ["Associated Press", "The Associated Press", "AP"],
+            },
+            {
+                "id": "reuters",
+                "name": "Reuters",
+                "kind": "wire",
+                "homepage": "https://www.reuters.com",
+                "domains": ["reuters.com"],
+                "credits": ["Reuters"],
+            },
+            {
+                "id": "afp",
+                "name": "Agence France-Presse",
+                "kind": "wire",
+                "homepage": "https://www.afp.com",
+                "domains": ["afp.com"],
+                "credits": ["Agence France-Presse", "AFP"],
+            },
+            {
+                "id": "dpa",
+                "name": "dpa",
+                "kind": "wire",
+                "homepage": "https://www.dpa.com",
+                "domains": ["dpa.com"],
+                "credits": ["dpa", "Deutsche Presse-Agentur"],
+            },
+            {
+                "id": "efe",
+                "name": "EFE",
+                "kind": "wire",
+                "homepage": "https://efe.com",
+                "domains": ["efe.com"],
+                "credits": ["EFE", "Agencia EFE"],
+            },
+            {
+                "id": "daily",
+                "name": "Daily",
+                "kind": "publisher",
+                "homepage": "https://daily.example.com",
+                "domains": ["daily.example.com"],
+            },
+            {
+                "id": "partner",
+                "name": "Partner",
+                "kind": "publisher",
+                "homepage": "https://partner.co.uk",
+                "domains": ["partner.co.uk"],
+            },
+        ]
+    }
+)
 FILLER = " ".join(["The council met on Tuesday to discuss the budget for the coming year."] * 6)
 
 
@@ -42,8 +86,11 @@ FILLER = " ".join(["The council met on Tuesday to discuss the budget for the com
         (FILLER, "Associated Press", "ap"),
         # not credits
         (f"The mayor told The Associated Press that the vote was close. {FILLER}", None, None),
-        (f"{FILLER}\nReuters reported on Monday that the talks had stalled without agreement.",
-         None, None),
+        (
+            f"{FILLER}\nReuters reported on Monday that the talks had stalled without agreement.",
+            None,
+            None,
+        ),
         (f'{FILLER}\n"I read it in Reuters," she said.', None, None),
         (FILLER, "Jane Doe", None),
         (f"{FILLER} Analysts at the APEX fund disagreed.", None, None),

@@ -59,8 +59,13 @@ def test_feed_fixture(fixture: Path) -> None:
     match = EXPECT.search(data)
     assert match, f"{fixture.name} has no Expect: line"
     parsed = parse_feed(
-        data, {}, feed_id="f1", source_id="s1",
-        base_url="https://news.example.com/feeds/atom.xml", max_items=100, now=NOW,
+        data,
+        {},
+        feed_id="f1",
+        source_id="s1",
+        base_url="https://news.example.com/feeds/atom.xml",
+        max_items=100,
+        now=NOW,
     )
     for path, op, raw in TERM.findall(match.group(1).decode("utf-8")):
         actual = _value(parsed, path)
@@ -76,36 +81,68 @@ def test_feed_fixture(fixture: Path) -> None:
 
 
 def test_item_cap_is_counted() -> None:
-    items = "".join(f"<item><title>{i}</title><link>https://x.example.com/{i}</link></item>"
-                    for i in range(50))
+    items = "".join(
+        f"<item><title>{i}</title><link>https://x.example.com/{i}</link></item>" for i in range(50)
+    )
     body = f'<rss version="2.0"><channel><title>big</title>{items}</channel></rss>'.encode()
-    parsed = parse_feed(body, {}, feed_id="f", source_id="s", base_url="https://x.example.com/",
-                        max_items=10, now=NOW)
+    parsed = parse_feed(
+        body,
+        {},
+        feed_id="f",
+        source_id="s",
+        base_url="https://x.example.com/",
+        max_items=10,
+        now=NOW,
+    )
     assert len(parsed.entries) == 10
     assert parsed.counts["items_over_cap"] == 40
 
 
-@pytest.mark.parametrize("body", [b"", b"   \n", b"\x00\x01\x02garbage", b"{\"json\": true}"])
+@pytest.mark.parametrize("body", [b"", b"   \n", b"\x00\x01\x02garbage", b'{"json": true}'])
 def test_garbage_never_raises(body: bytes) -> None:
-    parsed = parse_feed(body, {"content-type": "application/rss+xml"}, feed_id="f", source_id="s",
-                        base_url="https://x.example.com/", max_items=10, now=NOW)
+    parsed = parse_feed(
+        body,
+        {"content-type": "application/rss+xml"},
+        feed_id="f",
+        source_id="s",
+        base_url="https://x.example.com/",
+        max_items=10,
+        now=NOW,
+    )
     assert not parsed.entries
     assert not parsed.is_feed
     assert parsed.problem
 
 
 def test_charset_from_header() -> None:
-    body = '<rss version="2.0"><channel><title>t</title><item><title>Größe</title>' \
-           '<link>https://x.example.com/1</link></item></channel></rss>'.encode("cp1252")
-    parsed = parse_feed(body, {"Content-Type": "application/rss+xml; charset=windows-1252"},
-                        feed_id="f", source_id="s", base_url="https://x.example.com/",
-                        max_items=10, now=NOW)
+    body = (
+        '<rss version="2.0"><channel><title>t</title><item><title>Größe</title>'
+        "<link>https://x.example.com/1</link></item></channel></rss>".encode("cp1252")
+    )
+    parsed = parse_feed(
+        body,
+        {"Content-Type": "application/rss+xml; charset=windows-1252"},
+        feed_id="f",
+        source_id="s",
+        base_url="https://x.example.com/",
+        max_items=10,
+        now=NOW,
+    )
     assert parsed.entries[0].title == "Größe"
 
 
 def test_utf16_with_bom() -> None:
-    text = '<?xml version="1.0" encoding="utf-16"?><rss version="2.0"><channel><title>t</title>' \
-           '<item><title>Ünïcode</title><link>https://x.example.com/u</link></item></channel></rss>'
-    parsed = parse_feed(text.encode("utf-16"), {}, feed_id="f", source_id="s",
-                        base_url="https://x.example.com/", max_items=10, now=NOW)
+    text = (
+        '<?xml version="1.0" encoding="utf-16"?><rss version="2.0"><channel><title>t</title>'
+        "<item><title>Ünïcode</title><link>https://x.example.com/u</link></item></channel></rss>"
+    )
+    parsed = parse_feed(
+        text.encode("utf-16"),
+        {},
+        feed_id="f",
+        source_id="s",
+        base_url="https://x.example.com/",
+        max_items=10,
+        now=NOW,
+    )
     assert parsed.entries[0].title == "Ünïcode"

@@ -28,16 +28,31 @@ def test_shipped_registry_is_valid_and_broad() -> None:
     for wire_id in ("ap", "reuters", "afp"):
         wire = reg.get(wire_id)
         assert wire is not None and wire.kind == "wire" and wire.credits
-    for name in ("BBC", "NPR", "Guardian", "Al Jazeera", "Al-Monitor", "Deutsche Welle",
-                 "France 24", "Times of India", "ABC", "CBC"):
+    for name in (
+        "BBC",
+        "NPR",
+        "Guardian",
+        "Al Jazeera",
+        "Al-Monitor",
+        "Deutsche Welle",
+        "France 24",
+        "Times of India",
+        "ABC",
+        "CBC",
+    ):
         assert any(name.lower() in s.name.lower() for s in reg), name
     assert reg.owner_of("www.bbc.co.uk") is not None
 
 
 def _one(**over: object) -> dict[str, object]:
-    base: dict[str, object] = {"id": "ex", "name": "Ex", "kind": "publisher",
-                               "homepage": "https://ex.com", "domains": ["ex.com"],
-                               "feeds": ["https://ex.com/rss"]}
+    base: dict[str, object] = {
+        "id": "ex",
+        "name": "Ex",
+        "kind": "publisher",
+        "homepage": "https://ex.com",
+        "domains": ["ex.com"],
+        "feeds": ["https://ex.com/rss"],
+    }
     base.update(over)
     return base
 

@@ -16,7 +16,10 @@ from ingest.urls import BadURL, canonicalize, on_domain, registered_domain
         ("https://www.ex.com:443", "https://www.ex.com/"),
         ("https://ex.com:8443/x", "https://ex.com:8443/x"),
         ("https://ex.com/story?utm_source=rss&utm_medium=feed&id=3", "https://ex.com/story?id=3"),
-        ("https://ex.com/story?fbclid=abc&gclid=x&b=2&a=1#comments", "https://ex.com/story?a=1&b=2"),
+        (
+            "https://ex.com/story?fbclid=abc&gclid=x&b=2&a=1#comments",
+            "https://ex.com/story?a=1&b=2",
+        ),
         ("https://ex.com/%7euser/a b", "https://ex.com/~user/a%20b"),
         ("https://EX.com./path", "https://ex.com/path"),
         ("https://bücher.example/seite", "https://xn--bcher-kva.example/seite"),
@@ -28,8 +31,15 @@ def test_canonical_forms(raw: str, expected: str) -> None:
 
 @pytest.mark.parametrize(
     "bad",
-    ["javascript:alert(1)", "file:///etc/passwd", "ftp://ex.com/x", "data:text/html,hi", "",
-     "http://", "https://ex.com:99999/"],
+    [
+        "javascript:alert(1)",
+        "file:///etc/passwd",
+        "ftp://ex.com/x",
+        "data:text/html,hi",
+        "",
+        "http://",
+        "https://ex.com:99999/",
+    ],
 )
 def test_refuses_non_http(bad: str) -> None:
     with pytest.raises(BadURL):
@@ -37,13 +47,21 @@ def test_refuses_non_http(bad: str) -> None:
 
 
 def test_relative_links_resolve_against_base() -> None:
-    assert canonicalize("/news/1?utm_campaign=x", base="https://ex.com/feed") == "https://ex.com/news/1"
+    assert (
+        canonicalize("/news/1?utm_campaign=x", base="https://ex.com/feed")
+        == "https://ex.com/news/1"
+    )
 
 
 @pytest.mark.parametrize(
     ("host", "domain"),
-    [("www.bbc.co.uk", "bbc.co.uk"), ("news.abc.net.au", "abc.net.au"), ("127.0.0.1", "127.0.0.1"),
-     ("www.harbour-times.test", "harbour-times.test"), ("localhost", "localhost")],
+    [
+        ("www.bbc.co.uk", "bbc.co.uk"),
+        ("news.abc.net.au", "abc.net.au"),
+        ("127.0.0.1", "127.0.0.1"),
+        ("www.harbour-times.test", "harbour-times.test"),
+        ("localhost", "localhost"),
+    ],
 )
 def test_registered_domain(host: str, domain: str) -> None:
     assert registered_domain(host) == domain
@@ -55,8 +73,13 @@ def test_on_domain() -> None:
 
 
 segment = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-._~%", min_size=0, max_size=12)
-params = st.lists(st.tuples(st.sampled_from(["a", "b", "id", "utm_source", "fbclid", "page", "q"]),
-                            st.text(alphabet="abcXYZ019", min_size=1, max_size=5)), max_size=5)
+params = st.lists(
+    st.tuples(
+        st.sampled_from(["a", "b", "id", "utm_source", "fbclid", "page", "q"]),
+        st.text(alphabet="abcXYZ019", min_size=1, max_size=5),
+    ),
+    max_size=5,
+)
 
 
 @given(
@@ -66,8 +89,9 @@ params = st.lists(st.tuples(st.sampled_from(["a", "b", "id", "utm_source", "fbcl
     query=params,
     fragment=st.text(alphabet="abc123", max_size=5),
 )
-def test_canonicalize_is_idempotent_and_order_free(scheme: str, host: str, path: list[str],
-                                                   query: list[tuple[str, str]], fragment: str) -> None:
+def test_canonicalize_is_idempotent_and_order_free(
+    scheme: str, host: str, path: list[str], query: list[tuple[str, str]], fragment: str
+) -> None:
     q = "&".join(f"{k}={v}" for k, v in query)
     url = f"{scheme}://{host.upper()}/{'/'.join(path)}?{q}#{fragment}"
     once = canonicalize(url)

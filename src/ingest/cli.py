@@ -13,6 +13,7 @@ import datetime as dt
 import decimal
 import io
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,8 +42,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-sources_app = typer.Typer(help="The source registry: list, import OPML, export OPML.",
-                          no_args_is_help=True)
+sources_app = typer.Typer(
+    help="The source registry: list, import OPML, export OPML.", no_args_is_help=True
+)
 app.add_typer(sources_app, name="sources")
 
 console = Console()
@@ -61,14 +63,19 @@ state = State()
 def main_options(
     warehouse_path: Annotated[
         Path | None,
-        typer.Option("--warehouse", envvar="INGEST_WAREHOUSE",
-                     help="DuckDB warehouse file [default: warehouse/news.duckdb]"),
+        typer.Option(
+            "--warehouse",
+            envvar="INGEST_WAREHOUSE",
+            help="DuckDB warehouse file [default: warehouse/news.duckdb]",
+        ),
     ] = None,
     sources: Annotated[
         Path | None,
-        typer.Option("--sources", envvar="INGEST_SOURCES",
-                     help="Source registry (TOML) [default: the curated registry shipped with "
-                          "the package]"),
+        typer.Option(
+            "--sources",
+            envvar="INGEST_SOURCES",
+            help="Source registry (TOML) [default: the curated registry shipped with the package]",
+        ),
     ] = None,
 ) -> None:
     state.settings = Settings.from_env(warehouse=warehouse_path, sources=sources)
@@ -90,8 +97,12 @@ def clear_errors() -> Iterator[None]:
 
 @app.command()
 def run(
-    all_feeds: Annotated[bool, typer.Option("--all-feeds", help="Fetch every feed, due or not.")] = False,
-    source: Annotated[list[str] | None, typer.Option("--source", help="Only these source ids.")] = None,
+    all_feeds: Annotated[
+        bool, typer.Option("--all-feeds", help="Fetch every feed, due or not.")
+    ] = False,
+    source: Annotated[
+        list[str] | None, typer.Option("--source", help="Only these source ids.")
+    ] = None,
 ) -> None:
     """One ingestion pass over due feeds, as a Prefect flow run.
 
@@ -103,14 +114,20 @@ def run(
         registry = load_registry(settings.sources)
         unknown = [s for s in source or [] if registry.get(s) is None]
         if unknown:
-            raise RegistryError(str(settings.sources), [f"unknown source id {u!r}" for u in unknown])
+            raise RegistryError(
+                str(settings.sources), [f"unknown source id {u!r}" for u in unknown]
+            )
     from flows.ingest_feeds import ingest_feeds  # noqa: PLC0415 - Prefect is slow to import
 
     try:
-        counts = asyncio.run(ingest_feeds(
-            all_feeds=all_feeds, warehouse=str(settings.warehouse),
-            sources=str(settings.sources), source_ids=list(source or []),
-        ))
+        counts = asyncio.run(
+            ingest_feeds(
+                all_feeds=all_feeds,
+                warehouse=str(settings.warehouse),
+                sources=str(settings.sources),
+                source_ids=list(source or []),
+            )
+        )
     except (RegistryError, warehouse.WarehouseError) as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(1) from None
@@ -149,7 +166,9 @@ def _jsonable(value: Any) -> Any:
 def query(
     sql: Annotated[str, typer.Argument(help="SQL to run (read-only).")],
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file.")
+    ] = None,
 ) -> None:
     """Read-only SQL against the warehouse; a write statement is refused."""
     with clear_errors():
@@ -161,9 +180,12 @@ def query(
         import pyarrow as pa  # noqa: PLC0415
         import pyarrow.parquet as pq  # noqa: PLC0415
 
-        columns = list(zip(*result.rows, strict=True)) if result.rows else [[] for _ in result.columns]
-        pq.write_table(pa.table({c: list(v) for c, v in zip(result.columns, columns, strict=True)}),
-                       output)
+        columns = (
+            list(zip(*result.rows, strict=True)) if result.rows else [[] for _ in result.columns]
+        )
+        pq.write_table(
+            pa.table({c: list(v) for c, v in zip(result.columns, columns, strict=True)}), output
+        )
         err.print(f"wrote {len(result.rows)} rows to {output}")
         return
     if fmt is Format.table and output is None:
@@ -180,8 +202,13 @@ def query(
         writer.writerow(result.columns)
         writer.writerows(result.rows)
     else:
-        json.dump([dict(zip(result.columns, r, strict=True)) for r in result.rows], buf,
-                  default=_jsonable, ensure_ascii=False, indent=1)
+        json.dump(
+            [dict(zip(result.columns, r, strict=True)) for r in result.rows],
+            buf,
+            default=_jsonable,
+            ensure_ascii=False,
+            indent=1,
+        )
         buf.write("\n")
     if output is None:
         sys.stdout.write(buf.getvalue())
@@ -200,7 +227,9 @@ def status(
     """Feed health (last status, failures, next fetch) and recent runs."""
     path = state.settings.warehouse
     with clear_errors():
-        feeds = warehouse.query(path, """
+        feeds = warehouse.query(
+            path,
+            """
             SELECT f.source_id, f.url, coalesce(f.last_outcome, 'never fetched') AS last,
                    f.last_status AS http, f.consecutive_failures AS failures,
                    strftime(f.last_fetched_at, '%Y-%m-%d %H:%M') AS fetched,
@@ -209,13 +238,17 @@ def status(
                         ELSE coalesce(f.last_error, '') END AS note
             FROM feeds f WHERE f.in_registry
             ORDER BY f.consecutive_failures DESC, f.source_id, f.url
-        """)
-        recent = warehouse.query(path, f"""
+        """,
+        )
+        recent = warehouse.query(
+            path,
+            f"""
             SELECT run_id, flow, status, strftime(started_at, '%Y-%m-%d %H:%M:%S') AS started,
                    round(epoch(finished_at - started_at), 1) AS seconds,
                    counts->>'articles_new' AS new_articles, counts->>'feed_error' AS feed_errors
             FROM runs ORDER BY started_at DESC LIMIT {int(runs)}
-        """)
+        """,
+        )
     _print_table("feeds", feeds)
     _print_table("recent runs", recent)
 
@@ -241,14 +274,23 @@ def sources_list() -> None:
     for c in ("id", "name", "kind", "country", "lang", "domains", "feeds"):
         table.add_column(c, overflow="fold")
     for s in registry:
-        table.add_row(s.source_id, s.name, s.kind, s.country or "", s.language or "",
-                      ", ".join(s.domains), str(len(s.feeds)))
+        table.add_row(
+            s.source_id,
+            s.name,
+            s.kind,
+            s.country or "",
+            s.language or "",
+            ", ".join(s.domains),
+            str(len(s.feeds)),
+        )
     console.print(table)
 
 
 @sources_app.command("export")
 def sources_export(
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="OPML file to write.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="OPML file to write.")
+    ] = None,
 ) -> None:
     """The registry as OPML 2.0, importable by Miniflux, FreshRSS and other readers."""
     with clear_errors():
@@ -263,20 +305,27 @@ def sources_export(
 
 @sources_app.command("import")
 def sources_import(
-    opml: Annotated[Path, typer.Argument(help="OPML file with feed outlines.", exists=True,
-                                         dir_okay=False)],
-    output: Annotated[Path | None, typer.Option(
-        "--output", "-o",
-        help="Registry file to write [default: the --sources file, or ./sources.toml when "
-             "--sources is the shipped registry]")] = None,
+    opml: Annotated[
+        Path, typer.Argument(help="OPML file with feed outlines.", exists=True, dir_okay=False)
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Registry file to write [default: the --sources file, or ./sources.toml when "
+            "--sources is the shipped registry]",
+        ),
+    ] = None,
 ) -> None:
     """Merge an OPML file's feeds into the registry, grouped by registered domain."""
     settings = state.settings
     with clear_errors():
         existing = load_registry(settings.sources)
         merged, notes = import_opml(opml.read_bytes(), existing)
-        target = output or (settings.sources if settings.sources != default_sources_path()
-                            else Path("sources.toml"))
+        target = output or (
+            settings.sources if settings.sources != default_sources_path() else Path("sources.toml")
+        )
         text = dump_registry(merged)
         import tomllib  # noqa: PLC0415
 
@@ -300,13 +349,24 @@ def demo(
     workdir: Annotated[Path, typer.Option(help="Where the demo warehouse goes.")] = Path(".demo"),
 ) -> None:
     """Serve the bundled sample news site on loopback, ingest it twice, show queries."""
+    from flows.ingest_feeds import ingest_feeds  # noqa: PLC0415
     from ingest.demo.runner import run_demo  # noqa: PLC0415
 
-    code = run_demo(workdir, console)
-    raise typer.Exit(code)
+    def run_pass(wh: Path, sources: Path) -> dict[str, int]:
+        return asyncio.run(ingest_feeds(all_feeds=True, warehouse=str(wh), sources=str(sources)))
+
+    raise typer.Exit(run_demo(workdir, console, run_pass))
+
+
+# Prefect's local server sends a telemetry heartbeat; it is pointless here
+# (and logs a traceback when it races the ephemeral server's SQLite file).
+# The user's own setting wins.
+PREFECT_DEFAULTS = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
 
 
 def main() -> None:
+    for key, value in PREFECT_DEFAULTS.items():
+        os.environ.setdefault(key, value)
     app()
 
 

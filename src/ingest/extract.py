@@ -21,28 +21,38 @@ import trafilatura
 from trafilatura.settings import Document
 from lxml import html as lxml_html
 
+from ingest.feeds import sane_date
 from ingest.records import Extracted, FeedEntry
 
 EXTRACTOR = f"trafilatura-{trafilatura.__version__}"
 _LANG = re.compile(rb"<html[^>]*?\blang\s*=\s*[\"']?([A-Za-z]{2,3})", re.IGNORECASE)
-# ISO 8601 with time, so the page's time of day survives (htmldate defaults to a date).
-_DATE_PARAMS = {
-    "outputformat": "%Y-%m-%dT%H:%M:%S%z",
-    "original_date": True,
-    "extensive_search": False,
-}
+# htmldate (under trafilatura) finds the publication *date*; the time of day
+# lives in these machine-readable spots, which we read first.
+_PUBLISHED = re.compile(
+    rb"(?:property|name|itemprop)\s*=\s*[\"'](?:article:published_time|og:article:published_time|"
+    rb"datePublished|pubdate|publish[_-]?date)[\"'][^>]*?content\s*=\s*[\"']([^\"']{10,40})"
+    rb"|[\"']datePublished[\"']\s*:\s*[\"']([^\"']{10,40})",
+    re.IGNORECASE,
+)
+_DATE_PARAMS = {"original_date": True, "extensive_search": False}
 
 
 def _parse_date(value: str | None) -> datetime | None:
     if not value:
         return None
-    for fmt in ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d"):
-        try:
-            parsed = datetime.strptime(value, fmt)
-        except ValueError:
-            continue
-        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
-    return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def _published(body: bytes) -> datetime | None:
+    match = _PUBLISHED.search(body, 0, 300_000)
+    if match is None:
+        return None
+    raw = (match.group(1) or match.group(2)).decode("ascii", "replace")
+    return _parse_date(raw)
 
 
 def extract_page(body: bytes, url: str) -> Extracted:
@@ -67,7 +77,7 @@ def extract_page(body: bytes, url: str) -> Extracted:
         extractor=EXTRACTOR,
         title=doc.title or None,
         author=doc.author or None,
-        published_at=_parse_date(doc.date),
+        published_at=sane_date(_published(body) or _parse_date(doc.date), datetime.now(UTC))[0],
         language=(doc.language or (match.group(1).decode("ascii").lower() if match else None)),
         page_canonical=doc.url or None,
         sitename=doc.sitename or None,

@@ -131,8 +131,11 @@ def parse_registry(data: dict[str, object], origin: str = "<memory>") -> Registr
         if missing:
             problems.append(f"{where}: missing {', '.join(missing)}")
             continue
-        wrong_types = [k for k in ("id", "name", "kind", "homepage", "country", "language")
-                       if k in item and not isinstance(item[k], str)]
+        wrong_types = [
+            k
+            for k in ("id", "name", "kind", "homepage", "country", "language")
+            if k in item and not isinstance(item[k], str)
+        ]
         if wrong_types:
             problems.extend(f"{where}: {k} must be a string" for k in wrong_types)
             continue

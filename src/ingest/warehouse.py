@@ -344,7 +344,7 @@ REJECT_SCHEMA = pa.schema(
         ("url", pa.string()),
         ("stage", pa.string()),
         ("reason", pa.string()),
-        ("at", TS),
+        ("rejected_at", TS),
     ]
 )
 FEED_UPDATE_SCHEMA = pa.schema(
@@ -482,7 +482,7 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> dict[str, in
                     "url": r.url,
                     "stage": r.stage,
                     "reason": r.reason,
-                    "at": r.at,
+                    "rejected_at": r.at,
                 }
                 for r in batch.rejects
             ],

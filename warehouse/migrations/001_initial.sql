@@ -104,7 +104,7 @@ CREATE TABLE rejects (
     url       VARCHAR,
     stage     VARCHAR NOT NULL,            -- parse | page | extract
     reason    VARCHAR NOT NULL,
-    at        TIMESTAMPTZ NOT NULL
+    rejected_at TIMESTAMPTZ NOT NULL
 );
 
 CREATE TABLE runs (

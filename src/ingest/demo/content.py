@@ -664,7 +664,9 @@ LQ_DOCKERS = Story(
         "Au lendemain du feu vert donné au nouveau terminal de Portville, les syndicats du "
         "port de Belcôte craignent de voir partir une partie du trafic de conteneurs."
     ),
-    pull_quote="On ne peut pas lutter contre un quai en eau profonde avec des grues des années 1980.",
+    pull_quote=(
+        "On ne peut pas lutter contre un quai en eau profonde avec des grues des années 1980."
+    ),
     tags=("Port", "Emploi", "Syndicats"),
     paragraphs=_paras("""
 Au lendemain de l'approbation du nouveau terminal à conteneurs de Portville, de l'autre
@@ -1035,7 +1037,9 @@ COMMENTS_EN: tuple[Comment, ...] = (
 COMMENTS_FR: tuple[Comment, ...] = (
     Comment("Marin56", 40, "Merci pour cet article très complet."),
     Comment("Anne-Laure B.", 65, "On attend de voir ce que la mairie va vraiment faire."),
-    Comment("vieux_gréement", 90, "Toujours la même chose, on décide d'abord et on consulte après."),
+    Comment(
+        "vieux_gréement", 90, "Toujours la même chose, on décide d'abord et on consulte après."
+    ),
     Comment("Pierrot du quai", 130, "J'y étais, c'est exactement ça. Bravo pour le reportage."),
     Comment("Sylvie", 175, "Une pensée pour tous les commerçants du front de mer."),
     Comment("belcotais", 220, "Il serait temps que les deux rives se parlent enfin."),
