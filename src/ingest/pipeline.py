@@ -141,7 +141,7 @@ def parse_feeds(
                 )
         failed = not res.ok or parsed is None or not parsed.is_feed
         failures = feed.consecutive_failures + 1 if failed else 0
-        error = res.error or (parsed.problem if parsed and not parsed.is_feed else None)
+        error = res.error or (parsed.problem if parsed else None)
         batch.load.feed_updates.append(
             FeedUpdate(
                 feed_id=feed.feed_id,

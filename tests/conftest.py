@@ -1,0 +1,67 @@
+"""Shared fixtures: the loopback news site, settings that reach it, a registry.
+
+Everything runs against real things: a threaded HTTP server on 127.0.0.1,
+DuckDB files under tmp_path, and (in the flow tests) real Prefect runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tomllib
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from ingest import pipeline
+from ingest.demo.server import SiteServer
+from ingest.fetch import Fetcher
+from ingest.registry import Registry, parse_registry
+from ingest.settings import Settings
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
+@pytest.fixture
+def site() -> Iterator[SiteServer]:
+    with SiteServer() as server:
+        yield server
+
+
+@pytest.fixture
+def registry(site: SiteServer) -> Registry:
+    return parse_registry(tomllib.loads(site.site.sources_toml()), "demo")
+
+
+@pytest.fixture
+def settings(site: SiteServer, tmp_path: Path) -> Settings:
+    return replace(
+        Settings(),
+        warehouse=tmp_path / "wh.duckdb",
+        allow_private_hosts=("127.0.0.1",),
+        resolve={h: "127.0.0.1" for h in site.site.hosts},
+        extract_workers=1,
+        total_timeout=10.0,
+        read_timeout=5.0,
+        connect_timeout=2.0,
+    )
+
+
+def run_once(settings: Settings, registry: Registry, *, all_feeds: bool = True) -> Counter[str]:
+    """One whole pass through the library stages (no Prefect)."""
+    run_id = pipeline.new_run_id()
+    feeds = pipeline.prepare_run(settings, registry, run_id, "test", all_feeds=all_feeds)
+
+    async def go() -> Counter[str]:
+        counts: Counter[str] = Counter()
+        async with Fetcher(settings) as fetcher:
+            for batch in pipeline.batched(feeds, settings.feed_batch_size):
+                counts.update(await pipeline.run_batch(fetcher, batch, registry, settings, run_id))
+        return counts
+
+    counts = asyncio.run(go())
+    pipeline.finish_run(settings, run_id, "completed", counts)
+    return counts

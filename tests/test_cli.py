@@ -1,0 +1,97 @@
+"""The command line: every command calls the library and fails with one clear message."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from ingest.cli import app
+from ingest.demo.server import SiteServer
+from ingest.registry import Registry
+from ingest.settings import Settings
+from tests.conftest import run_once
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def loaded(site: SiteServer, settings: Settings, registry: Registry) -> Path:
+    run_once(settings, registry)
+    return settings.warehouse
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_query_formats(loaded: Path, tmp_path: Path) -> None:
+    sql = "SELECT source_id, count(*) AS n FROM articles GROUP BY 1 ORDER BY 1"
+    code, out, _ = invoke("--warehouse", str(loaded), "query", sql, "--format", "csv")
+    assert code == 0
+    assert out.splitlines()[0] == "source_id,n"
+    assert "harbour-times" in out
+    code, out, _ = invoke("--warehouse", str(loaded), "query", sql, "--format", "json")
+    rows = json.loads(out)
+    assert {r["source_id"] for r in rows} >= {"harbour-times", "valley-courier"}
+    code, out, _ = invoke("--warehouse", str(loaded), "query",
+                          "SELECT published_at FROM articles LIMIT 1", "--format", "json")
+    assert code == 0 and json.loads(out)[0]["published_at"].startswith("2026-")
+    target = tmp_path / "out.parquet"
+    code, _, _ = invoke("--warehouse", str(loaded), "query", "SELECT * FROM articles",
+                        "--format", "parquet", "--output", str(target))
+    assert code == 0
+    assert pq.read_table(target).num_rows > 0
+    code, out, _ = invoke("--warehouse", str(loaded), "query", "SELECT count(*) AS n FROM clusters")
+    assert code == 0 and "n" in out
+
+
+def test_query_refuses_writes(loaded: Path) -> None:
+    code, _, err = invoke("--warehouse", str(loaded), "query", "DELETE FROM articles")
+    assert code == 1
+    assert "read-only" in err and "DELETE" in err
+    code, out, _ = invoke("--warehouse", str(loaded), "query", "SELECT count(*) FROM articles",
+                          "--format", "csv")
+    assert int(out.splitlines()[1]) > 0
+
+
+def test_query_without_warehouse(tmp_path: Path) -> None:
+    code, _, err = invoke("--warehouse", str(tmp_path / "none.duckdb"), "query", "SELECT 1")
+    assert code == 1 and "no warehouse" in err
+
+
+def test_status(loaded: Path) -> None:
+    code, out, _ = invoke("--warehouse", str(loaded), "status")
+    assert code == 0
+    assert "harbour" in out and "recent runs" in out and "completed" in out
+
+
+def test_sources_list_export_import(tmp_path: Path) -> None:
+    code, out, _ = invoke("sources", "list")
+    assert code == 0 and "bbc" in out.lower()
+    opml = tmp_path / "feeds.opml"
+    code, _, _ = invoke("sources", "export", "--output", str(opml))
+    assert code == 0 and opml.read_text().startswith("<?xml")
+    extra = tmp_path / "extra.opml"
+    extra.write_text("""<?xml version="1.0"?><opml version="2.0"><body>
+      <outline type="rss" text="Example Daily" xmlUrl="https://www.example-daily.com/rss"
+               htmlUrl="https://www.example-daily.com/"/></body></opml>""")
+    target = tmp_path / "sources.toml"
+    code, _, err = invoke("sources", "import", str(extra), "--output", str(target))
+    assert code == 0, err
+    code, out, _ = invoke("--sources", str(target), "sources", "export")
+    assert code == 0 and 'xmlUrl="https://www.example-daily.com/rss"' in out
+
+
+def test_bad_registry_is_one_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[sources]]\nid = "x"\nname = "X"\nkind = "blog"\nhomepage = "https://x.org"\n'
+                   'domains = ["x.org"]\nfeeds = ["nope"]\n')
+    code, _, err = invoke("--sources", str(bad), "sources", "list")
+    assert code == 1
+    assert "kind 'blog'" in err and "not a valid http(s) URL" in err
+    assert "Traceback" not in err
