@@ -12,7 +12,7 @@ import asyncio
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import acreate_table_artifact
@@ -25,6 +25,15 @@ from ingest.fetch import Fetcher
 from ingest.registry import Registry, load_registry
 from ingest.settings import Settings
 from ingest.warehouse import DueFeed
+
+T = TypeVar("T")
+
+
+def q(value: T) -> T:
+    """Hand a large argument to a task as is: Prefect then skips walking it
+    to look for futures (a batch holds thousands of entries and page bodies)."""
+    return cast(T, quote(value))
+
 
 # Feed batches in flight at once: one fetching while another extracts keeps
 # both the network and the extraction pool busy.
@@ -96,7 +105,7 @@ async def ingest_feeds(
     )
     registry = load_registry(settings.sources)
     run_id = flow_run.get_id() or pipeline.new_run_id()
-    feeds = prepare_run(settings, quote(registry), run_id, all_feeds, source_ids or [])
+    feeds = prepare_run(settings, q(registry), run_id, all_feeds, source_ids or [])
     log.info(
         "run %s: %d feeds due of %d in %s",
         run_id,
@@ -110,11 +119,11 @@ async def ingest_feeds(
 
     async def one_batch(fetcher: Fetcher, feed_batch: list[DueFeed]) -> Counter[str]:
         async with in_flight:
-            batch = await fetch_feeds(fetcher, feed_batch, quote(registry), settings, run_id)
-            pages = await fetch_pages(fetcher, quote(batch))
-            batch = await extract(quote(batch), quote(pages), quote(registry), settings)
+            batch = await fetch_feeds(fetcher, feed_batch, q(registry), settings, run_id)
+            pages = await fetch_pages(fetcher, q(batch))
+            batch = await extract(q(batch), q(pages), q(registry), settings)
         async with load_lock:
-            batch.counts.update(await load(settings, quote(batch)))
+            batch.counts.update(await load(settings, q(batch)))
         return batch.counts
 
     status = "failed"

@@ -42,7 +42,7 @@ def settings(site: SiteServer, tmp_path: Path) -> Settings:
         Settings(),
         warehouse=tmp_path / "wh.duckdb",
         allow_private_hosts=("127.0.0.1",),
-        resolve={h: "127.0.0.1" for h in site.site.hosts},
+        resolve=dict.fromkeys(site.site.hosts, "127.0.0.1"),
         extract_workers=1,
         total_timeout=10.0,
         read_timeout=5.0,

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from tests.conftest import run_once
 from typer.testing import CliRunner
 
 from ingest.cli import app
 from ingest.demo.server import SiteServer
 from ingest.registry import Registry
 from ingest.settings import Settings
-from tests.conftest import run_once
 
 runner = CliRunner()
 
@@ -38,12 +38,26 @@ def test_query_formats(loaded: Path, tmp_path: Path) -> None:
     code, out, _ = invoke("--warehouse", str(loaded), "query", sql, "--format", "json")
     rows = json.loads(out)
     assert {r["source_id"] for r in rows} >= {"harbour-times", "valley-courier"}
-    code, out, _ = invoke("--warehouse", str(loaded), "query",
-                          "SELECT published_at FROM articles LIMIT 1", "--format", "json")
+    code, out, _ = invoke(
+        "--warehouse",
+        str(loaded),
+        "query",
+        "SELECT published_at FROM articles LIMIT 1",
+        "--format",
+        "json",
+    )
     assert code == 0 and json.loads(out)[0]["published_at"].startswith("2026-")
     target = tmp_path / "out.parquet"
-    code, _, _ = invoke("--warehouse", str(loaded), "query", "SELECT * FROM articles",
-                        "--format", "parquet", "--output", str(target))
+    code, _, _ = invoke(
+        "--warehouse",
+        str(loaded),
+        "query",
+        "SELECT * FROM articles",
+        "--format",
+        "parquet",
+        "--output",
+        str(target),
+    )
     assert code == 0
     assert pq.read_table(target).num_rows > 0
     code, out, _ = invoke("--warehouse", str(loaded), "query", "SELECT count(*) AS n FROM clusters")
@@ -54,8 +68,9 @@ def test_query_refuses_writes(loaded: Path) -> None:
     code, _, err = invoke("--warehouse", str(loaded), "query", "DELETE FROM articles")
     assert code == 1
     assert "read-only" in err and "DELETE" in err
-    code, out, _ = invoke("--warehouse", str(loaded), "query", "SELECT count(*) FROM articles",
-                          "--format", "csv")
+    code, out, _ = invoke(
+        "--warehouse", str(loaded), "query", "SELECT count(*) FROM articles", "--format", "csv"
+    )
     assert int(out.splitlines()[1]) > 0
 
 
@@ -89,8 +104,10 @@ def test_sources_list_export_import(tmp_path: Path) -> None:
 
 def test_bad_registry_is_one_clear_error(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
-    bad.write_text('[[sources]]\nid = "x"\nname = "X"\nkind = "blog"\nhomepage = "https://x.org"\n'
-                   'domains = ["x.org"]\nfeeds = ["nope"]\n')
+    bad.write_text(
+        '[[sources]]\nid = "x"\nname = "X"\nkind = "blog"\nhomepage = "https://x.org"\n'
+        'domains = ["x.org"]\nfeeds = ["nope"]\n'
+    )
     code, _, err = invoke("--sources", str(bad), "sources", "list")
     assert code == 1
     assert "kind 'blog'" in err and "not a valid http(s) URL" in err

@@ -41,8 +41,12 @@ def test_ok_then_conditional_304(site: SiteServer, settings: Settings) -> None:
 @pytest.mark.parametrize("encoding", ["gzip", "deflate", "raw-deflate", "br"])
 def test_compressed_bodies_decoded(site: SiteServer, settings: Settings, encoding: str) -> None:
     body = b"<p>hello</p>" * 1000
-    packed = {"gzip": gzip.compress(body), "deflate": zlib.compress(body),
-              "raw-deflate": zlib.compress(body)[2:-4], "br": brotli.compress(body)}[encoding]
+    packed = {
+        "gzip": gzip.compress(body),
+        "deflate": zlib.compress(body),
+        "raw-deflate": zlib.compress(body)[2:-4],
+        "br": brotli.compress(body),
+    }[encoding]
     header = "deflate" if encoding == "raw-deflate" else encoding
     site.route("/c", lambda _: Reply(200, {"Content-Encoding": header}, packed))
     res = get(settings, f"{site.base_url}/c")
@@ -53,7 +57,9 @@ def test_compressed_bodies_decoded(site: SiteServer, settings: Settings, encodin
 @pytest.mark.parametrize("encoding", ["gzip", "deflate", "br"])
 def test_compression_bomb_stops_at_cap(site: SiteServer, settings: Settings, encoding: str) -> None:
     inflated = b"\0" * (64 * 1024 * 1024)  # 64 MiB of zeros, a few hundred KiB packed
-    packed = {"gzip": gzip.compress, "deflate": zlib.compress, "br": brotli.compress}[encoding](inflated)
+    packed = {"gzip": gzip.compress, "deflate": zlib.compress, "br": brotli.compress}[encoding](
+        inflated
+    )
     assert len(packed) < 1024 * 1024
     site.route("/bomb", lambda _: Reply(200, {"Content-Encoding": encoding}, packed))
     res = get(replace(settings, max_body_bytes=1024 * 1024), f"{site.base_url}/bomb")
@@ -85,9 +91,14 @@ def test_redirects_followed_and_limited(site: SiteServer, settings: Settings) ->
 
 
 def test_redirect_to_blocked_address(site: SiteServer, settings: Settings) -> None:
-    for target in (f"http://127.0.0.2:{site.port}/x", f"http://2130706434:{site.port}/x",
-                   f"http://[::ffff:127.0.0.2]:{site.port}/x", f"http://0x7f000002:{site.port}/x",
-                   "http://169.254.169.254/latest/meta-data/", f"http://[::1]:{site.port}/x"):
+    for target in (
+        f"http://127.0.0.2:{site.port}/x",
+        f"http://2130706434:{site.port}/x",
+        f"http://[::ffff:127.0.0.2]:{site.port}/x",
+        f"http://0x7f000002:{site.port}/x",
+        "http://169.254.169.254/latest/meta-data/",
+        f"http://[::1]:{site.port}/x",
+    ):
         site.route("/evil", lambda _, t=target: Reply(302, {"Location": t}))
         res = get(settings, f"{site.base_url}/evil")
         assert res.outcome is Outcome.BLOCKED, target
@@ -145,8 +156,11 @@ def test_per_host_limit(site: SiteServer, settings: Settings) -> None:
 
     async def go() -> list[FetchResult]:
         async with Fetcher(settings) as f:
-            return list(await asyncio.gather(*(f.get(f"{site.base_url}/c?i={i}", FetchKind.PAGE)
-                                               for i in range(6))))
+            return list(
+                await asyncio.gather(
+                    *(f.get(f"{site.base_url}/c?i={i}", FetchKind.PAGE) for i in range(6))
+                )
+            )
 
     assert all(r.ok for r in asyncio.run(go()))
     assert peak <= settings.per_host_connections

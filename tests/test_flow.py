@@ -9,10 +9,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from flows.ingest_feeds import ingest_feeds
 from prefect.client.orchestration import get_client
 from prefect.testing.utilities import prefect_test_harness
 
-from flows.ingest_feeds import ingest_feeds
 from ingest.demo.runner import demo_environment
 from ingest.demo.server import SiteServer
 
@@ -32,7 +32,9 @@ def demo_env(site: SiteServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     return sources
 
 
-def test_flow_run_loads_and_publishes_counts(site: SiteServer, demo_env: Path, tmp_path: Path) -> None:
+def test_flow_run_loads_and_publishes_counts(
+    site: SiteServer, demo_env: Path, tmp_path: Path
+) -> None:
     wh = tmp_path / "flow.duckdb"
     counts = asyncio.run(ingest_feeds(all_feeds=True, warehouse=str(wh), sources=str(demo_env)))
     assert counts["articles_new"] == site.site.expected_articles()
@@ -55,8 +57,9 @@ def test_flow_run_loads_and_publishes_counts(site: SiteServer, demo_env: Path, t
             arts = await client.read_artifacts(limit=10)
             import uuid
 
-            tasks = await client.read_task_runs(flow_run_filter=FlowRunFilter(
-                id=FlowRunFilterId(any_=[uuid.UUID(runs[0][0])])))
+            tasks = await client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[uuid.UUID(runs[0][0])]))
+            )
             return [a for a in arts if a.key == "ingest-run-counts"], len(tasks)
 
     arts, n_tasks = asyncio.run(artifact_and_tasks())
@@ -68,12 +71,16 @@ def test_flow_run_loads_and_publishes_counts(site: SiteServer, demo_env: Path, t
     assert os.environ["INGEST_ALLOW_PRIVATE_HOSTS"] == "127.0.0.1"
 
 
-def test_cli_run_exits_zero_with_failed_feeds(site: SiteServer, demo_env: Path, tmp_path: Path) -> None:
+def test_cli_run_exits_zero_with_failed_feeds(
+    site: SiteServer, demo_env: Path, tmp_path: Path
+) -> None:
     from typer.testing import CliRunner
 
     from ingest.cli import app
 
-    text = demo_env.read_text() + f"""
+    text = (
+        demo_env.read_text()
+        + f"""
 [[sources]]
 id = "down"
 name = "Down"
@@ -82,13 +89,17 @@ homepage = "{site.base_url}/down/"
 domains = ["down.test"]
 feeds = ["{site.base_url}/down/feed.xml"]
 """
+    )
     demo_env.write_text(text)
     wh = tmp_path / "cli.duckdb"
     result = CliRunner().invoke(app, ["--warehouse", str(wh), "--sources", str(demo_env), "run"])
     assert result.exit_code == 0, result.output
     assert "articles_new" in result.stdout
     con = duckdb.connect(str(wh), read_only=True)
-    assert con.execute("SELECT outcome, status FROM fetch_log WHERE url LIKE '%/down/%'").fetchall() == [
-        ("error", 404)]
-    assert con.execute("SELECT count(*) FROM articles").fetchone() == (site.site.expected_articles(),)
+    assert con.execute(
+        "SELECT outcome, status FROM fetch_log WHERE url LIKE '%/down/%'"
+    ).fetchall() == [("error", 404)]
+    assert con.execute("SELECT count(*) FROM articles").fetchone() == (
+        site.site.expected_articles(),
+    )
     con.close()

@@ -8,16 +8,20 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from tests.conftest import run_once
 
 from ingest import warehouse
 from ingest.demo.server import Reply, RequestInfo, SiteServer
 from ingest.registry import Registry, parse_registry
 from ingest.settings import Settings
-from tests.conftest import run_once
 
 CONTENT_TABLES = {
-    "sources": "source_id", "feeds": "feed_id", "articles": "article_id",
-    "article_urls": "url", "sightings": "article_id, feed_id, run_id", "clusters": "cluster_id",
+    "sources": "source_id",
+    "feeds": "feed_id",
+    "articles": "article_id",
+    "article_urls": "url",
+    "sightings": "article_id, feed_id, run_id",
+    "clusters": "cluster_id",
 }
 
 
@@ -26,11 +30,18 @@ def snapshot(path: Path) -> dict[str, list[tuple[object, ...]]]:
     try:
         out = {}
         for table, key in CONTENT_TABLES.items():
-            cols = [c for (c,) in con.execute(
-                "SELECT column_name FROM duckdb_columns() WHERE table_name = ? "
-                "AND column_name NOT IN ('updated_at', 'last_fetched_at', 'next_fetch_at', "
-                "'last_outcome', 'last_status')", [table]).fetchall()]
-            out[table] = con.execute(f"SELECT {', '.join(cols)} FROM {table} ORDER BY {key}").fetchall()
+            cols = [
+                c
+                for (c,) in con.execute(
+                    "SELECT column_name FROM duckdb_columns() WHERE table_name = ? "
+                    "AND column_name NOT IN ('updated_at', 'last_fetched_at', 'next_fetch_at', "
+                    "'last_outcome', 'last_status')",
+                    [table],
+                ).fetchall()
+            ]
+            out[table] = con.execute(
+                f"SELECT {', '.join(cols)} FROM {table} ORDER BY {key}"
+            ).fetchall()
         return out
     finally:
         con.close()
@@ -56,17 +67,25 @@ def test_contract_tables_filled(site: SiteServer, settings: Settings, registry: 
     # the Atom entry without a date got the page's date
     assert q("SELECT count(*) FROM articles WHERE published_at IS NULL") == [(0,)]
     # every article attributed to a registered source; wire copies credited
-    assert q("SELECT count(*) FROM articles WHERE source_id NOT IN (SELECT source_id FROM sources)") == [(0,)]
+    assert q(
+        "SELECT count(*) FROM articles WHERE source_id NOT IN (SELECT source_id FROM sources)"
+    ) == [(0,)]
     assert q("SELECT count(*) FROM articles WHERE wire_service = 'continental-press'") == [(4,)]
-    assert q("SELECT count(*) FROM clusters") == q("SELECT count(DISTINCT cluster_id) FROM articles")
+    assert q("SELECT count(*) FROM clusters") == q(
+        "SELECT count(DISTINCT cluster_id) FROM articles"
+    )
     assert q("SELECT sum(size) FROM clusters") == [(expected,)]
     # every feed fetched, validators stored
-    assert q("SELECT count(*) FROM feeds WHERE etag IS NULL OR last_modified IS NULL "
-             "OR last_status <> 200 OR next_fetch_at IS NULL") == [(0,)]
+    assert q(
+        "SELECT count(*) FROM feeds WHERE etag IS NULL OR last_modified IS NULL "
+        "OR last_status <> 200 OR next_fetch_at IS NULL"
+    ) == [(0,)]
     assert q("SELECT count(*) FROM sources") == [(len(registry),)]
     # every HTTP attempt logged
     assert q("SELECT kind, outcome, count(*) FROM fetch_log GROUP BY ALL ORDER BY 1") == [
-        ("feed", "ok", 4), ("page", "ok", expected)]
+        ("feed", "ok", 4),
+        ("page", "ok", expected),
+    ]
     ((status, counts_json),) = q("SELECT status, counts FROM runs")
     assert status == "completed"
     assert json.loads(counts_json)["articles_new"] == expected
@@ -74,8 +93,9 @@ def test_contract_tables_filled(site: SiteServer, settings: Settings, registry: 
     con.close()
 
 
-def test_second_run_is_304_and_changes_nothing(site: SiteServer, settings: Settings,
-                                               registry: Registry) -> None:
+def test_second_run_is_304_and_changes_nothing(
+    site: SiteServer, settings: Settings, registry: Registry
+) -> None:
     run_once(settings, registry)
     before = snapshot(settings.warehouse)
     pages_before = len(site.requests)
@@ -101,19 +121,27 @@ def test_rerun_without_validators_adds_sightings_not_articles(
     assert counts["articles_new"] == 0
     assert counts["entries_known"] == site.site.expected_articles()
     con = duckdb.connect(str(settings.warehouse), read_only=True)
-    assert con.execute("SELECT count(*) FROM articles").fetchone() == (site.site.expected_articles(),)
+    assert con.execute("SELECT count(*) FROM articles").fetchone() == (
+        site.site.expected_articles(),
+    )
     assert con.execute("SELECT count(DISTINCT run_id) FROM sightings").fetchone() == (2,)
     # pages of known articles were not fetched again
     assert con.execute("SELECT count(*) FROM fetch_log WHERE kind = 'page'").fetchone() == (
-        site.site.expected_articles(),)
+        site.site.expected_articles(),
+    )
     con.close()
 
 
-def test_broken_feed_and_page_are_rows_not_crashes(site: SiteServer, settings: Settings,
-                                                    registry: Registry) -> None:
+def test_broken_feed_and_page_are_rows_not_crashes(
+    site: SiteServer, settings: Settings, registry: Registry
+) -> None:
     broken_feed = "/broken/feed.xml"
-    site.route(broken_feed, lambda _: Reply(200, {"Content-Type": "application/rss+xml"},
-                                            b"<rss><channel><item><title>x</ti"))
+    site.route(
+        broken_feed,
+        lambda _: Reply(
+            200, {"Content-Type": "application/rss+xml"}, b"<rss><channel><item><title>x</ti"
+        ),
+    )
     site.route("/gone/feed.xml", lambda _: Reply(503, {}, b"down"))
     # one page of the Harbour Times feed answers 500 and its feed has full text:
     # the article still loads from the feed's content
@@ -123,7 +151,9 @@ def test_broken_feed_and_page_are_rows_not_crashes(site: SiteServer, settings: S
     # a Valley Courier page answers 404 and its feed has only a summary
     vc_page = next(p for p in site.site.resources if p.startswith("/vc/20"))
     site.route(vc_page, lambda _: Reply(404, {}, b"nope"))
-    text = site.site.sources_toml() + f"""
+    text = (
+        site.site.sources_toml()
+        + f"""
 [[sources]]
 id = "broken"
 name = "Broken"
@@ -133,6 +163,7 @@ domains = ["broken.test"]
 feeds = ["{site.base_url}/broken/feed.xml", "{site.base_url}/gone/feed.xml",
          "http://127.0.0.2:{site.port}/blocked/feed.xml"]
 """
+    )
     import tomllib
 
     reg = parse_registry(tomllib.loads(text))
@@ -141,9 +172,13 @@ feeds = ["{site.base_url}/broken/feed.xml", "{site.base_url}/gone/feed.xml",
     q = lambda sql: con.execute(sql).fetchall()  # noqa: E731
     # the good feeds loaded completely
     assert counts["feed_ok"] == 5
-    assert q("SELECT count(*) FROM articles WHERE source_id <> 'broken'") == [(site.site.expected_articles(),)]
+    assert q("SELECT count(*) FROM articles WHERE source_id <> 'broken'") == [
+        (site.site.expected_articles(),)
+    ]
     # the failures are rows with reasons
-    rows = dict(q("SELECT url, outcome || ' ' || coalesce(error, '') FROM fetch_log WHERE outcome <> 'ok'"))
+    rows = dict(
+        q("SELECT url, outcome || ' ' || coalesce(error, '') FROM fetch_log WHERE outcome <> 'ok'")
+    )
     assert rows[f"{site.base_url}/gone/feed.xml"] == "error HTTP 503"
     assert rows[f"http://127.0.0.2:{site.port}/blocked/feed.xml"].startswith("blocked")
     assert any(u.endswith(bad_page) and v == "error HTTP 500" for u, v in rows.items())
@@ -151,8 +186,12 @@ feeds = ["{site.base_url}/broken/feed.xml", "{site.base_url}/gone/feed.xml",
     assert extractor == "feed-content"
     ((vc_extractor,),) = q(f"SELECT extractor FROM articles WHERE url LIKE '%{vc_page}%'")
     assert vc_extractor == "feed-summary"
-    feeds = {u: (n, e) for u, n, e in q(
-        "SELECT url, consecutive_failures, last_error FROM feeds WHERE source_id = 'broken'")}
+    feeds = {
+        u: (n, e)
+        for u, n, e in q(
+            "SELECT url, consecutive_failures, last_error FROM feeds WHERE source_id = 'broken'"
+        )
+    }
     # a malformed feed that still parses is not a failure, but its problem is kept
     assert feeds[f"{site.base_url}/broken/feed.xml"][0] == 0
     assert feeds[f"{site.base_url}/broken/feed.xml"][1]
@@ -169,13 +208,20 @@ def test_query_is_read_only(site: SiteServer, settings: Settings, registry: Regi
     run_once(settings, registry)
     result = warehouse.query(settings.warehouse, "SELECT count(*) AS n FROM articles")
     assert result.columns == ["n"]
-    for sql in ("DELETE FROM articles", "DROP TABLE articles", "INSERT INTO runs VALUES (1)",
-                "SELECT 1; UPDATE articles SET title = 'x'", "ATTACH 'other.db'",
-                "COPY articles TO 'x.csv'", "CREATE TABLE t AS SELECT 1"):
+    for sql in (
+        "DELETE FROM articles",
+        "DROP TABLE articles",
+        "INSERT INTO runs VALUES (1)",
+        "SELECT 1; UPDATE articles SET title = 'x'",
+        "ATTACH 'other.db'",
+        "COPY articles TO 'x.csv'",
+        "CREATE TABLE t AS SELECT 1",
+    ):
         with pytest.raises(warehouse.ReadOnlyViolation, match="read-only"):
             warehouse.query(settings.warehouse, sql)
     assert warehouse.query(settings.warehouse, "SELECT count(*) FROM articles").rows == [
-        (site.site.expected_articles(),)]
+        (site.site.expected_articles(),)
+    ]
     with pytest.raises(warehouse.WarehouseError, match="SQL error"):
         warehouse.query(settings.warehouse, "SELEC nonsense")
 
@@ -208,8 +254,9 @@ def _hold_file(path: str, ready: object, seconds: float) -> None:
     con.close()
 
 
-def test_registry_change_keeps_feed_state(site: SiteServer, settings: Settings,
-                                          registry: Registry) -> None:
+def test_registry_change_keeps_feed_state(
+    site: SiteServer, settings: Settings, registry: Registry
+) -> None:
     run_once(settings, registry)
     smaller = Registry(tuple(s for s in registry if s.source_id != "valley-courier"))
     run_once(replace(settings), smaller)

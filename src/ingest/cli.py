@@ -131,7 +131,7 @@ def run(
     except (RegistryError, warehouse.WarehouseError) as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(1) from None
-    except Exception as exc:  # noqa: BLE001 - the flow already logged the traceback
+    except Exception as exc:
         err.print(f"[red]run failed:[/red] {exc}", highlight=False)
         raise typer.Exit(1) from None
     summary = Table(title="run summary", show_header=True)
@@ -171,23 +171,19 @@ def query(
     ] = None,
 ) -> None:
     """Read-only SQL against the warehouse; a write statement is refused."""
-    with clear_errors():
-        result = warehouse.query(state.settings.warehouse, sql)
     if fmt is Format.parquet:
         if output is None:
             err.print("[red]error:[/red] --format parquet needs --output FILE")
             raise typer.Exit(2)
-        import pyarrow as pa  # noqa: PLC0415
         import pyarrow.parquet as pq  # noqa: PLC0415
 
-        columns = (
-            list(zip(*result.rows, strict=True)) if result.rows else [[] for _ in result.columns]
-        )
-        pq.write_table(
-            pa.table({c: list(v) for c, v in zip(result.columns, columns, strict=True)}), output
-        )
-        err.print(f"wrote {len(result.rows)} rows to {output}")
+        with clear_errors():
+            arrow = warehouse.query_arrow(state.settings.warehouse, sql)
+        pq.write_table(arrow, output)
+        err.print(f"wrote {arrow.num_rows} rows to {output}")
         return
+    with clear_errors():
+        result = warehouse.query(state.settings.warehouse, sql)
     if fmt is Format.table and output is None:
         table = Table(show_header=True, header_style="bold")
         for c in result.columns:
@@ -350,6 +346,7 @@ def demo(
 ) -> None:
     """Serve the bundled sample news site on loopback, ingest it twice, show queries."""
     from flows.ingest_feeds import ingest_feeds  # noqa: PLC0415
+
     from ingest.demo.runner import run_demo  # noqa: PLC0415
 
     def run_pass(wh: Path, sources: Path) -> dict[str, int]:

@@ -18,8 +18,8 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 
 import trafilatura
-from trafilatura.settings import Document
 from lxml import html as lxml_html
+from trafilatura.settings import Document
 
 from ingest.feeds import sane_date
 from ingest.records import Extracted, FeedEntry

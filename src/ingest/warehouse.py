@@ -599,21 +599,35 @@ def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> None:
             )
 
 
-def query(path: Path, sql: str, wait: float = 60.0) -> QueryResult:
-    """Run read-only SQL; a write statement is refused before anything runs."""
+@contextmanager
+def _read(path: Path, sql: str, wait: float) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection on which ``sql`` has run; a write statement is
+    refused before anything runs."""
     con = connect(path, read_only=True, wait=wait)
     try:
         check_read_only(con, sql)
         try:
-            cur = con.execute(sql)
+            con.execute(sql)
         except duckdb.Error as exc:
             if "read-only" in str(exc).lower():
                 raise ReadOnlyViolation(f"refused: {exc}") from exc
             raise WarehouseError(f"SQL error: {exc}") from exc
-        columns = [d[0] for d in cur.description or []]
-        return QueryResult(columns, cur.fetchall() if columns else [])
+        yield con
     finally:
         con.close()
+
+
+def query(path: Path, sql: str, wait: float = 60.0) -> QueryResult:
+    """Run read-only SQL and return its rows."""
+    with _read(path, sql, wait) as con:
+        columns = [d[0] for d in con.description or []]
+        return QueryResult(columns, con.fetchall() if columns else [])
+
+
+def query_arrow(path: Path, sql: str, wait: float = 60.0) -> pa.Table:
+    """Run read-only SQL and return an Arrow table (types kept, for Parquet)."""
+    with _read(path, sql, wait) as con:
+        return con.to_arrow_table()
 
 
 def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
