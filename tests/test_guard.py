@@ -86,3 +86,23 @@ def test_private_ranges_always_refused(ip: ipaddress.IPv4Address | ipaddress.IPv
     assert refusal(ip) is not None
     if isinstance(ip, ipaddress.IPv4Address):
         assert refusal(ipaddress.IPv6Address(f"::ffff:{ip}")) is not None
+
+
+def test_connection_layer_guard_without_precheck() -> None:
+    """The transport itself refuses a blocked address (DNS may change after the check)."""
+    import httpx
+
+    from ingest.guard import guarded_transport
+
+    async def go() -> BaseException | None:
+        transport = guarded_transport(
+            AddressGuard(["127.0.0.1"], resolve={"rebind.test": "127.0.0.2"})
+        )
+        async with httpx.AsyncClient(transport=transport) as client:
+            try:
+                await client.get("http://rebind.test:9/")
+            except httpx.ConnectError as exc:
+                return exc.__cause__
+        return None
+
+    assert isinstance(asyncio.run(go()), BlockedAddress)
