@@ -601,18 +601,16 @@ def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> None:
 
 @contextmanager
 def _read(path: Path, sql: str, wait: float) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only connection on which ``sql`` has run; a write statement is
-    refused before anything runs."""
+    """A read-only connection for ``sql``; a write statement is refused before
+    anything runs, and SQL errors become :class:`WarehouseError`."""
     con = connect(path, read_only=True, wait=wait)
     try:
         check_read_only(con, sql)
-        try:
-            con.execute(sql)
-        except duckdb.Error as exc:
-            if "read-only" in str(exc).lower():
-                raise ReadOnlyViolation(f"refused: {exc}") from exc
-            raise WarehouseError(f"SQL error: {exc}") from exc
         yield con
+    except duckdb.Error as exc:
+        if "read-only" in str(exc).lower():
+            raise ReadOnlyViolation(f"refused: {exc}") from exc
+        raise WarehouseError(f"SQL error: {exc}") from exc
     finally:
         con.close()
 
@@ -620,6 +618,7 @@ def _read(path: Path, sql: str, wait: float) -> Iterator[duckdb.DuckDBPyConnecti
 def query(path: Path, sql: str, wait: float = 60.0) -> QueryResult:
     """Run read-only SQL and return its rows."""
     with _read(path, sql, wait) as con:
+        con.execute(sql)
         columns = [d[0] for d in con.description or []]
         return QueryResult(columns, con.fetchall() if columns else [])
 
@@ -627,7 +626,7 @@ def query(path: Path, sql: str, wait: float = 60.0) -> QueryResult:
 def query_arrow(path: Path, sql: str, wait: float = 60.0) -> pa.Table:
     """Run read-only SQL and return an Arrow table (types kept, for Parquet)."""
     with _read(path, sql, wait) as con:
-        return con.to_arrow_table()
+        return con.sql(sql).to_arrow_table()
 
 
 def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
