@@ -45,7 +45,7 @@ BATCHES_IN_FLIGHT = 2
 )
 def prepare_run(
     settings: Settings, registry: Registry, run_id: str, all_feeds: bool, source_ids: Sequence[str]
-) -> list[DueFeed]:
+) -> pipeline.RunStart:
     return pipeline.prepare_run(
         settings, registry, run_id, "ingest_feeds", all_feeds=all_feeds, source_ids=source_ids
     )
@@ -61,8 +61,10 @@ async def fetch_feeds(
 
 
 @task(name="fetch-pages", cache_policy=NO_CACHE, timeout_seconds=1800)
-async def fetch_pages(fetcher: Fetcher, batch: pipeline.FeedBatch) -> list[pipeline.Page]:
-    return await pipeline.fetch_pages(fetcher, batch.new_entries)
+async def fetch_pages(
+    fetcher: Fetcher, batch: pipeline.FeedBatch, robots: pipeline.RobotsCache
+) -> list[pipeline.Page]:
+    return await pipeline.fetch_pages(fetcher, batch, robots)
 
 
 @task(name="extract", cache_policy=NO_CACHE, timeout_seconds=1800)
@@ -105,7 +107,9 @@ async def ingest_feeds(
     )
     registry = load_registry(settings.sources)
     run_id = flow_run.get_id() or pipeline.new_run_id()
-    feeds = prepare_run(settings, q(registry), run_id, all_feeds, source_ids or [])
+    start = prepare_run(settings, q(registry), run_id, all_feeds, source_ids or [])
+    feeds = start.feeds
+    robots = pipeline.RobotsCache(start.robots, settings)
     log.info(
         "run %s: %d feeds due of %d in %s",
         run_id,
@@ -120,7 +124,7 @@ async def ingest_feeds(
     async def one_batch(fetcher: Fetcher, feed_batch: list[DueFeed]) -> Counter[str]:
         async with in_flight:
             batch = await fetch_feeds(fetcher, feed_batch, q(registry), settings, run_id)
-            pages = await fetch_pages(fetcher, q(batch))
+            pages = await fetch_pages(fetcher, q(batch), q(robots))
             batch = await extract(q(batch), q(pages), q(registry), settings)
         async with load_lock:
             batch.counts.update(await load(settings, q(batch)))
@@ -129,6 +133,7 @@ async def ingest_feeds(
     status = "failed"
     try:
         async with Fetcher(settings) as fetcher:
+            robots.apply_delays(fetcher)
             outcomes = await asyncio.gather(
                 *(one_batch(fetcher, b) for b in pipeline.batched(feeds, settings.feed_batch_size)),
                 return_exceptions=True,

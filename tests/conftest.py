@@ -44,6 +44,7 @@ def settings(site: SiteServer, tmp_path: Path) -> Settings:
         allow_private_hosts=("127.0.0.1",),
         resolve=dict.fromkeys(site.site.hosts, "127.0.0.1"),
         extract_workers=1,
+        host_gap_seconds=0.0,
         total_timeout=10.0,
         read_timeout=5.0,
         connect_timeout=2.0,
@@ -53,13 +54,24 @@ def settings(site: SiteServer, tmp_path: Path) -> Settings:
 def run_once(settings: Settings, registry: Registry, *, all_feeds: bool = True) -> Counter[str]:
     """One whole pass through the library stages (no Prefect)."""
     run_id = pipeline.new_run_id()
-    feeds = pipeline.prepare_run(settings, registry, run_id, "test", all_feeds=all_feeds)
+    start = pipeline.prepare_run(settings, registry, run_id, "test", all_feeds=all_feeds)
+    robots = pipeline.RobotsCache(start.robots, settings)
 
     async def go() -> Counter[str]:
         counts: Counter[str] = Counter()
         async with Fetcher(settings) as fetcher:
-            for batch in pipeline.batched(feeds, settings.feed_batch_size):
-                counts.update(await pipeline.run_batch(fetcher, batch, registry, settings, run_id))
+            robots.apply_delays(fetcher)
+            for batch in pipeline.batched(start.feeds, settings.feed_batch_size):
+                counts.update(
+                    await pipeline.run_batch(
+                        fetcher,
+                        robots=robots,
+                        feeds=batch,
+                        registry=registry,
+                        settings=settings,
+                        run_id=run_id,
+                    )
+                )
         return counts
 
     counts = asyncio.run(go())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import itertools
 import time
 import zlib
 from dataclasses import replace
@@ -164,3 +165,29 @@ def test_per_host_limit(site: SiteServer, settings: Settings) -> None:
 
     assert all(r.ok for r in asyncio.run(go()))
     assert peak <= settings.per_host_connections
+
+
+def test_min_gap_and_crawl_delay_per_origin(site: SiteServer, settings: Settings) -> None:
+    starts: list[float] = []
+
+    def stamp(_: RequestInfo) -> Reply:
+        starts.append(time.monotonic())
+        return Reply(200, {}, b"ok")
+
+    site.route("/g", stamp)
+
+    async def go(gap: float, delay: float | None) -> None:
+        async with Fetcher(replace(settings, host_gap_seconds=gap)) as f:
+            if delay is not None:
+                f.set_crawl_delay(site.base_url, delay)
+            await asyncio.gather(
+                *(f.get(f"{site.base_url}/g?i={i}", FetchKind.PAGE) for i in range(4))
+            )
+
+    asyncio.run(go(0.15, None))
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert min(gaps) >= 0.13
+    starts.clear()
+    asyncio.run(go(0.0, 0.25))  # robots.txt Crawl-delay raises the gap
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert min(gaps) >= 0.23

@@ -282,6 +282,21 @@ def sources_list() -> None:
     console.print(table)
 
 
+@sources_app.command("enable")
+def sources_enable(
+    ids: Annotated[list[str], typer.Argument(help="Source ids, feed ids or feed URLs.")],
+) -> None:
+    """Re-enable disabled feeds (all feeds of a source, or single feeds); they are
+    polled on the next run."""
+    with clear_errors(), warehouse.writer(state.settings.warehouse) as con:
+        enabled = warehouse.enable_feeds(con, ids)
+    for feed_id, url in enabled:
+        err.print(f"enabled {feed_id} {url}", highlight=False)
+    if not enabled:
+        err.print("no disabled feed matched; `ingest status` lists feeds and why they stopped")
+        raise typer.Exit(1)
+
+
 @sources_app.command("export")
 def sources_export(
     output: Annotated[

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import calendar
 import io
+import re
 from collections import Counter
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -53,6 +54,15 @@ def sane_date(value: datetime | None, now: datetime) -> tuple[datetime | None, s
     return value, None
 
 
+_ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
+
+
+def _timestamp(raw: Mapping[str, Any]) -> float:
+    """Seconds since the epoch of an entry's date, -inf when it has none."""
+    value = raw.get("published_parsed") or raw.get("updated_parsed")
+    return float(calendar.timegm(value)) if value else float("-inf")
+
+
 def _text(value: Any) -> str | None:
     if value is None:
         return None
@@ -95,6 +105,17 @@ def parse_feed(
     counts: Counter[str] = Counter()
     if not body.strip():
         return ParsedFeed(feed_id, None, (), problem="empty body", is_feed=False)
+    if _ENTITY_DECL.search(body):
+        # Internal DTD entities are how "billion laughs" and external-entity
+        # (XXE) feeds work; no real news feed needs them.
+        return ParsedFeed(
+            feed_id,
+            None,
+            (),
+            is_feed=False,
+            problem="refused: the feed declares XML entities (<!ENTITY>), a known "
+            "entity-expansion / external-entity attack",
+        )
     # feedparser wants lower-case header names and the URL for relative links.
     hdrs = {k.lower(): v for k, v in headers.items()}
     hdrs.setdefault("content-location", base_url)
@@ -117,10 +138,13 @@ def parse_feed(
     feed_meta = parsed.get("feed") or {}
     language = _text(feed_meta.get("language")) or default_language
     if len(raw_entries) > max_items:
+        # Keep the newest: most feeds list newest first, but not all do.
         counts["items_over_cap"] = len(raw_entries) - max_items
-        raw_entries = raw_entries[:max_items]
+        order = sorted(range(len(raw_entries)), key=lambda i: -_timestamp(raw_entries[i]))
+        raw_entries = [raw_entries[i] for i in sorted(order[:max_items])]
     entries: list[FeedEntry] = []
     seen: set[str] = set()
+    seen_guids: set[str] = set()
     for raw in raw_entries:
         link = _text(raw.get("link"))
         if not link:
@@ -138,7 +162,13 @@ def parse_feed(
         if url in seen:
             counts["entry_duplicate_in_feed"] += 1
             continue
+        guid = _text(raw.get("id"))
+        if guid and guid in seen_guids:
+            counts["entry_duplicate_guid"] += 1
+            continue
         seen.add(url)
+        if guid:
+            seen_guids.add(guid)
         published = struct_to_utc(raw.get("published_parsed") or raw.get("updated_parsed"))
         if published is None and (raw.get("published") or raw.get("updated")):
             counts["date_unparseable"] += 1

@@ -11,11 +11,12 @@ import asyncio
 import time
 import zlib
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Protocol
-from urllib.parse import urljoin
+from typing import Protocol, cast
+from urllib.parse import urljoin, urlsplit
 
 import brotli
 import httpx
@@ -23,9 +24,10 @@ import httpx
 from ingest.guard import AddressGuard, BlockedAddress, guarded_transport
 from ingest.records import FetchKind, FetchResult, Outcome
 from ingest.settings import Settings
-from ingest.urls import BadURL, canonicalize, host_of
+from ingest.urls import BadURL, canonicalize
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+PERMANENT_REDIRECTS = frozenset({301, 308})
 ACCEPT = {
     FetchKind.FEED: "application/rss+xml, application/atom+xml, application/xml;q=0.9, "
     "text/xml;q=0.9, */*;q=0.5",
@@ -112,6 +114,25 @@ class _Inflater:
         return self._count(chunk)
 
 
+# Crawl-delay is honoured up to this many seconds: a site asking for an hour
+# between requests would stall a whole run; we fetch it slowly, not never.
+MAX_CRAWL_DELAY = 10.0
+
+
+class _HostGate:
+    def __init__(self, slots: int, gap: float) -> None:
+        self.slots = asyncio.Semaphore(slots)
+        self.lock = asyncio.Lock()
+        self.gap = gap
+        self.next_at = 0.0
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]``: the unit of politeness and of robots.txt."""
+    parts = urlsplit(url)
+    return f"{parts.scheme.lower()}://{(parts.netloc or '').lower()}"
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -144,10 +165,29 @@ class Fetcher:
             headers={"User-Agent": settings.user_agent},
             trust_env=False,  # never route loopback tests or private feeds through a proxy
         )
-        self._hosts: defaultdict[str, asyncio.Semaphore] = defaultdict(
-            lambda: asyncio.Semaphore(settings.per_host_connections)
+        self._gates: defaultdict[str, _HostGate] = defaultdict(
+            lambda: _HostGate(settings.per_host_connections, settings.host_gap_seconds)
         )
         self._global = asyncio.Semaphore(settings.max_connections)
+
+    def set_crawl_delay(self, origin: str, seconds: float) -> None:
+        """Space requests to ``origin`` at least this far apart (robots.txt)."""
+        gate = self._gates[origin]
+        gate.gap = max(self.settings.host_gap_seconds, min(seconds, MAX_CRAWL_DELAY))
+
+    @asynccontextmanager
+    async def _turn(self, origin: str) -> AsyncIterator[None]:
+        """At most N requests in flight per origin, starts spaced by its gap."""
+        gate = self._gates[origin]
+        async with gate.slots:
+            if gate.gap > 0:
+                async with gate.lock:
+                    loop = asyncio.get_running_loop()
+                    wait = gate.next_at - loop.time()
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+                    gate.next_at = loop.time() + gate.gap
+            yield
 
     async def __aenter__(self) -> Fetcher:
         return self
@@ -183,6 +223,7 @@ class Fetcher:
                 elapsed_ms=int((time.monotonic() - started) * 1000),
                 redirects=tuple(hops),
                 final_url=str(state.get("final", hops[-1] if hops else url)),
+                moved_to=cast(str | None, state.get("moved_to")),
                 **kw,  # type: ignore[arg-type]
             )
 
@@ -220,7 +261,6 @@ class Fetcher:
         for hop in range(self.settings.max_redirects + 1):
             try:
                 canonicalize(current)
-                host = host_of(current)
             except BadURL as exc:
                 return result(
                     Outcome.BLOCKED if hop else Outcome.SKIPPED, f"refused URL {current!r}: {exc}"
@@ -232,15 +272,19 @@ class Fetcher:
                 headers["If-Modified-Since"] = last_modified
             state["final"] = current
             try:
-                async with self._global, self._hosts[host]:
+                async with self._global, self._turn(origin_of(current)):
                     outcome = await self._request(current, headers, state, result)
             except BlockedAddress as exc:
                 return result(Outcome.BLOCKED, str(exc))
             if isinstance(outcome, FetchResult):
                 return outcome
-            location = outcome
+            status, location = outcome
             nxt = urljoin(current, location)
             hops.append(nxt)
+            # A feed moves for good only along an unbroken run of 301/308 from
+            # the start; a 302 anywhere before stops the move there.
+            if status in PERMANENT_REDIRECTS and state.get("moved_to", url) == current:
+                state["moved_to"] = nxt
             if nxt in seen:
                 return result(Outcome.ERROR, f"redirect loop at {nxt}", status=state.get("status"))
             seen.add(nxt)
@@ -253,8 +297,8 @@ class Fetcher:
 
     async def _request(
         self, url: str, headers: Mapping[str, str], state: dict[str, object], result: _ResultFn
-    ) -> FetchResult | str:
-        """One HTTP request: a final result, or the Location of a redirect."""
+    ) -> FetchResult | tuple[int, str]:
+        """One HTTP request: a final result, or a redirect's status and Location."""
         limit = self.settings.max_body_bytes
         try:
             async with self._client.stream("GET", url, headers=headers) as response:
@@ -262,7 +306,7 @@ class Fetcher:
                 state["status"] = status
                 kept = {k: v for k in KEPT_HEADERS if (v := response.headers.get(k)) is not None}
                 if status in REDIRECT_STATUSES and response.headers.get("location"):
-                    return response.headers["location"]
+                    return status, response.headers["location"]
                 if status == 304:
                     return result(Outcome.NOT_MODIFIED, status=status, headers=kept)
                 if status >= 300 or status < 200:

@@ -13,7 +13,7 @@ import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from ingest import warehouse
@@ -21,10 +21,11 @@ from ingest.attribute import WireMatcher, publisher_for
 from ingest.dedup import Candidate, Listing
 from ingest.extract import choose_body, extract_pages
 from ingest.feeds import parse_feed
-from ingest.fetch import Fetcher
-from ingest.records import Extracted, FeedEntry, FetchKind, FetchResult, Outcome
+from ingest.fetch import Fetcher, origin_of
+from ingest.records import Extracted, FeedEntry, FetchKind, FetchResult, Outcome, ParsedFeed
 from ingest.registry import Registry
-from ingest.schedule import next_fetch_at
+from ingest.robots import RobotsPolicy, RobotsRecord, record_from_fetch, robots_url
+from ingest.schedule import Policy, plan
 from ingest.settings import Settings
 from ingest.urls import BadURL, canonicalize, registered_domain
 from ingest.warehouse import DueFeed, FeedUpdate, LoadBatch, Reject
@@ -45,6 +46,12 @@ def batched(items: Sequence[DueFeed], size: int) -> list[list[DueFeed]]:
 # --------------------------------------------------------------------------- start
 
 
+@dataclass
+class RunStart:
+    feeds: list[DueFeed]
+    robots: list[RobotsRecord]
+
+
 def prepare_run(
     settings: Settings,
     registry: Registry,
@@ -53,13 +60,16 @@ def prepare_run(
     *,
     all_feeds: bool = False,
     source_ids: Sequence[str] = (),
-) -> list[DueFeed]:
-    """Migrate, sync the registry, record the run, and list the feeds due now."""
+) -> RunStart:
+    """Migrate, sync the registry, record the run; list the feeds due now and
+    the cached robots.txt answers."""
     now = now_utc()
     with warehouse.writer(settings.warehouse) as con:
         warehouse.sync_registry(con, registry, now)
         warehouse.start_run(con, run_id, flow, now)
-        return warehouse.due_feeds(con, now, all_feeds=all_feeds, source_ids=source_ids)
+        feeds = warehouse.due_feeds(con, now, all_feeds=all_feeds, source_ids=source_ids)
+        robots = warehouse.robots_records(con, now)
+    return RunStart(feeds, robots)
 
 
 def finish_run(settings: Settings, run_id: str, status: str, counts: Counter[str]) -> None:
@@ -67,7 +77,26 @@ def finish_run(settings: Settings, run_id: str, status: str, counts: Counter[str
         warehouse.finish_run(con, run_id, status, counts, now_utc())
 
 
+def policy_for(settings: Settings) -> Policy:
+    return Policy(
+        default_interval=timedelta(minutes=settings.default_interval_minutes),
+        min_interval=timedelta(minutes=settings.min_interval_minutes),
+        max_interval=timedelta(minutes=settings.max_interval_minutes),
+        disable_after_transient=settings.disable_after_failures,
+    )
+
+
 # --------------------------------------------------------------------------- feeds
+
+
+@dataclass
+class Polled:
+    """One feed's poll on its way to a :class:`FeedUpdate`."""
+
+    feed: DueFeed
+    result: FetchResult
+    parsed: ParsedFeed | None = None
+    new_entries: int = 0
 
 
 @dataclass
@@ -76,6 +105,7 @@ class FeedBatch:
 
     run_id: str
     new_entries: list[FeedEntry] = field(default_factory=list)
+    polled: list[Polled] = field(default_factory=list)
     load: LoadBatch = field(default_factory=lambda: LoadBatch(""))
     counts: Counter[str] = field(default_factory=Counter)
 
@@ -98,78 +128,45 @@ def parse_feeds(
     settings: Settings,
     run_id: str,
 ) -> FeedBatch:
-    """Parse fetched feeds; every feed gets a state update, every failure a row."""
+    """Parse fetched feeds; every problem is a row with its reason."""
     batch = FeedBatch(run_id=run_id, load=LoadBatch(run_id))
     seen: set[str] = set()
     for feed, res in zip(feeds, results, strict=True):
-        now = res.fetched_at
         batch.load.fetches.append((res, feed.feed_id))
         batch.counts[f"feed_{res.outcome}"] += 1
+        polled = Polled(feed, res)
+        batch.polled.append(polled)
+        if not res.ok:
+            continue
         source = registry.get(feed.source_id)
-        if res.outcome is Outcome.NOT_MODIFIED:
-            batch.load.feed_updates.append(
-                FeedUpdate(
-                    feed_id=feed.feed_id,
-                    fetched_at=now,
-                    outcome=str(res.outcome),
-                    status=res.status,
-                    error=None,
-                    consecutive_failures=0,
-                    next_fetch_at=next_fetch_at(
-                        now, ok=True, failures=0, interval_minutes=settings.default_interval_minutes
-                    ),
-                )
-            )
-            continue
-        parsed = None
-        if res.ok:
-            parsed = parse_feed(
-                res.body,
-                res.headers,
-                feed_id=feed.feed_id,
-                source_id=feed.source_id,
-                base_url=res.final_url or feed.url,
-                max_items=settings.max_items_per_feed,
-                now=now,
-                default_language=source.language if source else None,
-            )
-            batch.counts.update({f"parse_{k}": v for k, v in parsed.counts.items()})
-            if parsed.problem:
-                batch.counts["feed_bozo" if parsed.is_feed else "feed_not_a_feed"] += 1
-                batch.load.rejects.append(
-                    Reject("parse", parsed.problem[:500], now, feed.url, feed.feed_id)
-                )
-        failed = not res.ok or parsed is None or not parsed.is_feed
-        failures = feed.consecutive_failures + 1 if failed else 0
-        error = res.error or (parsed.problem if parsed else None)
-        batch.load.feed_updates.append(
-            FeedUpdate(
-                feed_id=feed.feed_id,
-                fetched_at=now,
-                outcome=str(res.outcome) if not failed or not res.ok else "error",
-                status=res.status,
-                error=error,
-                consecutive_failures=failures,
-                next_fetch_at=next_fetch_at(
-                    now,
-                    ok=not failed,
-                    failures=failures,
-                    interval_minutes=settings.default_interval_minutes,
-                    ttl_minutes=parsed.ttl_minutes if parsed else None,
-                ),
-                # A feed that did not parse keeps its old validators: the next
-                # poll must fetch it whole again.
-                etag=res.headers.get("etag") if not failed else None,
-                last_modified=res.headers.get("last-modified") if not failed else None,
-                title=parsed.title if parsed else None,
-                entries=len(parsed.entries) if parsed else None,
-                ttl_minutes=parsed.ttl_minutes if parsed else None,
-            )
+        parsed = parse_feed(
+            res.body,
+            res.headers,
+            feed_id=feed.feed_id,
+            source_id=feed.source_id,
+            base_url=res.final_url or feed.url,
+            max_items=settings.max_items_per_feed,
+            now=res.fetched_at,
+            default_language=source.language if source else None,
         )
-        if parsed is None or not parsed.is_feed:
-            continue
-        if failed:
-            continue
+        polled.parsed = parsed
+        batch.counts.update({f"parse_{k}": v for k, v in parsed.counts.items()})
+        if parsed.problem:
+            batch.counts["feed_bozo" if parsed.is_feed else "feed_not_a_feed"] += 1
+            batch.load.rejects.append(
+                Reject("parse", parsed.problem[:500], res.fetched_at, feed.url, feed.feed_id)
+            )
+        if parsed.counts.get("items_over_cap"):
+            batch.load.rejects.append(
+                Reject(
+                    "parse",
+                    f"feed lists {parsed.counts['items_over_cap'] + len(parsed.entries)} items; "
+                    f"took the newest {settings.max_items_per_feed} (INGEST_MAX_ITEMS_PER_FEED)",
+                    res.fetched_at,
+                    feed.url,
+                    feed.feed_id,
+                )
+            )
         for entry in parsed.entries:
             key = f"{entry.feed_id} {entry.url}"
             if key not in seen:
@@ -179,22 +176,77 @@ def parse_feeds(
 
 
 def skip_known(batch: FeedBatch, settings: Settings) -> FeedBatch:
-    """Entries whose URL is already an article become sightings, not fetches."""
-    if not batch.new_entries:
-        return batch
-    with warehouse.writer(settings.warehouse) as con:
-        known = warehouse.known_urls(con, (e.url for e in batch.new_entries))
-    fresh: list[FeedEntry] = []
-    now = now_utc()
-    for entry in batch.new_entries:
-        if entry.url in known:
-            batch.load.listings.append(Listing(entry, known[entry.url], now))
-            batch.counts["entries_known"] += 1
-        else:
-            fresh.append(entry)
-    batch.new_entries = fresh
-    batch.counts["entries_new"] += len(fresh)
+    """Entries whose URL is already an article become sightings, not fetches;
+    then each feed's next poll is planned from how many entries were new."""
+    if batch.new_entries:
+        with warehouse.writer(settings.warehouse) as con:
+            known = warehouse.known_urls(con, (e.url for e in batch.new_entries))
+        fresh: list[FeedEntry] = []
+        now = now_utc()
+        for entry in batch.new_entries:
+            if entry.url in known:
+                batch.load.listings.append(Listing(entry, known[entry.url], now))
+                batch.counts["entries_known"] += 1
+            else:
+                fresh.append(entry)
+        batch.new_entries = fresh
+        batch.counts["entries_new"] += len(fresh)
+    new_by_feed = Counter(e.feed_id for e in batch.new_entries)
+    for polled in batch.polled:
+        polled.new_entries = new_by_feed[polled.feed.feed_id]
+    schedule_feeds(batch, settings)
     return batch
+
+
+def schedule_feeds(batch: FeedBatch, settings: Settings) -> None:
+    """A state update per polled feed: validators, next poll, failures, moves."""
+    policy = policy_for(settings)
+    for polled in batch.polled:
+        feed, res, parsed = polled.feed, polled.result, polled.parsed
+        is_feed = parsed.is_feed if parsed is not None else None
+        step = plan(
+            feed.history,
+            res,
+            is_feed=is_feed,
+            new_entries=polled.new_entries,
+            ttl_minutes=parsed.ttl_minutes if parsed else None,
+            policy=policy,
+        )
+        usable = step.failure is None and res.ok
+        if step.failure is not None:
+            batch.counts[f"feed_failure_{step.failure}"] += 1
+        if step.disable_reason:
+            batch.counts["feeds_disabled"] += 1
+        moved_to = None
+        if res.moved_to and res.moved_to != feed.url and step.failure is None:
+            moved_to = res.moved_to
+            batch.counts["feeds_moved"] += 1
+        error = res.error or (parsed.problem if parsed else None)
+        batch.load.feed_updates.append(
+            FeedUpdate(
+                feed_id=feed.feed_id,
+                fetched_at=res.fetched_at,
+                outcome=str(res.outcome) if step.failure is None or not res.ok else "error",
+                status=res.status,
+                error=error,
+                next_fetch_at=step.next_fetch_at,
+                consecutive_failures=step.consecutive_failures,
+                # A feed that did not parse keeps its old validators: the next
+                # poll must fetch it whole again.
+                etag=res.headers.get("etag") if usable else None,
+                last_modified=res.headers.get("last-modified") if usable else None,
+                title=parsed.title if parsed else None,
+                entries=len(parsed.entries) if parsed else None,
+                ttl_minutes=parsed.ttl_minutes if parsed else None,
+                interval_minutes=step.interval_minutes,
+                new_per_hour=step.new_per_hour,
+                new_entries=polled.new_entries if usable else None,
+                failure_kind=str(step.failure) if step.failure else None,
+                disabled_reason=step.disable_reason,
+                moved_to=moved_to,
+                old_url=feed.url,
+            )
+        )
 
 
 # --------------------------------------------------------------------------- pages
@@ -206,14 +258,60 @@ class Page:
     fetch: FetchResult
 
 
-async def fetch_pages(fetcher: Fetcher, entries: Sequence[FeedEntry]) -> list[Page]:
-    """Fetch every new entry's page once (two feeds may list the same link)."""
+class RobotsCache:
+    """robots.txt answers for a run: cached rows first, one fetch per origin."""
+
+    def __init__(self, records: Sequence[RobotsRecord], settings: Settings) -> None:
+        self.settings = settings
+        self._policies = {r.origin: RobotsPolicy(r, settings.user_agent) for r in records}
+        self._pending: dict[str, asyncio.Task[RobotsPolicy]] = {}
+
+    async def policy(self, fetcher: Fetcher, origin: str, batch: FeedBatch) -> RobotsPolicy:
+        if origin in self._policies:
+            return self._policies[origin]
+        if origin not in self._pending:
+            self._pending[origin] = asyncio.ensure_future(self._fetch(fetcher, origin, batch))
+        return await asyncio.shield(self._pending[origin])
+
+    async def _fetch(self, fetcher: Fetcher, origin: str, batch: FeedBatch) -> RobotsPolicy:
+        res = await fetcher.get(robots_url(origin), FetchKind.ROBOTS)
+        batch.load.fetches.append((res, None))
+        batch.counts[f"robots_{res.outcome}"] += 1
+        record = record_from_fetch(origin, res, timedelta(hours=self.settings.robots_ttl_hours))
+        batch.load.robots.append(record)
+        policy = RobotsPolicy(record, self.settings.user_agent)
+        if (delay := policy.crawl_delay()) is not None:
+            fetcher.set_crawl_delay(origin, delay)
+        self._policies[origin] = policy
+        return policy
+
+    def apply_delays(self, fetcher: Fetcher) -> None:
+        for origin, policy in self._policies.items():
+            if (delay := policy.crawl_delay()) is not None:
+                fetcher.set_crawl_delay(origin, delay)
+
+
+async def fetch_pages(
+    fetcher: Fetcher, batch: FeedBatch, robots: RobotsCache | None = None
+) -> list[Page]:
+    """Fetch every new entry's page once (two feeds may list the same link),
+    after asking the site's robots.txt; a disallowed page is ``skipped``."""
+
+    async def one(entry: FeedEntry) -> FetchResult:
+        if robots is not None:
+            policy = await robots.policy(fetcher, origin_of(entry.url), batch)
+            allowed, reason = policy.allowed(entry.url)
+            if not allowed:
+                outcome = Outcome.BLOCKED if policy.blocked else Outcome.SKIPPED
+                return FetchResult(entry.url, FetchKind.PAGE, outcome, now_utc(), error=reason)
+        return await fetcher.get(entry.url, FetchKind.PAGE)
+
     unique: dict[str, asyncio.Task[FetchResult]] = {}
     async with asyncio.TaskGroup() as tg:
-        for e in entries:
+        for e in batch.new_entries:
             if e.url not in unique:
-                unique[e.url] = tg.create_task(fetcher.get(e.url, FetchKind.PAGE))
-    return [Page(e, unique[e.url].result()) for e in entries]
+                unique[e.url] = tg.create_task(one(e))
+    return [Page(e, unique[e.url].result()) for e in batch.new_entries]
 
 
 def extract_batch(pages: Sequence[Page], settings: Settings) -> list[Extracted | None]:
@@ -308,12 +406,18 @@ def load(settings: Settings, batch: LoadBatch) -> dict[str, int]:
 
 
 async def run_batch(
-    fetcher: Fetcher, feeds: Sequence[DueFeed], registry: Registry, settings: Settings, run_id: str
+    fetcher: Fetcher,
+    *,
+    robots: RobotsCache | None,
+    feeds: Sequence[DueFeed],
+    registry: Registry,
+    settings: Settings,
+    run_id: str,
 ) -> Counter[str]:
     """Every stage for one batch of feeds, without Prefect (tests, benchmarks)."""
     results = await fetch_feeds(fetcher, feeds)
     batch = skip_known(parse_feeds(feeds, results, registry, settings, run_id), settings)
-    pages = await fetch_pages(fetcher, batch.new_entries)
+    pages = await fetch_pages(fetcher, batch, robots)
     extracted = await asyncio.to_thread(extract_batch, pages, settings)
     batch = build_candidates(batch, pages, extracted, registry, settings)
     batch.counts.update(load(settings, batch.load))

@@ -70,6 +70,7 @@ class FetchResult:
     headers: Mapping[str, str] = field(default_factory=dict)
     elapsed_ms: int = 0
     redirects: tuple[str, ...] = ()
+    moved_to: str | None = None  # target of an unbroken chain of 301/308 from the start
 
     @property
     def ok(self) -> bool:

@@ -68,11 +68,23 @@ class Settings:
     total_timeout: float = 45.0
     max_redirects: int = 5
     max_connections: int = 64
+    # Politeness per origin (scheme://host:port): at most 2 requests in flight
+    # and request starts at least 0.2 s apart (5 a second at most), raised to
+    # the site's robots.txt Crawl-delay.
     per_host_connections: int = 2
+    host_gap_seconds: float = 0.2
+    robots_ttl_hours: float = 24.0
 
     # Feed handling.
     max_items_per_feed: int = 500
+    # Scheduling: a feed's first polls are an hour apart; then the interval
+    # follows its publishing rate, between 10 minutes and 12 hours.
     default_interval_minutes: int = 60
+    min_interval_minutes: int = 10
+    max_interval_minutes: int = 720
+    # Transient failures in a row before a feed is disabled (about 10 days of
+    # capped backoff); permanent ones (404, not a feed) disable after 3.
+    disable_after_failures: int = 10
     feed_batch_size: int = 25
 
     # Extraction. Bodies shorter than this are treated as a failed extraction
@@ -103,5 +115,17 @@ class Settings:
             default_interval_minutes=int(
                 env.get("INGEST_FEED_INTERVAL_MINUTES") or base.default_interval_minutes
             ),
+            min_interval_minutes=int(
+                env.get("INGEST_MIN_INTERVAL_MINUTES") or base.min_interval_minutes
+            ),
+            max_interval_minutes=int(
+                env.get("INGEST_MAX_INTERVAL_MINUTES") or base.max_interval_minutes
+            ),
+            disable_after_failures=int(
+                env.get("INGEST_DISABLE_AFTER_FAILURES") or base.disable_after_failures
+            ),
             extract_workers=int(env.get("INGEST_EXTRACT_WORKERS") or base.extract_workers),
+            per_host_connections=int(env.get("INGEST_PER_HOST") or base.per_host_connections),
+            host_gap_seconds=float(env.get("INGEST_HOST_GAP") or base.host_gap_seconds),
+            max_connections=int(env.get("INGEST_MAX_CONNECTIONS") or base.max_connections),
         )

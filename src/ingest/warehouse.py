@@ -25,6 +25,8 @@ import pyarrow as pa
 from ingest.dedup import Candidate, Known, Listing, Resolution, resolve
 from ingest.records import FetchResult
 from ingest.registry import Registry, feed_id_for
+from ingest.robots import RobotsRecord
+from ingest.schedule import FeedHistory
 
 _LOCKED = re.compile(r"lock|being used by another process|conflicting lock", re.IGNORECASE)
 READ_STATEMENTS = frozenset({"SELECT", "EXPLAIN", "PRAGMA", "CALL", "RELATION"})
@@ -213,7 +215,21 @@ class DueFeed:
     url: str
     etag: str | None
     last_modified: str | None
-    consecutive_failures: int
+    consecutive_failures: int = 0
+    last_fetched_at: datetime | None = None
+    interval_minutes: int | None = None
+    new_per_hour: float | None = None
+    failure_kind: str | None = None
+
+    @property
+    def history(self) -> FeedHistory:
+        return FeedHistory(
+            last_fetched_at=self.last_fetched_at,
+            interval_minutes=self.interval_minutes,
+            new_per_hour=self.new_per_hour,
+            consecutive_failures=self.consecutive_failures,
+            failure_kind=self.failure_kind,
+        )
 
 
 def due_feeds(
@@ -223,8 +239,10 @@ def due_feeds(
     all_feeds: bool = False,
     source_ids: Sequence[str] = (),
 ) -> list[DueFeed]:
+    """Enabled registry feeds whose next poll has come (all of them with ``all_feeds``)."""
     sql = """
-        SELECT feed_id, source_id, url, etag, last_modified, consecutive_failures
+        SELECT feed_id, source_id, url, etag, last_modified, consecutive_failures,
+               last_fetched_at, interval_minutes, new_per_hour, failure_kind
         FROM feeds
         WHERE in_registry AND NOT disabled
           AND (? OR next_fetch_at IS NULL OR next_fetch_at <= ?)
@@ -234,6 +252,31 @@ def due_feeds(
     ids = list(source_ids)
     rows = con.execute(sql, [all_feeds, now, ids, ids]).fetchall()
     return [DueFeed(*row) for row in rows]
+
+
+def robots_records(con: duckdb.DuckDBPyConnection, now: datetime) -> list[RobotsRecord]:
+    rows = con.execute(
+        "SELECT origin, fetched_at, expires_at, status, outcome, body FROM robots "
+        "WHERE expires_at > ?",
+        [now],
+    ).fetchall()
+    return [RobotsRecord(*row) for row in rows]
+
+
+def enable_feeds(con: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> list[tuple[str, str]]:
+    """Re-enable the feeds of these sources (or these feed ids / URLs); due at once."""
+    rows = con.execute(
+        """
+        UPDATE feeds SET disabled = false, disabled_reason = NULL, disabled_at = NULL,
+               consecutive_failures = 0, failure_kind = NULL, next_fetch_at = NULL
+        WHERE disabled AND (list_contains(?::VARCHAR[], source_id)
+                            OR list_contains(?::VARCHAR[], feed_id)
+                            OR list_contains(?::VARCHAR[], url))
+        RETURNING feed_id, url
+        """,
+        [list(ids), list(ids), list(ids)],
+    ).fetchall()
+    return [(str(a), str(b)) for a, b in rows]
 
 
 def known_urls(con: duckdb.DuckDBPyConnection, urls: Iterable[str]) -> dict[str, str]:
@@ -268,6 +311,13 @@ class FeedUpdate:
     title: str | None = None
     entries: int | None = None
     ttl_minutes: int | None = None
+    interval_minutes: int | None = None
+    new_per_hour: float | None = None
+    new_entries: int | None = None
+    failure_kind: str | None = None
+    disabled_reason: str | None = None
+    moved_to: str | None = None  # a 301/308 moved the feed here
+    old_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -287,6 +337,7 @@ class LoadBatch:
     fetches: list[tuple[FetchResult, str | None]] = field(default_factory=list)
     feed_updates: list[FeedUpdate] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
+    robots: list[RobotsRecord] = field(default_factory=list)
 
 
 TS = pa.timestamp("us", tz="UTC")
@@ -361,6 +412,23 @@ FEED_UPDATE_SCHEMA = pa.schema(
         ("title", pa.string()),
         ("entries", pa.int32()),
         ("ttl_minutes", pa.int32()),
+        ("interval_minutes", pa.int32()),
+        ("new_per_hour", pa.float64()),
+        ("new_entries", pa.int32()),
+        ("failure_kind", pa.string()),
+        ("disabled_reason", pa.string()),
+        ("moved_to", pa.string()),
+        ("old_url", pa.string()),
+    ]
+)
+ROBOTS_SCHEMA = pa.schema(
+    [
+        ("origin", pa.string()),
+        ("fetched_at", TS),
+        ("expires_at", TS),
+        ("status", pa.int32()),
+        ("outcome", pa.string()),
+        ("body", pa.string()),
     ]
 )
 
@@ -507,10 +575,35 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> dict[str, in
                                          ELSE feeds.last_modified END,
                     title = coalesce(u.title, feeds.title),
                     last_entries = coalesce(u.entries, feeds.last_entries),
-                    ttl_minutes = coalesce(u.ttl_minutes, feeds.ttl_minutes)
+                    ttl_minutes = coalesce(u.ttl_minutes, feeds.ttl_minutes),
+                    interval_minutes = coalesce(u.interval_minutes, feeds.interval_minutes),
+                    new_per_hour = coalesce(u.new_per_hour, feeds.new_per_hour),
+                    last_new_entries = coalesce(u.new_entries, feeds.last_new_entries),
+                    failure_kind = u.failure_kind,
+                    disabled = feeds.disabled OR u.disabled_reason IS NOT NULL,
+                    disabled_reason = coalesce(u.disabled_reason, feeds.disabled_reason),
+                    disabled_at = CASE WHEN u.disabled_reason IS NOT NULL THEN u.fetched_at
+                                       ELSE feeds.disabled_at END,
+                    url = coalesce(u.moved_to, feeds.url)
                 FROM feed_updates u WHERE feeds.feed_id = u.feed_id
             """)
+            con.execute(
+                """
+                INSERT INTO feed_url_history
+                SELECT feed_id, old_url, moved_to, status, fetched_at, ?
+                FROM feed_updates WHERE moved_to IS NOT NULL
+            """,
+                [batch.run_id],
+            )
             con.unregister("feed_updates")
+        if batch.robots:
+            _insert(
+                con,
+                "robots",
+                [r.__dict__ for r in batch.robots],
+                ROBOTS_SCHEMA,
+                "INSERT OR REPLACE",
+            )
     return counts
 
 

@@ -95,6 +95,9 @@ def _not_modified(headers: _Headers, etag: str, last_modified: datetime) -> bool
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog of 5 drops connections (connect
+    # timeouts) as soon as a client opens more at once.
+    request_queue_size = 128
     owner: SiteServer
 
     def server_bind(self) -> None:
