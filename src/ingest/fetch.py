@@ -8,6 +8,8 @@ loops, blocked addresses. Parsers never see a URL, only bytes and headers.
 from __future__ import annotations
 
 import asyncio
+import resource
+import ssl
 import time
 import zlib
 from collections import defaultdict
@@ -19,9 +21,10 @@ from typing import Protocol, cast
 from urllib.parse import urljoin, urlsplit
 
 import brotli
+import certifi
 import httpx
 
-from ingest.guard import AddressGuard, BlockedAddress, guarded_transport
+from ingest.guard import AddressGuard, BlockedAddress, PerOriginTransport, guarded_transport
 from ingest.records import FetchKind, FetchResult, Outcome
 from ingest.settings import Settings
 from ingest.urls import BadURL, canonicalize
@@ -127,6 +130,13 @@ class _HostGate:
         self.next_at = 0.0
 
 
+def _max_open_origins(per_origin: int) -> int:
+    """How many origins may keep idle connections open: as many as the open
+    file limit allows with room to spare, between 64 and 1024."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return max(64, min(1024, (soft - 256) // max(1, per_origin)))
+
+
 def origin_of(url: str) -> str:
     """``scheme://host[:port]``: the unit of politeness and of robots.txt."""
     parts = urlsplit(url)
@@ -148,11 +158,16 @@ class Fetcher:
     ) -> None:
         self.settings = settings
         self.guard = AddressGuard(settings.allow_private_hosts, settings.resolve)
-        limits = httpx.Limits(
-            max_connections=settings.max_connections,
-            max_keepalive_connections=settings.max_connections,
+        per_origin = httpx.Limits(
+            max_connections=settings.per_host_connections,
+            max_keepalive_connections=settings.per_host_connections,
         )
-        self._transport = transport or guarded_transport(self.guard, limits=limits, retries=0)
+        # One TLS context for all pools: loading the CA bundle costs ~20 ms.
+        tls = ssl.create_default_context(cafile=certifi.where())
+        self._transport = transport or PerOriginTransport(
+            lambda: guarded_transport(self.guard, limits=per_origin, retries=0, verify=tls),
+            max_pools=_max_open_origins(settings.per_host_connections),
+        )
         self._client = httpx.AsyncClient(
             transport=self._transport,
             timeout=httpx.Timeout(
@@ -272,7 +287,9 @@ class Fetcher:
                 headers["If-Modified-Since"] = last_modified
             state["final"] = current
             try:
-                async with self._global, self._turn(origin_of(current)):
+                # The host turn first: a request waiting for its host must not
+                # hold one of the global slots meanwhile.
+                async with self._turn(origin_of(current)), self._global:
                     outcome = await self._request(current, headers, state, result)
             except BlockedAddress as exc:
                 return result(Outcome.BLOCKED, str(exc))

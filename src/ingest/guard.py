@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Iterable, Mapping
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import Any
 
 import httpcore
@@ -137,6 +138,81 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:
         await self.inner.sleep(seconds)
+
+
+class _CountedStream(httpx.AsyncByteStream):
+    def __init__(self, inner: httpx.AsyncByteStream, done: Callable[[], None]) -> None:
+        self.inner = inner
+        self.done: Callable[[], None] | None = done
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self.inner:
+            yield chunk
+
+    async def aclose(self) -> None:
+        try:
+            await self.inner.aclose()
+        finally:
+            if self.done is not None:
+                self.done()
+                self.done = None
+
+
+class _Pool:
+    def __init__(self, transport: httpx.AsyncHTTPTransport) -> None:
+        self.transport = transport
+        self.in_flight = 0
+
+
+class PerOriginTransport(httpx.AsyncBaseTransport):
+    """One small connection pool per origin, at most ``max_pools`` kept open.
+
+    httpcore's pool looks at every connection it holds for every request, and
+    a single pool shared by hundreds of hosts also evicts each host's idle
+    connection before it can be reused: per origin, a pool of 2 stays small
+    and keeps its connections alive. Idle pools beyond ``max_pools`` are
+    closed, least recently used first, which also bounds open sockets.
+    """
+
+    def __init__(
+        self, factory: Callable[[], httpx.AsyncHTTPTransport], max_pools: int = 256
+    ) -> None:
+        self.factory = factory
+        self.max_pools = max_pools
+        self._pools: OrderedDict[tuple[bytes, bytes, int | None], _Pool] = OrderedDict()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        key = (request.url.raw_scheme, request.url.raw_host, request.url.port)
+        pool = self._pools.get(key)
+        if pool is None:
+            pool = self._pools[key] = _Pool(self.factory())
+            await self._evict()
+        self._pools.move_to_end(key)
+        pool.in_flight += 1
+
+        def done() -> None:
+            pool.in_flight -= 1
+
+        try:
+            response = await pool.transport.handle_async_request(request)
+        except BaseException:
+            done()
+            raise
+        assert isinstance(response.stream, httpx.AsyncByteStream)
+        response.stream = _CountedStream(response.stream, done)
+        return response
+
+    async def _evict(self) -> None:
+        while len(self._pools) > self.max_pools:
+            key = next((k for k, p in self._pools.items() if p.in_flight == 0), None)
+            if key is None:
+                return  # every pool is busy: keep them until some finish
+            await self._pools.pop(key).transport.aclose()
+
+    async def aclose(self) -> None:
+        pools, self._pools = list(self._pools.values()), OrderedDict()
+        for pool in pools:
+            await pool.transport.aclose()
 
 
 def guarded_transport(guard: AddressGuard, **kwargs: Any) -> httpx.AsyncHTTPTransport:
