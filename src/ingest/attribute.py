@@ -58,7 +58,7 @@ class WireMatcher:
             # Credit line: "— The Associated Press", "Source: Reuters", "Avec AFP"
             credit = re.compile(
                 rf"(?:^|\s)(?:{DASH}\s*)?(?:(?i:{CREDIT_LEADS})\s*:?\s*)?(?i:the\s+)?"
-                rf"(?:{alt})(?![\w-])"
+                rf"(?P<name>{alt})(?![\w-])"
             )
             byline = re.compile(
                 rf"(?:^|(?i:\bby|\bpar|\bpor|\bvon)\s+)(?i:the\s+)?(?:{alt})(?![\w-])"
@@ -83,7 +83,7 @@ class WireMatcher:
                         continue
                     if _inside_quotes(part, start):
                         continue
-                    if _is_line_credit(part, start, m.end()):
+                    if _is_line_credit(part, start, m.end(), short=len(m.group("name")) <= 4):
                         return source_id
         return None
 
@@ -94,15 +94,20 @@ def _inside_quotes(text: str, pos: int) -> bool:
     return opened > 0 or before.count('"') % 2 == 1
 
 
-def _is_line_credit(text: str, start: int, end: int) -> bool:
+def _is_line_credit(text: str, start: int, end: int, *, short: bool = False) -> bool:
     """The credit stands on its own line, or as a short sign-off/lead of one."""
     line_start = text.rfind("\n", 0, start) + 1
     line_end = text.find("\n", end)
     line_end = line_end if line_end != -1 else len(text)
+    before, after = text[line_start:start].strip(), text[end:line_end].strip()
+    if short:
+        # "— AP", "Source: AFP", "(dpa)": an abbreviation is a credit only at
+        # the end of its line ("Local MP Jane Doe said" is not one).
+        return len(before) <= 60 and not after.strip(" .;:,)]")
     # "— The Associated Press", "Source: Reuters", "Reuters contributed to this
     # report.": little text on either side. A sentence that merely names the
     # wire ("Reuters reported on Monday that ...") runs on.
-    return len(text[line_start:start].strip()) <= 60 and len(text[end:line_end].strip()) <= 40
+    return len(before) <= 60 and len(after) <= 40
 
 
 def publisher_for(listing_source: Source, canonical_url: str, registry: Registry) -> Source:

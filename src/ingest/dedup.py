@@ -1,22 +1,30 @@
-"""Exact deduplication: one article row per distinct publication.
+"""Deduplication: one article row per publication, one cluster per story.
 
-An article is the same publication when (a) any URL that leads to it, in
-canonical form, is already known (feed link, redirect target, rel=canonical),
-or (b) the same source already published the same normalised text at another
-URL. The same text from another source is another row in the same cluster.
+Exact: an article is the same publication when (a) any URL that leads to it,
+in canonical form, is already known (feed link, redirect target,
+rel=canonical), or (b) the same source already published the same
+normalised text at another URL. A known URL seen again with a changed text or
+title is a *revision* of that row.
 
-:func:`resolve` is pure: the load step gives it what the warehouse knows
-about the batch's URLs and hashes, inside the write transaction.
+Near: a new publication joins the story cluster of the earlier article it is
+a copy of (``ingest.near``: MinHash/LSH candidates, verified containment),
+else it starts a cluster of its own. Only the best match counts: clusters are
+never merged through a chain of partial matches, which keeps distinct stories
+apart.
+
+:func:`resolve` and :func:`assign_clusters` are pure: the load step gives
+them what the warehouse knows, inside the write transaction.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from ingest.extract import normalise_text, word_count
+from ingest.near import Fingerprint, best_match, fingerprint
 from ingest.records import Article, Extracted, FeedEntry, Sighting
 
 
@@ -28,9 +36,9 @@ def content_hash(body: str) -> str:
     return hashlib.sha256(normalise_text(body).encode("utf-8")).hexdigest()
 
 
-def cluster_id_for(hash_: str) -> str:
-    """Exact copies across sources share a story cluster keyed by their text."""
-    return "k" + hash_[:15]
+def cluster_id_for(article_id: str) -> str:
+    """A story that starts with this article is named after it."""
+    return "c" + article_id[1:]
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,8 @@ class Candidate:
     source_id: str  # publisher after attribution
     wire_service: str | None
     seen_at: datetime
+    revisit: str | None = None  # a known article refetched because its listing changed
+    fingerprint: Fingerprint | None = None
 
     @property
     def content_hash(self) -> str:
@@ -60,27 +70,55 @@ class Listing:
 
 
 @dataclass(frozen=True)
+class Stored:
+    """What a revision check needs of a stored article."""
+
+    content_hash: str
+    title: str | None
+    revision: int = 0
+
+
+@dataclass(frozen=True)
 class Known:
     by_url: Mapping[str, str] = field(default_factory=dict)
     by_hash: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    stored: Mapping[str, Stored] = field(default_factory=dict)  # article_id -> state
+
+
+@dataclass(frozen=True)
+class Revision:
+    article_id: str
+    revision: int
+    changed: str
+    old_title: str | None
+    new_title: str | None
+    old_content_hash: str
+    new_content_hash: str
+    body: str
+    word_count: int
+    revised_at: datetime
 
 
 @dataclass
 class Resolution:
     articles: list[Article] = field(default_factory=list)
+    fingerprints: dict[str, Fingerprint] = field(default_factory=dict)  # new article -> fp
     aliases: dict[str, str] = field(default_factory=dict)  # url -> article_id
     sightings: dict[tuple[str, str], Sighting] = field(default_factory=dict)
     touched: dict[str, datetime] = field(default_factory=dict)  # existing article -> seen
+    revisions: list[Revision] = field(default_factory=list)
+    entry_updates: dict[str, tuple[str | None, datetime | None]] = field(default_factory=dict)
     duplicates: int = 0
 
 
 def resolve(
     candidates: Iterable[Candidate], listings: Iterable[Listing], known: Known, run_id: str
 ) -> Resolution:
-    """Decide new rows, aliases and sightings for a batch (pure function)."""
+    """Decide new rows, revisions, aliases and sightings for a batch (pure function)."""
     res = Resolution()
     by_url = dict(known.by_url)
     by_hash = dict(known.by_hash)
+    revised: set[str] = set()
 
     def sight(article_id: str, entry: FeedEntry, seen_at: datetime) -> None:
         key = (article_id, entry.feed_id)
@@ -97,37 +135,68 @@ def resolve(
             res.aliases[listing.entry.url] = listing.article_id
     for cand in candidates:
         hash_ = cand.content_hash
+        ex = cand.extracted
+        title = ex.title or cand.entry.title
         existing = next((by_url[u] for u in cand.urls if u in by_url), None)
+        if existing is not None and existing not in revised and existing in known.stored:
+            old = known.stored[existing]
+            changed = [
+                name
+                for name, differs in (
+                    ("title", bool(title) and title != old.title),
+                    ("body", hash_ != old.content_hash),
+                )
+                if differs
+            ]
+            if changed:
+                revised.add(existing)
+                res.revisions.append(
+                    Revision(
+                        article_id=existing,
+                        revision=old.revision + 1,
+                        changed=",".join(changed),
+                        old_title=old.title,
+                        new_title=title,
+                        old_content_hash=old.content_hash,
+                        new_content_hash=hash_,
+                        body=ex.body,
+                        word_count=word_count(ex.body),
+                        revised_at=cand.seen_at,
+                    )
+                )
         if existing is None:
             existing = by_hash.get((cand.source_id, hash_))
         if existing is not None:
-            res.duplicates += 1
+            res.duplicates += existing not in revised
             article_id = existing
             res.touched[article_id] = cand.seen_at
+            res.entry_updates[article_id] = (cand.entry.title, cand.entry.updated_at)
         else:
             article_id = article_id_for(cand.canonical_url)
-            ex = cand.extracted
             res.articles.append(
                 Article(
                     article_id=article_id,
                     canonical_url=cand.canonical_url,
                     url=cand.entry.url,
                     source_id=cand.source_id,
-                    title=ex.title or cand.entry.title,
+                    title=title,
                     body=ex.body,
                     author=ex.author or cand.entry.author,
                     published_at=cand.entry.published_at or ex.published_at,
                     language=ex.language or cand.entry.language,
                     word_count=word_count(ex.body),
                     content_hash=hash_,
-                    cluster_id=cluster_id_for(hash_),
+                    cluster_id=cluster_id_for(article_id),
                     wire_service=cand.wire_service,
                     extractor=ex.extractor,
                     first_seen_at=cand.seen_at,
                     last_seen_at=cand.seen_at,
                     feed_id=cand.entry.feed_id,
+                    entry_title=cand.entry.title,
+                    entry_updated_at=cand.entry.updated_at,
                 )
             )
+            res.fingerprints[article_id] = cand.fingerprint or fingerprint(ex.body)
             by_hash[(cand.source_id, hash_)] = article_id
         for url in cand.urls:
             if url not in by_url:
@@ -135,3 +204,55 @@ def resolve(
                 res.aliases[url] = article_id
         sight(article_id, cand.entry, cand.seen_at)
     return res
+
+
+@dataclass(frozen=True)
+class Member:
+    """An article already in a cluster, as a near-duplicate candidate."""
+
+    article_id: str
+    cluster_id: str
+    fingerprint: Fingerprint
+
+
+def story_time(article: Article) -> datetime:
+    return article.published_at or article.first_seen_at
+
+
+def assign_clusters(
+    articles: Sequence[Article],
+    fingerprints: Mapping[str, Fingerprint],
+    candidates: Mapping[str, Sequence[Member]],
+    same_text: Mapping[str, str] | None = None,
+) -> list[Article]:
+    """Give each new article the cluster of the earlier article it copies.
+
+    ``candidates`` maps a new article to stored articles sharing an LSH band
+    with it; ``same_text`` maps a content hash to the cluster of a stored
+    article with exactly that text. New articles are taken oldest first, so a
+    batch's own copies find each other too.
+    """
+    same_text = dict(same_text or {})
+    placed: list[Member] = []
+    band_index: dict[tuple[int, int], list[int]] = {}
+    out: dict[str, Article] = {}
+    for article in sorted(articles, key=lambda a: (story_time(a), a.article_id)):
+        fp = fingerprints[article.article_id]
+        cluster = same_text.get(article.content_hash)
+        score = 1.0 if cluster else None
+        if cluster is None and fp.matchable:
+            pool = list(candidates.get(article.article_id, ()))
+            near = {i for band in fp.bands for i in band_index.get(band, ())}
+            pool += [placed[i] for i in sorted(near)]
+            match = best_match(fp, [(m.article_id, m.fingerprint) for m in pool])
+            if match is not None:
+                cluster = next(m.cluster_id for m in pool if m.article_id == match[0])
+                score = match[1]
+        if cluster is None:
+            cluster = cluster_id_for(article.article_id)
+        out[article.article_id] = replace(article, cluster_id=cluster, cluster_score=score)
+        same_text.setdefault(article.content_hash, cluster)
+        placed.append(Member(article.article_id, cluster, fp))
+        for band in fp.bands:
+            band_index.setdefault(band, []).append(len(placed) - 1)
+    return [out[a.article_id] for a in articles]

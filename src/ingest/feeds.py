@@ -173,6 +173,7 @@ def parse_feed(
         if published is None and (raw.get("published") or raw.get("updated")):
             counts["date_unparseable"] += 1
         published, date_problem = sane_date(published, now)
+        updated, _ = sane_date(struct_to_utc(raw.get("updated_parsed")), now)
         if date_problem:
             counts[date_problem] += 1
         entries.append(
@@ -188,6 +189,7 @@ def parse_feed(
                 author=_text(raw.get("author")),
                 published_at=published,
                 language=language,
+                updated_at=updated,
             )
         )
     counts["entries"] = len(entries)

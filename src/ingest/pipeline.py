@@ -22,6 +22,7 @@ from ingest.dedup import Candidate, Listing
 from ingest.extract import choose_body, extract_pages
 from ingest.feeds import parse_feed
 from ingest.fetch import Fetcher, origin_of
+from ingest.near import fingerprint
 from ingest.records import Extracted, FeedEntry, FetchKind, FetchResult, Outcome, ParsedFeed
 from ingest.registry import Registry
 from ingest.robots import RobotsPolicy, RobotsRecord, record_from_fetch, robots_url
@@ -129,7 +130,10 @@ def parse_feeds(
     run_id: str,
 ) -> FeedBatch:
     """Parse fetched feeds; every problem is a row with its reason."""
-    batch = FeedBatch(run_id=run_id, load=LoadBatch(run_id))
+    batch = FeedBatch(
+        run_id=run_id,
+        load=LoadBatch(run_id, cluster_window_days=settings.cluster_window_days),
+    )
     seen: set[str] = set()
     for feed, res in zip(feeds, results, strict=True):
         batch.load.fetches.append((res, feed.feed_id))
@@ -180,22 +184,37 @@ def skip_known(batch: FeedBatch, settings: Settings) -> FeedBatch:
     then each feed's next poll is planned from how many entries were new."""
     if batch.new_entries:
         with warehouse.writer(settings.warehouse) as con:
-            known = warehouse.known_urls(con, (e.url for e in batch.new_entries))
+            known = warehouse.known_listings(con, (e.url for e in batch.new_entries))
         fresh: list[FeedEntry] = []
         now = now_utc()
         for entry in batch.new_entries:
-            if entry.url in known:
-                batch.load.listings.append(Listing(entry, known[entry.url], now))
-                batch.counts["entries_known"] += 1
-            else:
+            seen = known.get(entry.url)
+            if seen is None:
                 fresh.append(entry)
+            elif listing_changed(entry, seen):
+                # The feed retitled or updated a known article: fetch it again
+                # to store a revision if its text or title changed.
+                fresh.append(entry)
+                batch.counts["entries_changed"] += 1
+            else:
+                batch.load.listings.append(Listing(entry, seen.article_id, now))
+                batch.counts["entries_known"] += 1
         batch.new_entries = fresh
-        batch.counts["entries_new"] += len(fresh)
+        batch.counts["entries_new"] += len(fresh) - batch.counts["entries_changed"]
     new_by_feed = Counter(e.feed_id for e in batch.new_entries)
     for polled in batch.polled:
         polled.new_entries = new_by_feed[polled.feed.feed_id]
     schedule_feeds(batch, settings)
     return batch
+
+
+def listing_changed(entry: FeedEntry, seen: warehouse.KnownListing) -> bool:
+    """Whether a feed's listing of a known article says the article changed."""
+    if seen.entry_title and entry.title and entry.title != seen.entry_title:
+        return True
+    return bool(
+        entry.updated_at and seen.entry_updated_at and entry.updated_at > seen.entry_updated_at
+    )
 
 
 def schedule_feeds(batch: FeedBatch, settings: Settings) -> None:
@@ -385,6 +404,7 @@ def build_candidates(
             wire = None  # a wire's own copy is not "credited to" itself
         batch.load.candidates.append(
             Candidate(
+                fingerprint=fingerprint(chosen.body),
                 entry=entry,
                 canonical_url=canonical,
                 urls=urls,

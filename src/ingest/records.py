@@ -96,6 +96,7 @@ class FeedEntry:
     author: str | None
     published_at: datetime | None
     language: str | None
+    updated_at: datetime | None = None  # the entry's <updated>, when it gives one
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,9 @@ class Article:
     first_seen_at: datetime
     last_seen_at: datetime
     feed_id: str | None = None
-    aliases: tuple[str, ...] = ()  # other canonical URLs that led to this article
+    entry_title: str | None = None
+    entry_updated_at: datetime | None = None
+    cluster_score: float | None = None  # containment with the member it joined
 
 
 @dataclass(frozen=True)

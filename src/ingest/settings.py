@@ -87,6 +87,10 @@ class Settings:
     disable_after_failures: int = 10
     feed_batch_size: int = 25
 
+    # Story clusters: a copy joins a story first published at most this many
+    # days before or after it.
+    cluster_window_days: int = 30
+
     # Extraction. Bodies shorter than this are treated as a failed extraction
     # and the feed's own text is used when it is longer.
     min_body_chars: int = 200
@@ -126,6 +130,9 @@ class Settings:
             ),
             extract_workers=int(env.get("INGEST_EXTRACT_WORKERS") or base.extract_workers),
             per_host_connections=int(env.get("INGEST_PER_HOST") or base.per_host_connections),
+            cluster_window_days=int(
+                env.get("INGEST_CLUSTER_WINDOW_DAYS") or base.cluster_window_days
+            ),
             host_gap_seconds=float(env.get("INGEST_HOST_GAP") or base.host_gap_seconds),
             max_connections=int(env.get("INGEST_MAX_CONNECTIONS") or base.max_connections),
         )

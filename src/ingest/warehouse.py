@@ -8,13 +8,14 @@ opener waits and retries on a lock for a bounded time, then says so clearly.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -22,8 +23,20 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from ingest.dedup import Candidate, Known, Listing, Resolution, resolve
-from ingest.records import FetchResult
+from ingest.dedup import (
+    Candidate,
+    Known,
+    Listing,
+    Member,
+    Resolution,
+    Stored,
+    assign_clusters,
+    cluster_id_for,
+    resolve,
+    story_time,
+)
+from ingest.near import fingerprint
+from ingest.records import Article, FetchResult
 from ingest.registry import Registry, feed_id_for
 from ingest.robots import RobotsRecord
 from ingest.schedule import FeedHistory
@@ -44,12 +57,20 @@ class ReadOnlyViolation(WarehouseError):
     pass
 
 
-def migrations_dir() -> Path:
-    """``warehouse/migrations`` of the source tree, or the copy inside a wheel."""
-    packaged = Path(str(resources.files("ingest") / "migrations"))
+def _sql_dir(name: str) -> Path:
+    """``warehouse/<name>`` of the source tree, or the copy inside a wheel."""
+    packaged = Path(str(resources.files("ingest") / name))
     if packaged.is_dir():
         return packaged
-    return Path(__file__).resolve().parents[2] / "warehouse" / "migrations"
+    return Path(__file__).resolve().parents[2] / "warehouse" / name
+
+
+def migrations_dir() -> Path:
+    return _sql_dir("migrations")
+
+
+def views_dir() -> Path:
+    return _sql_dir("views")
 
 
 def _config(read_only: bool) -> dict[str, Any]:
@@ -109,7 +130,35 @@ def migrate(con: duckdb.DuckDBPyConnection, directory: Path | None = None) -> li
             con.execute("ROLLBACK")
             raise
         applied.append(version)
+    apply_views(con)
     return applied
+
+
+def apply_views(con: duckdb.DuckDBPyConnection, directory: Path | None = None) -> list[str]:
+    """(Re)create the views of ``warehouse/views`` whose SQL changed since last time.
+
+    Views are not migrations: they hold no data, so each file is simply the
+    current definition, applied when its text changes.
+    """
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_views "
+        "(name VARCHAR PRIMARY KEY, sha256 VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
+    )
+    applied = dict(con.execute("SELECT name, sha256 FROM schema_views").fetchall())
+    changed: list[str] = []
+    for file in sorted((directory or views_dir()).glob("*.sql")):
+        text = file.read_text(encoding="utf-8")
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        if applied.get(file.stem) == digest:
+            continue
+        with transaction(con):
+            con.execute(text)
+            con.execute(
+                "INSERT OR REPLACE INTO schema_views VALUES (?, ?, ?)",
+                [file.stem, digest, datetime.now(UTC)],
+            )
+        changed.append(file.stem)
+    return changed
 
 
 @contextmanager
@@ -294,6 +343,30 @@ def known_urls(con: duckdb.DuckDBPyConnection, urls: Iterable[str]) -> dict[str,
     return dict(rows)
 
 
+@dataclass(frozen=True)
+class KnownListing:
+    article_id: str
+    entry_title: str | None
+    entry_updated_at: datetime | None
+
+
+def known_listings(con: duckdb.DuckDBPyConnection, urls: Iterable[str]) -> dict[str, KnownListing]:
+    """Known URLs with what the feed said of their article last time."""
+    wanted = sorted(set(urls))
+    if not wanted:
+        return {}
+    con.register("wanted_urls", pa.table({"url": pa.array(wanted, pa.string())}))
+    try:
+        rows = con.execute("""
+            SELECT u.url, u.article_id, a.entry_title, a.entry_updated_at
+            FROM article_urls u JOIN wanted_urls w USING (url)
+            JOIN articles a USING (article_id)
+        """).fetchall()
+    finally:
+        con.unregister("wanted_urls")
+    return {url: KnownListing(a, t, u) for url, a, t, u in rows}
+
+
 # --------------------------------------------------------------------------- load
 
 
@@ -338,6 +411,7 @@ class LoadBatch:
     feed_updates: list[FeedUpdate] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
     robots: list[RobotsRecord] = field(default_factory=list)
+    cluster_window_days: int = 30
 
 
 TS = pa.timestamp("us", tz="UTC")
@@ -361,6 +435,17 @@ ARTICLE_SCHEMA = pa.schema(
         ("last_seen_at", TS),
         ("feed_id", pa.string()),
         ("run_id", pa.string()),
+        ("entry_title", pa.string()),
+        ("entry_updated_at", TS),
+        ("cluster_score", pa.float64()),
+    ]
+)
+BAND_SCHEMA = pa.schema(
+    [
+        ("band", pa.int16()),
+        ("bucket", pa.int64()),
+        ("article_id", pa.string()),
+        ("story_at", TS),
     ]
 )
 SIGHTING_SCHEMA = pa.schema(
@@ -469,7 +554,73 @@ def _lookup(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> Known:
         finally:
             con.unregister("wanted_hashes")
         by_hash = {(s, h): a for s, h, a in rows}
-    return Known(by_url=known_urls(con, urls), by_hash=by_hash)
+    by_url = known_urls(con, urls)
+    stored: dict[str, Stored] = {}
+    if by_url:
+        ids = sorted(set(by_url.values()))
+        rows = con.execute(
+            "SELECT article_id, content_hash, title, coalesce(revision, 0) FROM articles "
+            "WHERE list_contains(?::VARCHAR[], article_id)",
+            [ids],
+        ).fetchall()
+        stored = {a: Stored(h, t, int(r)) for a, h, t, r in rows}
+    return Known(by_url=by_url, by_hash=by_hash, stored=stored)
+
+
+def _cluster_new(
+    con: duckdb.DuckDBPyConnection, res: Resolution, window_days: int
+) -> list[Article]:
+    """Near-duplicate clustering of the batch's new articles against the warehouse."""
+    if not res.articles:
+        return []
+    new_bands = [
+        {"article_id": a.article_id, "band": b, "bucket": k, "story_at": story_time(a)}
+        for a in res.articles
+        for b, k in res.fingerprints[a.article_id].bands
+        if res.fingerprints[a.article_id].matchable
+    ]
+    candidates: dict[str, list[Member]] = {}
+    if new_bands:
+        times = [story_time(a) for a in res.articles]
+        lo = min(times) - timedelta(days=window_days)
+        hi = max(times) + timedelta(days=window_days)
+        con.register("new_bands", pa.Table.from_pylist(new_bands, schema=BAND_SCHEMA))
+        try:
+            pairs = con.execute(
+                """
+                SELECT DISTINCT n.article_id AS new_id, b.article_id
+                FROM new_bands n JOIN article_bands b USING (band, bucket)
+                WHERE b.story_at BETWEEN n.story_at - to_days(?) AND n.story_at + to_days(?)
+                  -- constant bounds too: bands are appended in time order, so
+                  -- DuckDB's zone maps skip every row group outside the window
+                  -- and the lookup reads the window, not the whole history
+                  AND b.story_at BETWEEN ? AND ?
+                """,
+                [window_days, window_days, lo, hi],
+            ).fetchall()
+        finally:
+            con.unregister("new_bands")
+        wanted = sorted({old for _, old in pairs})
+        members: dict[str, Member] = {}
+        if wanted:
+            for article_id, cluster_id, body in con.execute(
+                "SELECT article_id, cluster_id, body FROM articles "
+                "WHERE list_contains(?::VARCHAR[], article_id)",
+                [wanted],
+            ).fetchall():
+                members[article_id] = Member(article_id, cluster_id, fingerprint(body))
+        for new_id, old in pairs:
+            if old in members:
+                candidates.setdefault(new_id, []).append(members[old])
+    hashes = sorted({a.content_hash for a in res.articles})
+    same_text = dict(
+        con.execute(
+            "SELECT content_hash, arg_min(cluster_id, first_seen_at) FROM articles "
+            "WHERE list_contains(?::VARCHAR[], content_hash) GROUP BY ALL",
+            [hashes],
+        ).fetchall()
+    )
+    return assign_clusters(res.articles, res.fingerprints, candidates, same_text)
 
 
 def load_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> dict[str, int]:
@@ -478,16 +629,57 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> dict[str, in
         res: Resolution = resolve(
             batch.candidates, batch.listings, _lookup(con, batch), batch.run_id
         )
+        articles = _cluster_new(con, res, batch.cluster_window_days)
         counts = {
             "articles_new": _insert(
                 con,
                 "articles",
-                [{**a.__dict__, "run_id": batch.run_id} for a in res.articles],
+                [{**a.__dict__, "run_id": batch.run_id} for a in articles],
                 ARTICLE_SCHEMA,
                 "INSERT OR IGNORE",
             ),
             "articles_duplicate": res.duplicates,
+            "articles_joined_story": sum(
+                1 for a in articles if a.cluster_id != cluster_id_for(a.article_id)
+            ),
         }
+        _insert(
+            con,
+            "article_bands",
+            [
+                {"band": b, "bucket": k, "article_id": a.article_id, "story_at": story_time(a)}
+                for a in articles
+                for b, k in res.fingerprints[a.article_id].bands
+                if res.fingerprints[a.article_id].matchable
+            ],
+            BAND_SCHEMA,
+        )
+        counts["articles_revised"] = _revise(con, res, batch.run_id)
+        if res.entry_updates:
+            con.register(
+                "entry_updates",
+                pa.Table.from_pylist(
+                    [
+                        {"article_id": k, "entry_title": t, "entry_updated_at": u}
+                        for k, (t, u) in res.entry_updates.items()
+                    ],
+                    schema=pa.schema(
+                        [
+                            ("article_id", pa.string()),
+                            ("entry_title", pa.string()),
+                            ("entry_updated_at", TS),
+                        ]
+                    ),
+                ),
+            )
+            con.execute("""
+                UPDATE articles SET entry_title = coalesce(u.entry_title, articles.entry_title),
+                    entry_updated_at = coalesce(u.entry_updated_at, articles.entry_updated_at)
+                FROM entry_updates u WHERE articles.article_id = u.article_id
+                  AND (articles.entry_title IS DISTINCT FROM u.entry_title
+                       OR articles.entry_updated_at IS DISTINCT FROM u.entry_updated_at)
+            """)
+            con.unregister("entry_updates")
         _insert(
             con,
             "article_urls",
@@ -517,8 +709,8 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> dict[str, in
                 WHERE articles.article_id = t.article_id AND articles.last_seen_at < t.seen
             """)
             con.unregister("touched")
-        if res.articles:
-            refresh_clusters(con, {a.cluster_id for a in res.articles})
+        if articles:
+            refresh_clusters(con, {a.cluster_id for a in articles})
         counts["fetches"] = _insert(
             con,
             "fetch_log",
@@ -605,6 +797,58 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> dict[str, in
                 "INSERT OR REPLACE",
             )
     return counts
+
+
+def _revise(con: duckdb.DuckDBPyConnection, res: Resolution, run_id: str) -> int:
+    """Keep the old version of each revised article, then update the row."""
+    if not res.revisions:
+        return 0
+    table = pa.Table.from_pylist(
+        [
+            {
+                "article_id": r.article_id,
+                "revision": r.revision,
+                "revised_at": r.revised_at,
+                "run_id": run_id,
+                "changed": r.changed,
+                "new_title": r.new_title,
+                "new_content_hash": r.new_content_hash,
+                "body": r.body,
+                "word_count": r.word_count,
+            }
+            for r in res.revisions
+        ],
+        schema=pa.schema(
+            [
+                ("article_id", pa.string()),
+                ("revision", pa.int32()),
+                ("revised_at", TS),
+                ("run_id", pa.string()),
+                ("changed", pa.string()),
+                ("new_title", pa.string()),
+                ("new_content_hash", pa.string()),
+                ("body", pa.string()),
+                ("word_count", pa.int32()),
+            ]
+        ),
+    )
+    con.register("revised", table)
+    try:
+        con.execute("""
+            INSERT OR IGNORE INTO article_revisions
+            SELECT r.article_id, r.revision, r.revised_at, r.run_id, r.changed, a.title,
+                   r.new_title, a.content_hash, r.new_content_hash, a.body, a.word_count
+            FROM revised r JOIN articles a USING (article_id)
+        """)
+        con.execute("""
+            UPDATE articles SET title = coalesce(r.new_title, articles.title), body = r.body,
+                content_hash = r.new_content_hash, word_count = r.word_count,
+                revision = r.revision, updated_at = r.revised_at
+            FROM revised r WHERE articles.article_id = r.article_id
+        """)
+    finally:
+        con.unregister("revised")
+    return len(res.revisions)
 
 
 def refresh_clusters(con: duckdb.DuckDBPyConnection, cluster_ids: Iterable[str]) -> None:

@@ -1,0 +1,135 @@
+"""Quality gate for story clusters and wire attribution on the labelled set.
+
+tests/fixtures/clusters holds original, fictional articles: wire stories with
+realistic republished copies, publisher stories with sister-title copies, and
+hard negatives (different stories on the same event, one press release quoted
+differently, template briefs, wires named in reported speech). The set is
+loaded through the real load step in four batches, as four runs would, and
+pairwise precision/recall of the clustering and the wire attribution accuracy
+are gated. A false merge of distinct stories is the worst error, hence the
+precision floor.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+import tomllib
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from ingest import warehouse
+from ingest.attribute import WireMatcher
+from ingest.dedup import Candidate
+from ingest.near import fingerprint
+from ingest.records import Extracted, FeedEntry
+from ingest.registry import Registry, parse_registry
+
+FIXTURES = Path(__file__).parent / "fixtures" / "clusters"
+PRECISION_FLOOR = 0.99
+RECALL_FLOOR = 0.95
+WIRE_ACCURACY_FLOOR = 0.97
+
+
+def load_items() -> list[dict[str, Any]]:
+    lines = (FIXTURES / "articles.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def registry() -> Registry:
+    return parse_registry(tomllib.loads((FIXTURES / "sources.toml").read_text()), "eval")
+
+
+def candidate(item: dict[str, Any], reg: Registry, matcher: WireMatcher) -> Candidate:
+    source = reg.get(item["source_id"])
+    assert source is not None
+    url = f"https://www.{source.domains[0]}/{item['id']}"
+    published = datetime.fromisoformat(item["published_at"]).astimezone(UTC)
+    entry = FeedEntry(feed_id=f"feed-{source.source_id}", source_id=source.source_id, url=url,
+                      link=url, guid=item["id"], title=item["title"], summary=None, content=None,
+                      author=item["author"], published_at=published, language=item["language"])
+    ex = Extracted(body=item["body"], extractor="eval", title=item["title"],
+                   author=item["author"], published_at=published, language=item["language"])
+    wire = matcher.match(item["body"], item["author"])
+    return Candidate(entry=entry, canonical_url=url, urls=(url,), extracted=ex,
+                     source_id=source.source_id, wire_service=None if wire == source.source_id
+                     else wire, seen_at=published, fingerprint=fingerprint(item["body"]))
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict[str, Any]], dict[str, tuple[str, str | None]], Path]:
+    items = load_items()
+    reg = registry()
+    matcher = WireMatcher(reg)
+    order = list(items)
+    random.Random(7).shuffle(order)  # copies arrive before and after their originals
+    path = Path(tmp_path_factory.mktemp("clusters")) / "eval.duckdb"
+    with warehouse.writer(path) as con:
+        warehouse.sync_registry(con, reg, datetime.now(UTC))
+        for i in range(4):
+            batch = warehouse.LoadBatch(f"run-{i}")
+            batch.candidates = [candidate(it, reg, matcher) for it in order[i::4]]
+            warehouse.load_batch(con, batch)
+    con = duckdb.connect(str(path), read_only=True)
+    rows = con.execute("SELECT url, cluster_id, wire_service FROM articles").fetchall()
+    con.close()
+    by_id = {url.rsplit("/", 1)[1]: (cluster, wire) for url, cluster, wire in rows}
+    return items, by_id, path
+
+
+def pairwise(items: list[dict[str, Any]], got: dict[str, tuple[str, str | None]]) -> tuple[float, float, list[tuple[str, str]], list[tuple[str, str]]]:
+    tp = fp = fn = 0
+    false_merges, missed = [], []
+    for a, b in itertools.combinations(items, 2):
+        same_truth = a["story"] == b["story"]
+        same_got = got[a["id"]][0] == got[b["id"]][0]
+        tp += same_truth and same_got
+        if same_got and not same_truth:
+            fp += 1
+            false_merges.append((a["id"], b["id"]))
+        if same_truth and not same_got:
+            fn += 1
+            missed.append((a["id"], b["id"]))
+    return tp / max(1, tp + fp), tp / max(1, tp + fn), false_merges, missed
+
+
+def test_every_item_loaded(loaded: Any) -> None:
+    items, got, _ = loaded
+    assert len(got) == len(items)
+
+
+def test_cluster_precision_and_recall(loaded: Any) -> None:
+    items, got, _ = loaded
+    precision, recall, false_merges, missed = pairwise(items, got)
+    print(f"pairwise precision {precision:.4f} recall {recall:.4f} "
+          f"({len(false_merges)} false merges, {len(missed)} missed pairs)")
+    assert precision >= PRECISION_FLOOR, false_merges[:10]
+    assert recall >= RECALL_FLOOR, missed[:10]
+
+
+def test_wire_attribution_accuracy(loaded: Any) -> None:
+    items, got, _ = loaded
+    wrong = [(it["id"], it["wire"], got[it["id"]][1]) for it in items
+             if it["wire"] != got[it["id"]][1]]
+    accuracy = 1 - len(wrong) / len(items)
+    print(f"wire attribution accuracy {accuracy:.4f}; wrong: {wrong}")
+    assert accuracy >= WIRE_ACCURACY_FLOOR, wrong
+
+
+def test_story_origin_is_the_wire(loaded: Any) -> None:
+    items, got, path = loaded
+    con = duckdb.connect(str(path), read_only=True)
+    origins = dict(con.execute("SELECT cluster_id, origin_source_id FROM clusters").fetchall())
+    con.close()
+    wires = {s.source_id for s in registry().wires()}
+    for story, members in itertools.groupby(sorted(items, key=lambda i: i["story"]),
+                                            key=lambda i: i["story"]):
+        members = list(members)
+        if any(m["source_id"] in wires for m in members):
+            cluster = got[members[0]["id"]][0]
+            assert origins[cluster] in wires, story
