@@ -50,19 +50,44 @@ def candidate(item: dict[str, Any], reg: Registry, matcher: WireMatcher) -> Cand
     assert source is not None
     url = f"https://www.{source.domains[0]}/{item['id']}"
     published = datetime.fromisoformat(item["published_at"]).astimezone(UTC)
-    entry = FeedEntry(feed_id=f"feed-{source.source_id}", source_id=source.source_id, url=url,
-                      link=url, guid=item["id"], title=item["title"], summary=None, content=None,
-                      author=item["author"], published_at=published, language=item["language"])
-    ex = Extracted(body=item["body"], extractor="eval", title=item["title"],
-                   author=item["author"], published_at=published, language=item["language"])
+    entry = FeedEntry(
+        feed_id=f"feed-{source.source_id}",
+        source_id=source.source_id,
+        url=url,
+        link=url,
+        guid=item["id"],
+        title=item["title"],
+        summary=None,
+        content=None,
+        author=item["author"],
+        published_at=published,
+        language=item["language"],
+    )
+    ex = Extracted(
+        body=item["body"],
+        extractor="eval",
+        title=item["title"],
+        author=item["author"],
+        published_at=published,
+        language=item["language"],
+    )
     wire = matcher.match(item["body"], item["author"])
-    return Candidate(entry=entry, canonical_url=url, urls=(url,), extracted=ex,
-                     source_id=source.source_id, wire_service=None if wire == source.source_id
-                     else wire, seen_at=published, fingerprint=fingerprint(item["body"]))
+    return Candidate(
+        entry=entry,
+        canonical_url=url,
+        urls=(url,),
+        extracted=ex,
+        source_id=source.source_id,
+        wire_service=None if wire == source.source_id else wire,
+        seen_at=published,
+        fingerprint=fingerprint(item["body"]),
+    )
 
 
 @pytest.fixture(scope="module")
-def loaded(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict[str, Any]], dict[str, tuple[str, str | None]], Path]:
+def loaded(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[list[dict[str, Any]], dict[str, tuple[str, str | None]], Path]:
     items = load_items()
     reg = registry()
     matcher = WireMatcher(reg)
@@ -82,7 +107,9 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict[str, Any
     return items, by_id, path
 
 
-def pairwise(items: list[dict[str, Any]], got: dict[str, tuple[str, str | None]]) -> tuple[float, float, list[tuple[str, str]], list[tuple[str, str]]]:
+def pairwise(
+    items: list[dict[str, Any]], got: dict[str, tuple[str, str | None]]
+) -> tuple[float, float, list[tuple[str, str]], list[tuple[str, str]]]:
     tp = fp = fn = 0
     false_merges, missed = [], []
     for a, b in itertools.combinations(items, 2):
@@ -106,16 +133,19 @@ def test_every_item_loaded(loaded: Any) -> None:
 def test_cluster_precision_and_recall(loaded: Any) -> None:
     items, got, _ = loaded
     precision, recall, false_merges, missed = pairwise(items, got)
-    print(f"pairwise precision {precision:.4f} recall {recall:.4f} "
-          f"({len(false_merges)} false merges, {len(missed)} missed pairs)")
+    print(
+        f"pairwise precision {precision:.4f} recall {recall:.4f} "
+        f"({len(false_merges)} false merges, {len(missed)} missed pairs)"
+    )
     assert precision >= PRECISION_FLOOR, false_merges[:10]
     assert recall >= RECALL_FLOOR, missed[:10]
 
 
 def test_wire_attribution_accuracy(loaded: Any) -> None:
     items, got, _ = loaded
-    wrong = [(it["id"], it["wire"], got[it["id"]][1]) for it in items
-             if it["wire"] != got[it["id"]][1]]
+    wrong = [
+        (it["id"], it["wire"], got[it["id"]][1]) for it in items if it["wire"] != got[it["id"]][1]
+    ]
     accuracy = 1 - len(wrong) / len(items)
     print(f"wire attribution accuracy {accuracy:.4f}; wrong: {wrong}")
     assert accuracy >= WIRE_ACCURACY_FLOOR, wrong
@@ -127,9 +157,10 @@ def test_story_origin_is_the_wire(loaded: Any) -> None:
     origins = dict(con.execute("SELECT cluster_id, origin_source_id FROM clusters").fetchall())
     con.close()
     wires = {s.source_id for s in registry().wires()}
-    for story, members in itertools.groupby(sorted(items, key=lambda i: i["story"]),
-                                            key=lambda i: i["story"]):
-        members = list(members)
+    for story, group in itertools.groupby(
+        sorted(items, key=lambda i: i["story"]), key=lambda i: i["story"]
+    ):
+        members = list(group)
         if any(m["source_id"] in wires for m in members):
             cluster = got[members[0]["id"]][0]
             assert origins[cluster] in wires, story

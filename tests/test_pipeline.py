@@ -96,7 +96,9 @@ def test_contract_tables_filled(site: SiteServer, settings: Settings, registry: 
     # the two wire stories and their two republications each are one story,
     # whose origin is the wire
     assert q("SELECT size, origin_source_id FROM clusters WHERE size > 1") == [
-        (3, "continental-press"), (3, "continental-press")]
+        (3, "continental-press"),
+        (3, "continental-press"),
+    ]
     con.close()
 
 
@@ -275,39 +277,58 @@ def test_registry_change_keeps_feed_state(
     _ = RequestInfo
 
 
-def test_revision_when_listing_and_text_change(site: SiteServer, settings: Settings,
-                                                registry: Registry) -> None:
+def test_revision_when_listing_and_text_change(
+    site: SiteServer, settings: Settings, registry: Registry
+) -> None:
     from ingest.demo.site import Resource
 
     run_once(settings, registry)
     con = duckdb.connect(str(settings.warehouse), read_only=True)
     ((article_id, url, title, body),) = con.execute(
-        "SELECT article_id, url, title, body FROM articles WHERE title LIKE 'Seagrass%'").fetchall()
+        "SELECT article_id, url, title, body FROM articles WHERE title LIKE 'Seagrass%'"
+    ).fetchall()
     con.close()
     path = url.split(str(site.port), 1)[1]
     feed_path = "/ht/rss.xml"
     feed = site.site.resources[feed_path]
     page = site.site.resources[path]
-    site.set_resource(feed_path, Resource(
-        feed.body.replace(title.encode(), b"CORRECTED: " + title.encode()), feed.content_type,
-        feed.last_modified))
-    site.set_resource(path, Resource(
-        page.body.replace(title.encode(), b"CORRECTED: " + title.encode())
-        .replace(b"Greywater Bay", b"Greywater Sound (an earlier version misstated the bay)"),
-        page.content_type, page.last_modified))
+    site.set_resource(
+        feed_path,
+        Resource(
+            feed.body.replace(title.encode(), b"CORRECTED: " + title.encode()),
+            feed.content_type,
+            feed.last_modified,
+        ),
+    )
+    site.set_resource(
+        path,
+        Resource(
+            page.body.replace(title.encode(), b"CORRECTED: " + title.encode()).replace(
+                b"Greywater Bay", b"Greywater Sound (an earlier version misstated the bay)"
+            ),
+            page.content_type,
+            page.last_modified,
+        ),
+    )
     counts = run_once(settings, registry)
     assert counts["entries_changed"] == 1
     assert counts["articles_revised"] == 1
     assert counts["articles_new"] == 0
     con = duckdb.connect(str(settings.warehouse), read_only=True)
-    row = con.execute("SELECT title, revision, body FROM articles WHERE article_id = ?",
-                      [article_id]).fetchone()
+    row = con.execute(
+        "SELECT title, revision, body FROM articles WHERE article_id = ?", [article_id]
+    ).fetchone()
     assert row is not None and row[0].startswith("CORRECTED") and row[1] == 1
     assert "misstated the bay" in row[2]
-    rev = con.execute("SELECT revision, changed, old_title, new_title, old_body FROM "
-                      "article_revisions WHERE article_id = ?", [article_id]).fetchall()
+    rev = con.execute(
+        "SELECT revision, changed, old_title, new_title, old_body FROM "
+        "article_revisions WHERE article_id = ?",
+        [article_id],
+    ).fetchall()
     assert rev == [(1, "title,body", title, row[0], body)]
-    assert con.execute("SELECT count(*) FROM articles").fetchone() == (site.site.expected_articles(),)
+    assert con.execute("SELECT count(*) FROM articles").fetchone() == (
+        site.site.expected_articles(),
+    )
     con.close()
     # a third run with nothing changed stores nothing new
     counts = run_once(settings, registry)
@@ -316,12 +337,21 @@ def test_revision_when_listing_and_text_change(site: SiteServer, settings: Setti
 
 def test_story_views(site: SiteServer, settings: Settings, registry: Registry) -> None:
     run_once(settings, registry)
-    stories = warehouse.query(settings.warehouse, """
+    stories = warehouse.query(
+        settings.warehouse,
+        """
         SELECT members, source_count, sources, wire_service, origin_source_id
-        FROM stories WHERE members > 1 ORDER BY title""")
+        FROM stories WHERE members > 1 ORDER BY title""",
+    )
     assert [(r[0], r[1], r[3], r[4]) for r in stories.rows] == [
-        (3, 3, "continental-press", "continental-press")] * 2
-    synd = warehouse.query(settings.warehouse, """
-        SELECT republisher, original_source, via, articles FROM syndication ORDER BY 1""")
-    assert synd.rows == [("harbour-times", "continental-press", "wire credit", 2),
-                         ("valley-courier", "continental-press", "wire credit", 2)]
+        (3, 3, "continental-press", "continental-press")
+    ] * 2
+    synd = warehouse.query(
+        settings.warehouse,
+        """
+        SELECT republisher, original_source, via, articles FROM syndication ORDER BY 1""",
+    )
+    assert synd.rows == [
+        ("harbour-times", "continental-press", "wire credit", 2),
+        ("valley-courier", "continental-press", "wire credit", 2),
+    ]
