@@ -71,8 +71,12 @@ async def fetch_pages(
 async def extract(
     batch: pipeline.FeedBatch, pages: list[pipeline.Page], registry: Registry, settings: Settings
 ) -> pipeline.FeedBatch:
-    extracted = await asyncio.to_thread(pipeline.extract_batch, pages, settings)
-    return pipeline.build_candidates(batch, pages, extracted, registry, settings)
+    def work() -> pipeline.FeedBatch:
+        pipeline.archive_pages(pages, settings, batch)
+        extracted = pipeline.extract_batch(pages, settings)
+        return pipeline.build_candidates(batch, pages, extracted, registry, settings)
+
+    return await asyncio.to_thread(work)
 
 
 @task(
@@ -90,6 +94,7 @@ async def load(settings: Settings, batch: pipeline.FeedBatch) -> dict[str, int]:
     name="finish-run", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5, timeout_seconds=300
 )
 def finish_run(settings: Settings, run_id: str, status: str, counts: Counter[str]) -> None:
+    counts["raw_pages_expired"] = pipeline.prune_raw(settings)
     pipeline.finish_run(settings, run_id, status, counts)
 
 

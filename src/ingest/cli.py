@@ -142,6 +142,187 @@ def run(
     console.print(summary)
 
 
+# --------------------------------------------------------------------------- backfill
+
+
+class _RichBar:
+    """The progress hook of the CLI: a rich bar with rate and time left."""
+
+    def __init__(self) -> None:
+        from rich.progress import (  # noqa: PLC0415
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            ProgressColumn,
+            TaskProgressColumn,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+        from rich.text import Text  # noqa: PLC0415
+
+        class Rate(ProgressColumn):
+            def render(self, task: Any) -> Text:
+                return Text(f"{task.speed or 0:.1f} pages/s")
+
+        self.bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TaskProgressColumn(),
+            Rate(),
+            TimeRemainingColumn(),
+            console=err,
+            transient=False,
+        )
+        self.task: Any = None
+
+    def start(self, total: int, description: str) -> None:
+        self.bar.start()
+        self.task = self.bar.add_task(description, total=total)
+
+    def advance(self, done: int) -> None:
+        if self.task is not None:
+            self.bar.advance(self.task, done)
+
+    def stop(self) -> None:
+        self.bar.stop()
+
+
+def _run_flow(name: str, call: Any) -> dict[str, int]:
+    """Run a flow coroutine with a progress bar; one clear error on failure."""
+    from ingest import progress  # noqa: PLC0415
+
+    bar = _RichBar()
+    progress.install(bar)
+    try:
+        return dict(asyncio.run(call))
+    except (RegistryError, warehouse.WarehouseError, ValueError, OSError) as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(1) from None
+    except Exception as exc:
+        err.print(f"[red]{name} failed:[/red] {exc}", highlight=False)
+        raise typer.Exit(1) from None
+    finally:
+        bar.stop()
+        progress.install(None)
+
+
+def _print_counts(title: str, counts: dict[str, int]) -> None:
+    table = Table(title=title, show_header=True)
+    table.add_column("outcome")
+    table.add_column("count", justify="right")
+    for key, value in sorted(counts.items()):
+        table.add_row(key, str(value))
+    console.print(table)
+
+
+@app.command()
+def backfill(
+    since: Annotated[str, typer.Option("--since", help="First publication date (YYYY-MM-DD).")],
+    until: Annotated[
+        str | None, typer.Option("--until", help="Last publication date, inclusive.")
+    ] = None,
+    source: Annotated[
+        list[str] | None, typer.Option("--source", help="Only these sources.")
+    ] = None,
+    urls: Annotated[
+        Path | None,
+        typer.Option(
+            "--urls", help="A file of article URLs, one per line.", exists=True, dir_okay=False
+        ),
+    ] = None,
+    warc: Annotated[
+        list[Path] | None,
+        typer.Option("--warc", help="WARC file(s), e.g. CC-NEWS.", exists=True, dir_okay=False),
+    ] = None,
+    include_undated: Annotated[
+        bool,
+        typer.Option(
+            "--include-undated",
+            help="Also fetch sitemap/feed entries without a date (their page's date then decides).",
+        ),
+    ] = False,
+    oldest_first: Annotated[bool, typer.Option("--oldest-first")] = False,
+) -> None:
+    """Ingest history for a date range: sitemaps and archived feeds of the registry's
+    sources, or a URL list, or WARC files. Resumable: run the same command again
+    after an interruption and it continues where it stopped."""
+    import datetime as _dt  # noqa: PLC0415
+
+    for value in (since, until):
+        if value:
+            try:
+                _dt.date.fromisoformat(value)
+            except ValueError:
+                err.print(f"[red]error:[/red] {value!r} is not a date (YYYY-MM-DD)")
+                raise typer.Exit(2) from None
+    settings = state.settings
+    with clear_errors():
+        registry = load_registry(settings.sources)
+        unknown = [s for s in source or [] if registry.get(s) is None]
+        if unknown:
+            raise RegistryError(
+                str(settings.sources), [f"unknown source id {u!r}" for u in unknown]
+            )
+    from flows.backfill import backfill as backfill_flow  # noqa: PLC0415
+
+    counts = _run_flow(
+        "backfill",
+        backfill_flow(
+            since=since,
+            until=until,
+            source_ids=list(source or []),
+            urls_file=str(urls) if urls else None,
+            warc=[str(w) for w in warc or []],
+            warehouse=str(settings.warehouse),
+            sources=str(settings.sources),
+            include_undated=include_undated,
+            oldest_first=oldest_first,
+        ),
+    )
+    _print_counts("backfill summary", counts)
+
+
+@app.command()
+def reprocess(
+    since: Annotated[str | None, typer.Option("--since", help="Articles published since.")] = None,
+    source: Annotated[
+        list[str] | None, typer.Option("--source", help="Only these sources.")
+    ] = None,
+) -> None:
+    """Re-extract stored raw pages with the current extractor, without refetching;
+    unchanged results leave rows untouched, changed ones keep a revision."""
+    settings = state.settings
+    from flows.reprocess import reprocess as reprocess_flow  # noqa: PLC0415
+
+    counts = _run_flow(
+        "reprocess",
+        reprocess_flow(
+            since=since,
+            source_ids=list(source or []),
+            warehouse=str(settings.warehouse),
+            sources=str(settings.sources),
+        ),
+    )
+    _print_counts("reprocess summary", counts)
+
+
+@app.command()
+def serve(
+    interval: Annotated[int, typer.Option("--interval", help="Minutes between runs.")] = 15,
+    all_feeds: Annotated[
+        bool, typer.Option("--all-feeds", help="Every run polls every feed.")
+    ] = False,
+) -> None:
+    """Run the scheduled ingestion in this process (Prefect serve): the simplest way
+    to keep ingestion going on one machine. Stop with Ctrl+C."""
+    os.environ.setdefault("INGEST_WAREHOUSE", str(state.settings.warehouse))
+    os.environ.setdefault("INGEST_SOURCES", str(state.settings.sources))
+    from flows.serve import serve_scheduled  # noqa: PLC0415
+
+    serve_scheduled(interval_minutes=interval, all_feeds=all_feeds)
+
+
 # --------------------------------------------------------------------------- query
 
 
@@ -247,6 +428,14 @@ def status(
         )
     _print_table("feeds", feeds)
     _print_table("recent runs", recent)
+    from ingest.rawstore import RawStore  # noqa: PLC0415
+
+    files, size = RawStore(state.settings.raw_path).usage()
+    keep = state.settings.raw_retention_days
+    console.print(
+        f"raw page archive {state.settings.raw_path}: {files} pages, {size / 1e6:.1f} MB "
+        f"(kept {'forever' if keep <= 0 else f'{keep} days'}; INGEST_RAW_RETENTION_DAYS)"
+    )
 
 
 def _print_table(title: str, result: warehouse.QueryResult) -> None:

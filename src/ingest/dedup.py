@@ -124,7 +124,7 @@ def resolve(
         key = (article_id, entry.feed_id)
         if key not in res.sightings:
             res.sightings[key] = Sighting(
-                article_id, entry.feed_id, entry.source_id, seen_at, run_id, entry.url
+                article_id, entry.feed_id, entry.source_id, seen_at, run_id, entry.url, entry.via
             )
 
     for listing in listings:

@@ -14,22 +14,38 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from ingest import warehouse
 from ingest.attribute import WireMatcher, publisher_for
+from ingest.backfill import (
+    MAX_ARCHIVE_PAGES,
+    MAX_SITEMAP_DEPTH,
+    Discovery,
+    Params,
+    PlanItem,
+    order_plan,
+    parse_archive_page,
+    parse_sitemap,
+    read_url_list,
+    read_warc_record,
+    scan_warc,
+)
 from ingest.dedup import Candidate, Listing
+from ingest.dedup import content_hash as dedup_hash
 from ingest.extract import choose_body, extract_pages
 from ingest.feeds import parse_feed
 from ingest.fetch import Fetcher, origin_of
 from ingest.near import fingerprint
+from ingest.rawstore import RawStore
 from ingest.records import Extracted, FeedEntry, FetchKind, FetchResult, Outcome, ParsedFeed
 from ingest.registry import Registry
 from ingest.robots import RobotsPolicy, RobotsRecord, record_from_fetch, robots_url
 from ingest.schedule import Policy, plan
 from ingest.settings import Settings
 from ingest.urls import BadURL, canonicalize, registered_domain
-from ingest.warehouse import DueFeed, FeedUpdate, LoadBatch, Reject
+from ingest.warehouse import DueFeed, FeedUpdate, LoadBatch, RawPage, Reject
 
 
 def now_utc() -> datetime:
@@ -76,6 +92,16 @@ def prepare_run(
 def finish_run(settings: Settings, run_id: str, status: str, counts: Counter[str]) -> None:
     with warehouse.writer(settings.warehouse) as con:
         warehouse.finish_run(con, run_id, status, counts, now_utc())
+
+
+def prune_raw(settings: Settings) -> int:
+    """Apply the raw store's retention: rows first, then unreferenced files."""
+    if settings.raw_retention_days <= 0:
+        return 0
+    before = now_utc() - timedelta(days=settings.raw_retention_days)
+    with warehouse.writer(settings.warehouse) as con:
+        orphans = warehouse.expire_raw_pages(con, before)
+    return RawStore(settings.raw_path).remove(orphans)
 
 
 def policy_for(settings: Settings) -> Policy:
@@ -438,7 +464,367 @@ async def run_batch(
     results = await fetch_feeds(fetcher, feeds)
     batch = skip_known(parse_feeds(feeds, results, registry, settings, run_id), settings)
     pages = await fetch_pages(fetcher, batch, robots)
+    await asyncio.to_thread(archive_pages, pages, settings, batch)
     extracted = await asyncio.to_thread(extract_batch, pages, settings)
     batch = build_candidates(batch, pages, extracted, registry, settings)
     batch.counts.update(load(settings, batch.load))
     return batch.counts
+
+
+# --------------------------------------------------------------------------- raw archive
+
+
+def archive_pages(pages: Sequence[Page], settings: Settings, batch: FeedBatch) -> None:
+    """Keep every fetched page body, compressed, for ``ingest reprocess``."""
+    store = RawStore(settings.raw_path)
+    seen: set[str] = set()
+    for p in pages:
+        res = p.fetch
+        if not (res.ok and res.body) or p.entry.url in seen:
+            continue
+        seen.add(p.entry.url)
+        sha = store.put(res.body)
+        batch.load.raw_pages.append(
+            RawPage(
+                url=p.entry.url,
+                final_url=res.final_url,
+                fetched_at=res.fetched_at,
+                sha256=sha,
+                bytes=len(res.body),
+                status=res.status,
+                content_type=res.headers.get("content-type"),
+            )
+        )
+
+
+# --------------------------------------------------------------------------- backfill
+
+
+async def discover(
+    fetcher: Fetcher, registry: Registry, params: Params, log: LoadBatch
+) -> Discovery:
+    """Select the backfill's items before fetching any page.
+
+    ``--urls`` / ``--warc`` inputs are used as given; otherwise every chosen
+    source's sitemaps and archived/paged feeds are walked, keeping entries in
+    the date range (undated sitemap entries only with ``include_undated``).
+    """
+    found = Discovery()
+    chosen = [s for s in registry if not params.source_ids or s.source_id in params.source_ids]
+    if params.urls_file:
+        part = read_url_list(Path(params.urls_file), registry, params.source_ids)
+        found.items += part.items
+        for k, v in part.skipped.items():
+            found.skip(k, v)
+    for warc in params.warc:
+        part = await asyncio.to_thread(scan_warc, Path(warc), registry, params)
+        found.items += part.items
+        for k, v in part.skipped.items():
+            found.skip(k, v)
+    if params.urls_file or params.warc:
+        return found
+    for source in chosen:
+        for sitemap in source.sitemaps:
+            await _walk_sitemap(
+                fetcher,
+                source_id=source.source_id,
+                root=sitemap,
+                params=params,
+                log=log,
+                found=found,
+            )
+        for feed in source.feeds:
+            await _walk_archive(
+                fetcher, source_id=source.source_id, feed=feed, params=params, log=log, found=found
+            )
+    return found
+
+
+async def _walk_sitemap(
+    fetcher: Fetcher, *, source_id: str, root: str, params: Params, log: LoadBatch, found: Discovery
+) -> None:
+    queue: list[tuple[str, int]] = [(root, 0)]
+    seen: set[str] = set()
+    while queue:
+        url, depth = queue.pop(0)
+        if url in seen or depth > MAX_SITEMAP_DEPTH:
+            continue
+        seen.add(url)
+        res = await fetcher.get(url, FetchKind.SITEMAP)
+        log.fetches.append((res, None))
+        if not res.ok:
+            found.skip("sitemap_fetch_failed")
+            continue
+        pages, children = parse_sitemap(res.body)
+        for child in children:
+            # An index entry last modified before the range holds nothing in it.
+            if child.when is not None and child.when < params.start:
+                found.skip("sitemap_older_than_range")
+                continue
+            try:
+                queue.append((canonicalize(child.url, base=url), depth + 1))
+            except BadURL:
+                found.skip("bad_url")
+        for page in pages:
+            if page.when is None and not params.include_undated:
+                found.skip("sitemap_undated")
+                continue
+            if not params.in_range(page.when):
+                found.skip("outside_range")
+                continue
+            try:
+                link = canonicalize(page.url, base=url)
+            except BadURL:
+                found.skip("bad_url")
+                continue
+            found.items.append(PlanItem(link, source_id, url, "sitemap", page.when, page.title))
+
+
+async def _walk_archive(
+    fetcher: Fetcher, *, source_id: str, feed: str, params: Params, log: LoadBatch, found: Discovery
+) -> None:
+    """Follow RFC 5005 prev-archive / next links while pages reach into the range."""
+    url: str | None = feed
+    seen: set[str] = set()
+    pages = 0
+    while url and url not in seen and pages < MAX_ARCHIVE_PAGES:
+        seen.add(url)
+        pages += 1
+        res = await fetcher.get(url, FetchKind.FEED)
+        log.fetches.append((res, None))
+        if not res.ok:
+            found.skip("archive_fetch_failed")
+            return
+        page = parse_archive_page(res.body, dict(res.headers), res.final_url or url)
+        dates = [when for _, when, _ in page.entries if when is not None]
+        for link, when, title in page.entries:
+            if when is None and not params.include_undated:
+                found.skip("feed_entry_undated")
+                continue
+            if not params.in_range(when):
+                found.skip("outside_range")
+                continue
+            try:
+                found.items.append(
+                    PlanItem(canonicalize(link, base=url), source_id, feed, "archive", when, title)
+                )
+            except BadURL:
+                found.skip("bad_url")
+        # Archives go back in time: stop once a whole page is older than the range.
+        if dates and max(dates) < params.start:
+            return
+        url = next((canonicalize(u, base=url) for u in page.next_urls), None)
+
+
+@dataclass
+class BackfillStart:
+    backfill_id: str
+    pending: list[PlanItem]
+    planned: int
+    robots: list[RobotsRecord]
+    skipped: dict[str, int]
+
+
+async def plan_backfill(
+    settings: Settings, registry: Registry, params: Params, run_id: str, fetcher: Fetcher
+) -> BackfillStart:
+    """Find or make the plan of this backfill; list what is not done yet."""
+    backfill_id = params.backfill_id()
+    now = now_utc()
+    with warehouse.writer(settings.warehouse) as con:
+        warehouse.sync_registry(con, registry, now)
+        warehouse.start_run(con, run_id, "backfill", now)
+        plan = warehouse.backfill_plan(con, backfill_id)
+        robots = warehouse.robots_records(con, now)
+    skipped: dict[str, int] = {}
+    if plan is None:
+        log = LoadBatch(run_id)
+        found = await discover(fetcher, registry, params, log)
+        plan = order_plan(found.items, params)
+        skipped = found.skipped
+        with warehouse.writer(settings.warehouse) as con:
+            warehouse.store_backfill_plan(con, backfill_id, params.describe(), plan, log)
+    with warehouse.writer(settings.warehouse) as con:
+        done = warehouse.backfill_done_urls(con, backfill_id)
+    pending = [item for item in plan if item.url not in done]
+    return BackfillStart(backfill_id, pending, len(plan), robots, skipped)
+
+
+def _entry(item: PlanItem, registry: Registry) -> FeedEntry:
+    source = registry.get(item.source_id)
+    return FeedEntry(
+        feed_id=f"{item.via}:{item.input}"[:300],
+        source_id=item.source_id,
+        url=item.url,
+        link=item.url,
+        guid=None,
+        title=item.title,
+        summary=None,
+        content=None,
+        author=None,
+        published_at=item.published_at,
+        language=source.language if source else None,
+        via=item.via,
+    )
+
+
+async def backfill_pages(
+    fetcher: Fetcher,
+    *,
+    robots: RobotsCache | None,
+    items: Sequence[PlanItem],
+    registry: Registry,
+    settings: Settings,
+    run_id: str,
+    backfill_id: str,
+) -> tuple[FeedBatch, list[Page]]:
+    """Known URLs become sightings; the rest are fetched (or read from their WARC)."""
+    batch = FeedBatch(
+        run_id=run_id,
+        load=LoadBatch(
+            run_id, cluster_window_days=settings.cluster_window_days, backfill_id=backfill_id
+        ),
+    )
+    by_url = {item.url: item for item in items}
+    batch.new_entries = [_entry(item, registry) for item in items]
+    batch = await asyncio.to_thread(skip_known, batch, settings)
+    for listing in batch.load.listings:
+        batch.load.done[listing.entry.url] = "known"
+    offline = [e for e in batch.new_entries if by_url[e.url].via == "warc"]
+    online = FeedBatch(
+        run_id=run_id,
+        new_entries=[e for e in batch.new_entries if by_url[e.url].via != "warc"],
+        load=batch.load,
+        counts=batch.counts,
+    )
+    pages = await fetch_pages(fetcher, online, robots)
+    for entry in offline:
+        item = by_url[entry.url]
+        body, ctype = await asyncio.to_thread(
+            read_warc_record, Path(item.input.removeprefix("warc:")), item.warc_offset or 0
+        )
+        pages.append(
+            Page(
+                entry,
+                FetchResult(
+                    entry.url,
+                    FetchKind.PAGE,
+                    Outcome.OK if body else Outcome.ERROR,
+                    item.published_at or now_utc(),
+                    status=200,
+                    final_url=entry.url,
+                    body=body,
+                    headers={"content-type": ctype or "text/html"},
+                    offline=True,
+                    error=None if body else "empty WARC record",
+                ),
+            )
+        )
+    batch.new_entries = [p.entry for p in pages]
+    return batch, pages
+
+
+def finish_backfill_batch(
+    batch: FeedBatch,
+    *,
+    pages: Sequence[Page],
+    extracted: Sequence[Extracted | None],
+    registry: Registry,
+    settings: Settings,
+    params: Params,
+) -> FeedBatch:
+    """Candidates within the date range; every item of the batch checkpointed."""
+    batch = build_candidates(batch, pages, extracted, registry, settings)
+    kept = []
+    for cand in batch.load.candidates:
+        when = cand.entry.published_at or cand.extracted.published_at
+        if params.in_range(when):
+            kept.append(cand)
+            batch.load.done[cand.entry.url] = "article"
+        else:
+            batch.load.rejects.append(
+                Reject(
+                    "backfill",
+                    f"published {when:%Y-%m-%d %H:%M}, outside the backfill range",
+                    cand.seen_at,
+                    cand.entry.url,
+                    cand.entry.feed_id,
+                )
+            )
+            batch.load.done[cand.entry.url] = "outside_range"
+            batch.counts["backfill_outside_range"] += 1
+    batch.load.candidates = kept
+    for p in pages:
+        batch.load.done.setdefault(p.entry.url, "rejected")
+    return batch
+
+
+def finish_backfill(settings: Settings, backfill_id: str) -> None:
+    with warehouse.writer(settings.warehouse) as con:
+        warehouse.finish_backfill(con, backfill_id, now_utc())
+
+
+# --------------------------------------------------------------------------- reprocess
+
+
+def stored_pages(
+    settings: Settings, since: datetime | None, source_ids: Sequence[str]
+) -> list[warehouse.StoredPage]:
+    with warehouse.writer(settings.warehouse) as con:
+        return warehouse.stored_pages(con, since, source_ids)
+
+
+def reextract(
+    pages: Sequence[warehouse.StoredPage], registry: Registry, settings: Settings
+) -> tuple[list[warehouse.Reextracted], Counter[str]]:
+    """Extract stored raw pages again with the current code (no network)."""
+    counts: Counter[str] = Counter()
+    store = RawStore(settings.raw_path)
+    todo: list[tuple[warehouse.StoredPage, bytes]] = []
+    for page in pages:
+        if store.exists(page.sha256):
+            todo.append((page, store.get(page.sha256)))
+        else:
+            counts["reprocess_raw_missing"] += 1
+    results = extract_pages(
+        [(body, p.final_url or p.url) for p, body in todo], settings.extract_workers
+    )
+    matcher = WireMatcher(registry)
+    out: list[warehouse.Reextracted] = []
+    for (page, _), ex in zip(todo, results, strict=True):
+        if len(ex.body) < settings.min_body_chars:
+            counts["reprocess_too_short_kept"] += 1  # the stored body stays
+            continue
+        author = ex.author or page.author
+        wire = matcher.match(ex.body, author)
+        out.append(
+            warehouse.Reextracted(
+                page=page,
+                title=ex.title or page.title,
+                body=ex.body,
+                content_hash=dedup_hash(ex.body),
+                word_count=len(ex.body.split()),
+                author=author,
+                language=ex.language or page.language,
+                wire_service=None if wire == page.source_id else wire,
+                extractor=ex.extractor,
+                fingerprint=fingerprint(ex.body),
+            )
+        )
+    counts["reprocess_pages"] += len(pages)
+    return out, counts
+
+
+def apply_reextracted(
+    settings: Settings, updates: Sequence[warehouse.Reextracted], run_id: str
+) -> dict[str, int]:
+    with warehouse.writer(settings.warehouse) as con:
+        changed = warehouse.apply_reprocess(con, updates, run_id, settings.cluster_window_days)
+    return {"reprocess_changed": changed, "reprocess_unchanged": len(updates) - changed}
+
+
+def start_run(settings: Settings, registry: Registry, run_id: str, flow: str) -> None:
+    now = now_utc()
+    with warehouse.writer(settings.warehouse) as con:
+        warehouse.sync_registry(con, registry, now)
+        warehouse.start_run(con, run_id, flow, now)

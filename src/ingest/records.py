@@ -71,6 +71,7 @@ class FetchResult:
     elapsed_ms: int = 0
     redirects: tuple[str, ...] = ()
     moved_to: str | None = None  # target of an unbroken chain of 301/308 from the start
+    offline: bool = False  # read from a WARC file, not fetched: no fetch_log row
 
     @property
     def ok(self) -> bool:
@@ -97,6 +98,7 @@ class FeedEntry:
     published_at: datetime | None
     language: str | None
     updated_at: datetime | None = None  # the entry's <updated>, when it gives one
+    via: str = "feed"  # how it was found: feed | sitemap | archive | urls | warc
 
 
 @dataclass(frozen=True)
@@ -160,3 +162,4 @@ class Sighting:
     seen_at: datetime
     run_id: str
     url: str
+    via: str = "feed"

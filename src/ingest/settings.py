@@ -91,10 +91,21 @@ class Settings:
     # days before or after it.
     cluster_window_days: int = 30
 
+    # Raw page archive beside the warehouse (default: <warehouse stem>-raw/),
+    # and how long pages are kept there (0: forever).
+    raw_dir: Path | None = None
+    raw_retention_days: int = 90
+    # Backfill: pages per batch (one load transaction and one checkpoint each).
+    backfill_batch_size: int = 50
+
     # Extraction. Bodies shorter than this are treated as a failed extraction
     # and the feed's own text is used when it is longer.
     min_body_chars: int = 200
     extract_workers: int = field(default_factory=lambda: max(1, os.cpu_count() or 1))
+
+    @property
+    def raw_path(self) -> Path:
+        return self.raw_dir or self.warehouse.parent / f"{self.warehouse.stem}-raw"
 
     @classmethod
     def from_env(
@@ -130,6 +141,9 @@ class Settings:
             ),
             extract_workers=int(env.get("INGEST_EXTRACT_WORKERS") or base.extract_workers),
             per_host_connections=int(env.get("INGEST_PER_HOST") or base.per_host_connections),
+            raw_dir=Path(env["INGEST_RAW_DIR"]) if env.get("INGEST_RAW_DIR") else None,
+            raw_retention_days=int(env.get("INGEST_RAW_RETENTION_DAYS") or base.raw_retention_days),
+            backfill_batch_size=int(env.get("INGEST_BACKFILL_BATCH") or base.backfill_batch_size),
             cluster_window_days=int(
                 env.get("INGEST_CLUSTER_WINDOW_DAYS") or base.cluster_window_days
             ),

@@ -23,6 +23,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from ingest.backfill import PlanItem
 from ingest.dedup import (
     Candidate,
     Known,
@@ -35,7 +36,7 @@ from ingest.dedup import (
     resolve,
     story_time,
 )
-from ingest.near import fingerprint
+from ingest.near import Fingerprint, best_match, fingerprint
 from ingest.records import Article, FetchResult
 from ingest.registry import Registry, feed_id_for
 from ingest.robots import RobotsRecord
@@ -402,6 +403,17 @@ class Reject:
     feed_id: str | None = None
 
 
+@dataclass(frozen=True)
+class RawPage:
+    url: str
+    final_url: str | None
+    fetched_at: datetime
+    sha256: str
+    bytes: int
+    status: int | None
+    content_type: str | None
+
+
 @dataclass
 class LoadBatch:
     run_id: str
@@ -412,6 +424,9 @@ class LoadBatch:
     rejects: list[Reject] = field(default_factory=list)
     robots: list[RobotsRecord] = field(default_factory=list)
     cluster_window_days: int = 30
+    raw_pages: list[RawPage] = field(default_factory=list)
+    backfill_id: str | None = None
+    done: dict[str, str] = field(default_factory=dict)  # backfill checkpoints: url -> outcome
 
 
 TS = pa.timestamp("us", tz="UTC")
@@ -456,6 +471,8 @@ SIGHTING_SCHEMA = pa.schema(
         ("seen_at", TS),
         ("run_id", pa.string()),
         ("url", pa.string()),
+        ("via", pa.string()),
+        ("backfill_id", pa.string()),
     ]
 )
 FETCH_SCHEMA = pa.schema(
@@ -506,6 +523,39 @@ FEED_UPDATE_SCHEMA = pa.schema(
         ("old_url", pa.string()),
     ]
 )
+RAW_SCHEMA = pa.schema(
+    [
+        ("url", pa.string()),
+        ("final_url", pa.string()),
+        ("fetched_at", TS),
+        ("sha256", pa.string()),
+        ("bytes", pa.int64()),
+        ("status", pa.int32()),
+        ("content_type", pa.string()),
+        ("run_id", pa.string()),
+    ]
+)
+PLAN_SCHEMA = pa.schema(
+    [
+        ("backfill_id", pa.string()),
+        ("url", pa.string()),
+        ("source_id", pa.string()),
+        ("input", pa.string()),
+        ("via", pa.string()),
+        ("published_at", TS),
+        ("title", pa.string()),
+        ("position", pa.int32()),
+        ("warc_offset", pa.int64()),
+    ]
+)
+DONE_SCHEMA = pa.schema(
+    [
+        ("backfill_id", pa.string()),
+        ("url", pa.string()),
+        ("outcome", pa.string()),
+        ("done_at", TS),
+    ]
+)
 ROBOTS_SCHEMA = pa.schema(
     [
         ("origin", pa.string()),
@@ -534,6 +584,22 @@ def _insert(
     finally:
         con.unregister(name)
     return len(rows)
+
+
+def _fetch_row(run_id: str, f: FetchResult, feed_id: str | None) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "url": f.url,
+        "kind": str(f.kind),
+        "status": f.status,
+        "outcome": str(f.outcome),
+        "error": f.error,
+        "bytes": f.nbytes,
+        "elapsed_ms": f.elapsed_ms,
+        "fetched_at": f.fetched_at,
+        "final_url": f.final_url,
+        "feed_id": feed_id,
+    }
 
 
 def _lookup(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> Known:
@@ -690,7 +756,7 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> dict[str, in
         counts["sightings"] = _insert(
             con,
             "sightings",
-            [s.__dict__ for s in res.sightings.values()],
+            [{**s.__dict__, "backfill_id": batch.backfill_id} for s in res.sightings.values()],
             SIGHTING_SCHEMA,
             "INSERT OR IGNORE",
         )
@@ -714,22 +780,7 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> dict[str, in
         counts["fetches"] = _insert(
             con,
             "fetch_log",
-            [
-                {
-                    "run_id": batch.run_id,
-                    "url": f.url,
-                    "kind": str(f.kind),
-                    "status": f.status,
-                    "outcome": str(f.outcome),
-                    "error": f.error,
-                    "bytes": f.nbytes,
-                    "elapsed_ms": f.elapsed_ms,
-                    "fetched_at": f.fetched_at,
-                    "final_url": f.final_url,
-                    "feed_id": feed_id,
-                }
-                for f, feed_id in batch.fetches
-            ],
+            [_fetch_row(batch.run_id, f, feed_id) for f, feed_id in batch.fetches if not f.offline],
             FETCH_SCHEMA,
         )
         counts["rejects"] = _insert(
@@ -788,6 +839,26 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> dict[str, in
                 [batch.run_id],
             )
             con.unregister("feed_updates")
+        if batch.raw_pages:
+            _insert(
+                con,
+                "raw_pages",
+                [{**r.__dict__, "run_id": batch.run_id} for r in batch.raw_pages],
+                RAW_SCHEMA,
+                "INSERT OR IGNORE",
+            )
+        if batch.done and batch.backfill_id:
+            now = datetime.now(UTC)
+            _insert(
+                con,
+                "backfill_done",
+                [
+                    {"backfill_id": batch.backfill_id, "url": u, "outcome": o, "done_at": now}
+                    for u, o in batch.done.items()
+                ],
+                DONE_SCHEMA,
+                "INSERT OR IGNORE",
+            )
         if batch.robots:
             _insert(
                 con,
@@ -884,8 +955,276 @@ def refresh_clusters(con: duckdb.DuckDBPyConnection, cluster_ids: Iterable[str])
             LEFT JOIN sources s USING (source_id)
             GROUP BY cluster_id
         """)
+        # a cluster left without members (its only article moved on) goes
+        con.execute("""
+            DELETE FROM clusters WHERE cluster_id IN (SELECT cluster_id FROM dirty_clusters)
+              AND cluster_id NOT IN (SELECT cluster_id FROM articles)
+        """)
     finally:
         con.unregister("dirty_clusters")
+
+
+# --------------------------------------------------------------------------- raw store
+
+
+def expire_raw_pages(con: duckdb.DuckDBPyConnection, before: datetime) -> list[str]:
+    """Forget raw pages fetched before ``before``; return the bodies nothing refers to now."""
+    with transaction(con):
+        old = {
+            sha
+            for (sha,) in con.execute(
+                "SELECT DISTINCT sha256 FROM raw_pages WHERE fetched_at < ?", [before]
+            ).fetchall()
+        }
+        con.execute("DELETE FROM raw_pages WHERE fetched_at < ?", [before])
+        kept = (
+            {
+                sha
+                for (sha,) in con.execute(
+                    "SELECT DISTINCT sha256 FROM raw_pages "
+                    "WHERE list_contains(?::VARCHAR[], sha256)",
+                    [sorted(old)],
+                ).fetchall()
+            }
+            if old
+            else set()
+        )
+    return sorted(old - kept)
+
+
+# --------------------------------------------------------------------------- reprocess
+
+
+@dataclass(frozen=True)
+class StoredPage:
+    """An article and the latest raw page it came from."""
+
+    article_id: str
+    source_id: str
+    url: str
+    final_url: str | None
+    sha256: str
+    title: str | None
+    content_hash: str
+    author: str | None
+    language: str | None
+    wire_service: str | None
+    extractor: str
+    cluster_id: str
+    published_at: datetime | None
+    first_seen_at: datetime
+    revision: int
+
+
+def stored_pages(
+    con: duckdb.DuckDBPyConnection, since: datetime | None, source_ids: Sequence[str]
+) -> list[StoredPage]:
+    rows = con.execute(
+        """
+        SELECT a.article_id, a.source_id, a.url, r.final_url, r.sha256, a.title, a.content_hash,
+               a.author, a.language, a.wire_service, a.extractor, a.cluster_id, a.published_at,
+               a.first_seen_at, coalesce(a.revision, 0)
+        FROM articles a
+        JOIN article_urls u USING (article_id)
+        JOIN raw_pages r ON r.url = u.url
+        WHERE (?::TIMESTAMPTZ IS NULL OR coalesce(a.published_at, a.first_seen_at) >= ?)
+          AND (len(?::VARCHAR[]) = 0 OR list_contains(?::VARCHAR[], a.source_id))
+        QUALIFY row_number() OVER (PARTITION BY a.article_id ORDER BY r.fetched_at DESC) = 1
+        ORDER BY a.article_id
+        """,
+        [since, since, list(source_ids), list(source_ids)],
+    ).fetchall()
+    return [StoredPage(*row) for row in rows]
+
+
+@dataclass(frozen=True)
+class Reextracted:
+    page: StoredPage
+    title: str | None
+    body: str
+    content_hash: str
+    word_count: int
+    author: str | None
+    language: str | None
+    wire_service: str | None
+    extractor: str
+    fingerprint: Fingerprint
+
+    @property
+    def text_changed(self) -> bool:
+        return self.content_hash != self.page.content_hash or (
+            bool(self.title) and self.title != self.page.title
+        )
+
+    @property
+    def changed(self) -> bool:
+        p = self.page
+        return self.text_changed or (self.author, self.language, self.wire_service) != (
+            p.author,
+            p.language,
+            p.wire_service,
+        )
+
+
+def apply_reprocess(
+    con: duckdb.DuckDBPyConnection,
+    updates: Sequence[Reextracted],
+    run_id: str,
+    window_days: int,
+) -> int:
+    """Store re-extracted articles that changed: revision, row, bands, cluster."""
+    changed = [u for u in updates if u.changed]
+    if not changed:
+        return 0
+    now = datetime.now(UTC)
+    with transaction(con):
+        dirty: set[str] = set()
+        for u in changed:
+            p = u.page
+            if u.text_changed:
+                what = ",".join(
+                    name
+                    for name, differs in (
+                        ("title", bool(u.title) and u.title != p.title),
+                        ("body", u.content_hash != p.content_hash),
+                    )
+                    if differs
+                )
+                con.execute(
+                    """
+                    INSERT OR IGNORE INTO article_revisions
+                    SELECT article_id, ?, ?, ?, ?, title, ?, content_hash, ?, body, word_count
+                    FROM articles WHERE article_id = ?
+                    """,
+                    [
+                        p.revision + 1,
+                        now,
+                        run_id,
+                        f"reprocess:{what}",
+                        u.title,
+                        u.content_hash,
+                        p.article_id,
+                    ],
+                )
+            con.execute(
+                """
+                UPDATE articles SET title = coalesce(?, title), body = ?, content_hash = ?,
+                    word_count = ?, author = ?, language = ?, wire_service = ?, extractor = ?,
+                    updated_at = ?, revision = revision + ?
+                WHERE article_id = ?
+                """,
+                [
+                    u.title,
+                    u.body,
+                    u.content_hash,
+                    u.word_count,
+                    u.author,
+                    u.language,
+                    u.wire_service,
+                    u.extractor,
+                    now,
+                    int(u.text_changed),
+                    p.article_id,
+                ],
+            )
+            if u.content_hash != p.content_hash:
+                dirty |= _recluster(con, u, window_days)
+        if dirty:
+            refresh_clusters(con, dirty)
+    return len(changed)
+
+
+def _recluster(con: duckdb.DuckDBPyConnection, u: Reextracted, window_days: int) -> set[str]:
+    """New bands for a changed text, and the story it now belongs to."""
+    p = u.page
+    when = p.published_at or p.first_seen_at
+    con.execute("DELETE FROM article_bands WHERE article_id = ?", [p.article_id])
+    fp = u.fingerprint
+    if fp.matchable:
+        _insert(
+            con,
+            "article_bands",
+            [
+                {"band": b, "bucket": k, "article_id": p.article_id, "story_at": when}
+                for b, k in fp.bands
+            ],
+            BAND_SCHEMA,
+        )
+    others = con.execute(
+        """
+        SELECT DISTINCT a.article_id, a.cluster_id, a.body
+        FROM article_bands mine JOIN article_bands b USING (band, bucket)
+        JOIN articles a ON a.article_id = b.article_id
+        WHERE mine.article_id = ? AND b.article_id <> ?
+          AND b.story_at BETWEEN ?::TIMESTAMPTZ - to_days(?) AND ?::TIMESTAMPTZ + to_days(?)
+        """,
+        [p.article_id, p.article_id, when, window_days, when, window_days],
+    ).fetchall()
+    members = [
+        Member(a, c, fingerprint(body))
+        for a, c, body in others
+        if c != p.cluster_id or a != p.article_id
+    ]
+    match = best_match(fp, [(m.article_id, m.fingerprint) for m in members])
+    new_cluster = (
+        next(m.cluster_id for m in members if m.article_id == match[0])
+        if match
+        else cluster_id_for(p.article_id)
+    )
+    if new_cluster != p.cluster_id:
+        con.execute(
+            "UPDATE articles SET cluster_id = ?, cluster_score = ? WHERE article_id = ?",
+            [new_cluster, match[1] if match else None, p.article_id],
+        )
+    return {p.cluster_id, new_cluster}
+
+
+# --------------------------------------------------------------------------- backfills
+
+
+def backfill_plan(con: duckdb.DuckDBPyConnection, backfill_id: str) -> list[PlanItem] | None:
+    """The stored plan of a backfill (in processing order), or None if never planned."""
+    if not con.execute("SELECT 1 FROM backfills WHERE backfill_id = ?", [backfill_id]).fetchone():
+        return None
+    rows = con.execute(
+        "SELECT url, source_id, input, via, published_at, title, warc_offset FROM backfill_plan "
+        "WHERE backfill_id = ? ORDER BY position",
+        [backfill_id],
+    ).fetchall()
+    return [PlanItem(*row) for row in rows]
+
+
+def store_backfill_plan(
+    con: duckdb.DuckDBPyConnection,
+    backfill_id: str,
+    params: Mapping[str, object],
+    plan: Sequence[PlanItem],
+    log: LoadBatch,
+) -> None:
+    rows = [
+        {**item.__dict__, "backfill_id": backfill_id, "position": i} for i, item in enumerate(plan)
+    ]
+    with transaction(con):
+        _insert(con, "backfill_plan", rows, PLAN_SCHEMA, "INSERT OR IGNORE")
+        _insert(
+            con,
+            "fetch_log",
+            [_fetch_row(log.run_id, f, feed_id) for f, feed_id in log.fetches],
+            FETCH_SCHEMA,
+        )
+        con.execute(
+            "INSERT OR IGNORE INTO backfills VALUES (?, ?, ?, ?, NULL)",
+            [backfill_id, json.dumps(params), datetime.now(UTC), len(plan)],
+        )
+
+
+def backfill_done_urls(con: duckdb.DuckDBPyConnection, backfill_id: str) -> set[str]:
+    rows = con.execute("SELECT url FROM backfill_done WHERE backfill_id = ?", [backfill_id])
+    return {u for (u,) in rows.fetchall()}
+
+
+def finish_backfill(con: duckdb.DuckDBPyConnection, backfill_id: str, at: datetime) -> None:
+    con.execute("UPDATE backfills SET finished_at = ? WHERE backfill_id = ?", [at, backfill_id])
 
 
 # --------------------------------------------------------------------------- runs

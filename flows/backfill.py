@@ -1,0 +1,148 @@
+"""The backfill flow: history for a date range, resumable, same pipeline as polls.
+
+prepare (plan: sitemaps / archived feeds / URL list / WARC, stored once) ->
+per batch of pages: fetch (or read the WARC record) -> archive -> extract ->
+attribute -> date bounds -> load with checkpoints (serialised) -> finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import date
+from pathlib import Path
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import acreate_progress_artifact, aupdate_progress_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
+
+from flows.ingest_feeds import q
+from ingest import pipeline, progress
+from ingest.backfill import Params, PlanItem, iter_batches
+from ingest.fetch import Fetcher
+from ingest.registry import Registry, load_registry
+from ingest.settings import Settings
+
+
+@task(name="backfill-fetch", cache_policy=NO_CACHE, timeout_seconds=1800)
+async def fetch_batch(
+    fetcher: Fetcher,
+    robots: pipeline.RobotsCache,
+    items: list[PlanItem],
+    registry: Registry,
+    settings: Settings,
+    run_id: str,
+    backfill_id: str,
+) -> tuple[pipeline.FeedBatch, list[pipeline.Page]]:
+    return await pipeline.backfill_pages(
+        fetcher,
+        robots=robots,
+        items=items,
+        registry=registry,
+        settings=settings,
+        run_id=run_id,
+        backfill_id=backfill_id,
+    )
+
+
+@task(name="backfill-extract", cache_policy=NO_CACHE, timeout_seconds=1800)
+async def extract_batch(
+    batch: pipeline.FeedBatch,
+    pages: list[pipeline.Page],
+    registry: Registry,
+    settings: Settings,
+    params: Params,
+) -> pipeline.FeedBatch:
+    def work() -> pipeline.FeedBatch:
+        pipeline.archive_pages(pages, settings, batch)
+        extracted = pipeline.extract_batch(pages, settings)
+        return pipeline.finish_backfill_batch(
+            batch,
+            pages=pages,
+            extracted=extracted,
+            registry=registry,
+            settings=settings,
+            params=params,
+        )
+
+    return await asyncio.to_thread(work)
+
+
+@task(
+    name="backfill-load",
+    cache_policy=NO_CACHE,
+    retries=3,
+    retry_delay_seconds=[5, 15, 60],
+    timeout_seconds=600,
+)
+async def load_batch(settings: Settings, batch: pipeline.FeedBatch) -> dict[str, int]:
+    return await asyncio.to_thread(pipeline.load, settings, batch.load)
+
+
+@flow(name="backfill", timeout_seconds=24 * 3600)
+async def backfill(
+    since: str,
+    until: str | None = None,
+    source_ids: list[str] | None = None,
+    urls_file: str | None = None,
+    warc: list[str] | None = None,
+    warehouse: str | None = None,
+    sources: str | None = None,
+    include_undated: bool = False,
+    oldest_first: bool = False,
+) -> dict[str, int]:
+    """Ingest history between ``since`` and ``until`` (ISO dates, inclusive)."""
+    log = get_run_logger()
+    settings = Settings.from_env(
+        warehouse=Path(warehouse) if warehouse else None, sources=Path(sources) if sources else None
+    )
+    registry = load_registry(settings.sources)
+    params = Params(
+        since=date.fromisoformat(since),
+        until=date.fromisoformat(until) if until else None,
+        source_ids=tuple(source_ids or ()),
+        urls_file=urls_file,
+        warc=tuple(warc or ()),
+        include_undated=include_undated,
+        oldest_first=oldest_first,
+    )
+    run_id = flow_run.get_id() or pipeline.new_run_id()
+    counts: Counter[str] = Counter()
+    status = "failed"
+    try:
+        async with Fetcher(settings) as fetcher:
+            start = await pipeline.plan_backfill(settings, registry, params, run_id, fetcher)
+            counts.update({f"plan_skipped_{k}": v for k, v in start.skipped.items()})
+            counts.update(planned=start.planned, pending=len(start.pending))
+            log.info(
+                "backfill %s: %d planned, %d to do",
+                start.backfill_id,
+                start.planned,
+                len(start.pending),
+            )
+            robots = pipeline.RobotsCache(start.robots, settings)
+            robots.apply_delays(fetcher)
+            artifact = await acreate_progress_artifact(
+                progress=0.0, key="backfill-progress", description=f"backfill {start.backfill_id}"
+            )
+            progress.started(len(start.pending), "backfill")
+            done = 0
+            for items in iter_batches(start.pending, settings.backfill_batch_size):
+                batch, pages = await fetch_batch(
+                    fetcher, q(robots), q(items), q(registry), settings, run_id, start.backfill_id
+                )
+                batch = await extract_batch(q(batch), q(pages), q(registry), settings, params)
+                batch.counts.update(await load_batch(settings, q(batch)))
+                counts.update(batch.counts)
+                done += len(items)
+                progress.advanced(len(items))
+                await aupdate_progress_artifact(
+                    artifact_id=artifact, progress=100.0 * done / max(1, len(start.pending))
+                )
+        pipeline.finish_backfill(settings, start.backfill_id)
+        status = "completed"
+    finally:
+        pipeline.finish_run(settings, run_id, status, counts)
+    log.info("backfill %s: %s", status, dict(sorted(counts.items())))
+    return dict(counts)
