@@ -17,7 +17,7 @@ from prefect.artifacts import acreate_progress_artifact, aupdate_progress_artifa
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
-from flows.ingest_feeds import q
+from flows.ingest_feeds import q, writer_slot
 from ingest import pipeline, progress
 from ingest.backfill import Params, PlanItem, iter_batches
 from ingest.fetch import Fetcher
@@ -77,7 +77,8 @@ async def extract_batch(
     timeout_seconds=600,
 )
 async def load_batch(settings: Settings, batch: pipeline.FeedBatch) -> dict[str, int]:
-    return await asyncio.to_thread(pipeline.load, settings, batch.load)
+    async with writer_slot():
+        return await asyncio.to_thread(pipeline.load, settings, batch.load)
 
 
 @flow(name="backfill", timeout_seconds=24 * 3600)

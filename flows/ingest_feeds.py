@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import acreate_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.concurrency.asyncio import concurrency
 from prefect.runtime import flow_run
 from prefect.utilities.annotations import quote
 
@@ -27,6 +29,17 @@ from ingest.settings import Settings
 from ingest.warehouse import DueFeed
 
 T = TypeVar("T")
+
+# The Prefect global concurrency limit that serialises warehouse writes across
+# processes and workers. Create it on a Prefect server with
+# `prefect gcl create news-ingest-warehouse --limit 1`; where it does not exist
+# (local ephemeral mode) the slot is a no-op and DuckDB's own lock, with the
+# bounded retry in ingest.warehouse.connect, serialises writers.
+WRITER_LIMIT = "news-ingest-warehouse"
+
+
+def writer_slot() -> AbstractAsyncContextManager[None]:
+    return concurrency(WRITER_LIMIT, occupy=1, strict=False)
 
 
 def q(value: T) -> T:
@@ -87,7 +100,8 @@ async def extract(
     timeout_seconds=600,
 )
 async def load(settings: Settings, batch: pipeline.FeedBatch) -> dict[str, int]:
-    return await asyncio.to_thread(pipeline.load, settings, batch.load)
+    async with writer_slot():
+        return await asyncio.to_thread(pipeline.load, settings, batch.load)
 
 
 @task(

@@ -15,7 +15,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
-from flows.ingest_feeds import q
+from flows.ingest_feeds import q, writer_slot
 from ingest import pipeline, progress, warehouse
 from ingest.registry import Registry, load_registry
 from ingest.settings import Settings
@@ -40,7 +40,8 @@ async def reextract(
 async def store(
     settings: Settings, updates: list[warehouse.Reextracted], run_id: str
 ) -> dict[str, int]:
-    return await asyncio.to_thread(pipeline.apply_reextracted, settings, updates, run_id)
+    async with writer_slot():
+        return await asyncio.to_thread(pipeline.apply_reextracted, settings, updates, run_id)
 
 
 @flow(name="reprocess", timeout_seconds=24 * 3600)

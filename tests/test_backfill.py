@@ -448,3 +448,34 @@ def test_backfill_beside_scheduled_run(
     ((n, distinct),) = rows(wh, "SELECT count(*), count(DISTINCT canonical_url) FROM articles")
     assert n == distinct == site.site.expected_articles()
     assert rows(wh, "SELECT status, count(*) FROM runs GROUP BY 1") == [("completed", 2)]
+
+
+@pytest.mark.slow
+def test_queries_keep_working_during_ingestion(
+    site: SiteServer, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Analysts query while a scheduled run and a backfill write: no query fails."""
+    wh = tmp_path / "busy.duckdb"
+    env = {**cli_env, "INGEST_WAREHOUSE": str(wh), "INGEST_BACKFILL_BATCH": "2"}
+    run = _cli(["run", "--all-feeds"], env)
+    fill = _cli(["backfill", "--since", "2026-03-01"], env)
+    answered = failed = 0
+    deadline = time.monotonic() + 240
+    while (run.poll() is None or fill.poll() is None) and time.monotonic() < deadline:
+        if not wh.exists():
+            time.sleep(0.2)
+            continue
+        try:
+            warehouse.query(wh, "SELECT count(*) FROM articles", wait=30)
+            answered += 1
+        except warehouse.WarehouseError as exc:
+            if "no warehouse" in str(exc) or "does not exist" in str(exc).lower():
+                continue  # the first migration has not run yet
+            failed += 1
+        time.sleep(0.05)
+    out_run, _ = run.communicate(timeout=60)
+    out_fill, _ = fill.communicate(timeout=60)
+    assert run.returncode == 0, out_run.decode()[-2000:]
+    assert fill.returncode == 0, out_fill.decode()[-2000:]
+    assert failed == 0
+    assert answered >= 10
