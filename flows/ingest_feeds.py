@@ -48,9 +48,13 @@ def q(value: T) -> T:
     return cast(T, quote(value))
 
 
-# Feed batches in flight at once: one fetching while another extracts keeps
-# both the network and the extraction pool busy.
+# Feed batches polled at once, and chunks of pages in flight (fetching or
+# extracting): the next chunks download while the process pool extracts, so
+# both cores stay busy with extraction, the expensive step.
 BATCHES_IN_FLIGHT = 2
+CHUNKS_IN_FLIGHT = 4
+# Pages per chunk: one extract task and one load transaction each.
+PAGE_CHUNK = 48
 
 
 @task(
@@ -137,14 +141,25 @@ async def ingest_feeds(
         settings.sources,
     )
     counts: Counter[str] = Counter(feeds_due=len(feeds))
-    in_flight = asyncio.Semaphore(BATCHES_IN_FLIGHT)
+    feed_slots = asyncio.Semaphore(BATCHES_IN_FLIGHT)
+    chunk_slots = asyncio.Semaphore(CHUNKS_IN_FLIGHT)
     load_lock = asyncio.Lock()  # one writer: loads are serialised
 
+    async def one_chunk(fetcher: Fetcher, chunk: pipeline.FeedBatch) -> Counter[str]:
+        async with chunk_slots:
+            pages = await fetch_pages(fetcher, q(chunk), q(robots))
+            chunk = await extract(q(chunk), q(pages), q(registry), settings)
+        async with load_lock:
+            chunk.counts.update(await load(settings, q(chunk)))
+        return chunk.counts
+
     async def one_batch(fetcher: Fetcher, feed_batch: list[DueFeed]) -> Counter[str]:
-        async with in_flight:
+        async with feed_slots:
             batch = await fetch_feeds(fetcher, feed_batch, q(registry), settings, run_id)
-            pages = await fetch_pages(fetcher, q(batch), q(robots))
-            batch = await extract(q(batch), q(pages), q(registry), settings)
+        chunks = pipeline.page_chunks(batch, PAGE_CHUNK)
+        for result in await asyncio.gather(*(one_chunk(fetcher, c) for c in chunks)):
+            batch.counts.update(result)
+        # last: feed states, listings and feed fetch rows, once every page is in
         async with load_lock:
             batch.counts.update(await load(settings, q(batch)))
         return batch.counts

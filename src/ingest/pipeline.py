@@ -297,6 +297,40 @@ def schedule_feeds(batch: FeedBatch, settings: Settings) -> None:
 # --------------------------------------------------------------------------- pages
 
 
+def page_chunks(batch: FeedBatch, size: int) -> list[FeedBatch]:
+    """Split a feed batch's new entries into chunks of pages, each its own
+    load unit, so that fetching the next chunk overlaps extracting this one.
+
+    Entries are interleaved by host first: a chunk then spans many hosts and
+    is not held back by one host's politeness gap. The feed-level parts of the
+    batch (feed states, listings, fetch rows) stay in ``batch`` and must be
+    loaded after every chunk, so that a feed's new validators are stored only
+    once all of its entries are.
+    """
+    by_host: dict[str, list[FeedEntry]] = {}
+    for entry in batch.new_entries:
+        by_host.setdefault(origin_of(entry.url), []).append(entry)
+    queues = list(by_host.values())
+    ordered: list[FeedEntry] = []
+    for i in range(max((len(q) for q in queues), default=0)):
+        ordered += [q[i] for q in queues if i < len(q)]
+    chunks = []
+    for i in range(0, len(ordered), max(1, size)):
+        chunks.append(
+            FeedBatch(
+                run_id=batch.run_id,
+                new_entries=ordered[i : i + size],
+                load=LoadBatch(
+                    batch.run_id,
+                    cluster_window_days=batch.load.cluster_window_days,
+                    backfill_id=batch.load.backfill_id,
+                ),
+            )
+        )
+    batch.new_entries = []
+    return chunks
+
+
 @dataclass
 class Page:
     entry: FeedEntry
