@@ -55,8 +55,7 @@ async def extract_batch(
     params: Params,
 ) -> pipeline.FeedBatch:
     def work() -> pipeline.FeedBatch:
-        pipeline.archive_pages(pages, settings, batch)
-        extracted = pipeline.extract_batch(pages, settings)
+        extracted = pipeline.extract_batch(pages, settings, batch)
         return pipeline.finish_backfill_batch(
             batch,
             pages=pages,

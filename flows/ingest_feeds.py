@@ -89,8 +89,7 @@ async def extract(
     batch: pipeline.FeedBatch, pages: list[pipeline.Page], registry: Registry, settings: Settings
 ) -> pipeline.FeedBatch:
     def work() -> pipeline.FeedBatch:
-        pipeline.archive_pages(pages, settings, batch)
-        extracted = pipeline.extract_batch(pages, settings)
+        extracted = pipeline.extract_batch(pages, settings, batch)
         return pipeline.build_candidates(batch, pages, extracted, registry, settings)
 
     return await asyncio.to_thread(work)

@@ -318,9 +318,13 @@ def serve(
     to keep ingestion going on one machine. Stop with Ctrl+C."""
     os.environ.setdefault("INGEST_WAREHOUSE", str(state.settings.warehouse))
     os.environ.setdefault("INGEST_SOURCES", str(state.settings.sources))
-    from flows.serve import serve_scheduled  # noqa: PLC0415
+    from flows.serve import NoSchedulerError, serve_scheduled  # noqa: PLC0415
 
-    serve_scheduled(interval_minutes=interval, all_feeds=all_feeds)
+    try:
+        serve_scheduled(interval_minutes=interval, all_feeds=all_feeds)
+    except NoSchedulerError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(1) from None
 
 
 # --------------------------------------------------------------------------- query

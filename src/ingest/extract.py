@@ -15,13 +15,17 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 import trafilatura
 from lxml import html as lxml_html
 from trafilatura.settings import Document
 
 from ingest.feeds import sane_date
+from ingest.near import fingerprint
+from ingest.rawstore import RawStore
 from ingest.records import Extracted, FeedEntry
 
 EXTRACTOR = f"trafilatura-{trafilatura.__version__}"
@@ -84,8 +88,13 @@ def extract_page(body: bytes, url: str) -> Extracted:
     )
 
 
-def _extract_pair(item: tuple[bytes, str]) -> Extracted:
-    return extract_page(*item)
+def _extract_item(item: tuple[bytes, str, str | None]) -> Extracted:
+    """Worker side: extract, fingerprint the body, archive the raw page."""
+    body, url, raw_root = item
+    ex = extract_page(body, url)
+    sha = RawStore(Path(raw_root)).put(body) if raw_root else None
+    fp = fingerprint(ex.body) if ex.body else None
+    return replace(ex, fingerprint=fp, raw_sha256=sha)
 
 
 _POOLS: dict[int, ProcessPoolExecutor] = {}
@@ -108,12 +117,19 @@ def shutdown_pools() -> None:
         _POOLS.popitem()[1].shutdown(cancel_futures=True)
 
 
-def extract_pages(items: Sequence[tuple[bytes, str]], workers: int) -> list[Extracted]:
-    """Extract many pages, in parallel when ``workers > 1``; order is kept."""
+def extract_pages(
+    items: Sequence[tuple[bytes, str]], workers: int, raw_root: Path | None = None
+) -> list[Extracted]:
+    """Extract many pages, in parallel when ``workers > 1``; order is kept.
+
+    With ``raw_root`` each page is also archived there by the worker that
+    extracts it (compression is not free: it stays off the main process)."""
+    root = str(raw_root) if raw_root else None
+    work = [(body, url, root) for body, url in items]
     if workers <= 1 or len(items) <= 1:
-        return [extract_page(b, u) for b, u in items]
+        return [_extract_item(w) for w in work]
     chunk = max(1, len(items) // (workers * 4))
-    return list(process_pool(workers).map(_extract_pair, items, chunksize=chunk))
+    return list(process_pool(workers).map(_extract_item, work, chunksize=chunk))
 
 
 def html_to_text(fragment: str) -> str:

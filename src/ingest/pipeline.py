@@ -393,16 +393,43 @@ async def fetch_pages(
     return [Page(e, unique[e.url].result()) for e in batch.new_entries]
 
 
-def extract_batch(pages: Sequence[Page], settings: Settings) -> list[Extracted | None]:
-    """Extract every fetched HTML page in the process pool; None where none was fetched."""
+def extract_batch(
+    pages: Sequence[Page], settings: Settings, batch: FeedBatch | None = None
+) -> list[Extracted | None]:
+    """Extract every fetched page in the process pool; None where none was fetched.
+
+    With ``batch``, every fetched page is also kept in the raw archive (by the
+    worker) and listed in the batch's ``raw_pages``."""
     todo: dict[str, tuple[bytes, str]] = {}
+    fetched: dict[str, Page] = {}
     for p in pages:
         if p.fetch.ok and p.fetch.body and p.entry.url not in todo:
             todo[p.entry.url] = (p.fetch.body, p.fetch.final_url or p.entry.url)
+            fetched[p.entry.url] = p
     keys = list(todo)
+    raw_root = settings.raw_path if batch is not None else None
     results = dict(
-        zip(keys, extract_pages([todo[k] for k in keys], settings.extract_workers), strict=True)
+        zip(
+            keys,
+            extract_pages([todo[k] for k in keys], settings.extract_workers, raw_root),
+            strict=True,
+        )
     )
+    if batch is not None:
+        for url, ex in results.items():
+            res = fetched[url].fetch
+            if ex.raw_sha256:
+                batch.load.raw_pages.append(
+                    RawPage(
+                        url=url,
+                        final_url=res.final_url,
+                        fetched_at=res.fetched_at,
+                        sha256=ex.raw_sha256,
+                        bytes=len(res.body),
+                        status=res.status,
+                        content_type=res.headers.get("content-type"),
+                    )
+                )
     return [results.get(p.entry.url) for p in pages]
 
 
@@ -464,7 +491,7 @@ def build_candidates(
             wire = None  # a wire's own copy is not "credited to" itself
         batch.load.candidates.append(
             Candidate(
-                fingerprint=fingerprint(chosen.body),
+                fingerprint=chosen.fingerprint or fingerprint(chosen.body),
                 entry=entry,
                 canonical_url=canonical,
                 urls=urls,
@@ -498,37 +525,10 @@ async def run_batch(
     results = await fetch_feeds(fetcher, feeds)
     batch = skip_known(parse_feeds(feeds, results, registry, settings, run_id), settings)
     pages = await fetch_pages(fetcher, batch, robots)
-    await asyncio.to_thread(archive_pages, pages, settings, batch)
-    extracted = await asyncio.to_thread(extract_batch, pages, settings)
+    extracted = await asyncio.to_thread(extract_batch, pages, settings, batch)
     batch = build_candidates(batch, pages, extracted, registry, settings)
     batch.counts.update(load(settings, batch.load))
     return batch.counts
-
-
-# --------------------------------------------------------------------------- raw archive
-
-
-def archive_pages(pages: Sequence[Page], settings: Settings, batch: FeedBatch) -> None:
-    """Keep every fetched page body, compressed, for ``ingest reprocess``."""
-    store = RawStore(settings.raw_path)
-    seen: set[str] = set()
-    for p in pages:
-        res = p.fetch
-        if not (res.ok and res.body) or p.entry.url in seen:
-            continue
-        seen.add(p.entry.url)
-        sha = store.put(res.body)
-        batch.load.raw_pages.append(
-            RawPage(
-                url=p.entry.url,
-                final_url=res.final_url,
-                fetched_at=res.fetched_at,
-                sha256=sha,
-                bytes=len(res.body),
-                status=res.status,
-                content_type=res.headers.get("content-type"),
-            )
-        )
 
 
 # --------------------------------------------------------------------------- backfill

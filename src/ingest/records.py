@@ -10,6 +10,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ingest.near import Fingerprint
 
 
 class Outcome(StrEnum):
@@ -126,6 +130,11 @@ class Extracted:
     page_canonical: str | None = None  # <link rel=canonical> / og:url, unvalidated
     sitename: str | None = None
     problem: str | None = None  # why the page itself gave no usable body
+    # Computed where the page was extracted (a worker process), so the main
+    # process does not pay for them: the body's near-duplicate fingerprint and
+    # the raw archive's key of the page.
+    fingerprint: Fingerprint | None = None
+    raw_sha256: str | None = None
 
 
 @dataclass(frozen=True)
