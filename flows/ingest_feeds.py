@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import acreate_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.client.orchestration import get_client
 from prefect.concurrency.asyncio import concurrency
+from prefect.exceptions import ObjectNotFound
 from prefect.runtime import flow_run
 from prefect.utilities.annotations import quote
 
@@ -30,22 +32,43 @@ from ingest.warehouse import DueFeed
 
 T = TypeVar("T")
 
-# The Prefect global concurrency limit that serialises warehouse writes across
-# processes and workers. Create it on a Prefect server with
-# `prefect gcl create news-ingest-warehouse --limit 1`; where it does not exist
-# (local ephemeral mode) the slot is a no-op and DuckDB's own lock, with the
-# bounded retry in ingest.warehouse.connect, serialises writers.
-WRITER_LIMIT = "news-ingest-warehouse"
-
-
-def writer_slot() -> AbstractAsyncContextManager[None]:
-    return concurrency(WRITER_LIMIT, occupy=1, strict=False)
-
 
 def q(value: T) -> T:
     """Hand a large argument to a task as is: Prefect then skips walking it
     to look for futures (a batch holds thousands of entries and page bodies)."""
     return cast(T, quote(value))
+
+
+# The Prefect global concurrency limit that serialises warehouse writes across
+# processes and workers. Create it on a Prefect server with
+# `prefect gcl create news-ingest-warehouse --limit 1`. Where it does not exist
+# (local ephemeral mode) no slot is taken: asking Prefect for a missing limit
+# costs seconds per call, and DuckDB's own lock with the bounded retry in
+# ingest.warehouse.connect serialises writers anyway.
+WRITER_LIMIT = "news-ingest-warehouse"
+_limit_exists: bool | None = None
+
+
+async def _writer_limit_exists() -> bool:
+    global _limit_exists  # noqa: PLW0603 - asked once per process
+    if _limit_exists is None:
+        try:
+            async with get_client() as client:
+                await client.read_global_concurrency_limit_by_name(WRITER_LIMIT)
+            _limit_exists = True
+        except ObjectNotFound:
+            _limit_exists = False
+    return _limit_exists
+
+
+@asynccontextmanager
+async def writer_slot() -> AsyncIterator[None]:
+    """One warehouse writer at a time across workers, when the limit exists."""
+    if await _writer_limit_exists():
+        async with concurrency(WRITER_LIMIT, occupy=1, strict=False):
+            yield
+    else:
+        yield
 
 
 # Feed batches polled at once, and chunks of pages in flight (fetching or

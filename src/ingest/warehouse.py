@@ -633,6 +633,10 @@ def _lookup(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> Known:
     return Known(by_url=by_url, by_hash=by_hash, stored=stored)
 
 
+# Stored candidates verified per new article (the best by shared bands).
+MAX_CANDIDATES = 8
+
+
 def _cluster_new(
     con: duckdb.DuckDBPyConnection, res: Resolution, window_days: int
 ) -> list[Article]:
@@ -654,15 +658,21 @@ def _cluster_new(
         try:
             pairs = con.execute(
                 """
-                SELECT DISTINCT n.article_id AS new_id, b.article_id
+                SELECT n.article_id AS new_id, b.article_id
                 FROM new_bands n JOIN article_bands b USING (band, bucket)
                 WHERE b.story_at BETWEEN n.story_at - to_days(?) AND n.story_at + to_days(?)
                   -- constant bounds too: bands are appended in time order, so
                   -- DuckDB's zone maps skip every row group outside the window
                   -- and the lookup reads the window, not the whole history
                   AND b.story_at BETWEEN ? AND ?
+                GROUP BY n.article_id, b.article_id
+                -- verify only the candidates sharing the most bands (the most
+                -- similar by MinHash's estimate): the cost per article stays
+                -- bounded however many articles share a common phrase
+                QUALIFY row_number() OVER (PARTITION BY new_id ORDER BY count(*) DESC,
+                                           b.article_id) <= ?
                 """,
-                [window_days, window_days, lo, hi],
+                [window_days, window_days, lo, hi, MAX_CANDIDATES],
             ).fetchall()
         finally:
             con.unregister("new_bands")
