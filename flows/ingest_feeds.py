@@ -25,6 +25,7 @@ from prefect.runtime import flow_run
 from prefect.utilities.annotations import quote
 
 from ingest import pipeline
+from ingest.extract import warm_pool
 from ingest.fetch import Fetcher
 from ingest.registry import Registry, load_registry
 from ingest.settings import Settings
@@ -75,7 +76,7 @@ async def writer_slot() -> AsyncIterator[None]:
 # extracting): the next chunks download while the process pool extracts, so
 # both cores stay busy with extraction, the expensive step.
 BATCHES_IN_FLIGHT = 2
-CHUNKS_IN_FLIGHT = 4
+CHUNKS_IN_FLIGHT = 6
 # Pages per chunk: one extract task and one load transaction each.
 PAGE_CHUNK = 48
 
@@ -152,6 +153,7 @@ async def ingest_feeds(
     )
     registry = load_registry(settings.sources)
     run_id = flow_run.get_id() or pipeline.new_run_id()
+    warm_pool(settings.extract_workers)  # workers start while feeds are fetched
     start = prepare_run(settings, q(registry), run_id, all_feeds, source_ids or [])
     feeds = start.feeds
     robots = pipeline.RobotsCache(start.robots, settings)

@@ -22,6 +22,7 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import cached_property
 
 from ingest.extract import normalise_text, word_count
 from ingest.near import Fingerprint, best_match, fingerprint
@@ -55,7 +56,7 @@ class Candidate:
     revisit: str | None = None  # a known article refetched because its listing changed
     fingerprint: Fingerprint | None = None
 
-    @property
+    @cached_property
     def content_hash(self) -> str:
         return content_hash(self.extracted.body)
 

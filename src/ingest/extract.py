@@ -112,6 +112,22 @@ def process_pool(workers: int) -> ProcessPoolExecutor:
     return pool
 
 
+_WARM_PAGE = (
+    b"<html><body><article><p>"
+    + b"Warm-up text for the extractor. " * 20
+    + b"</p></article></body></html>"
+)
+
+
+def warm_pool(workers: int) -> None:
+    """Start the pool's workers now (each imports trafilatura, about a second),
+    so that the first pages do not wait for it. Returns at once."""
+    if workers > 1:
+        pool = process_pool(workers)
+        for _ in range(workers):
+            pool.submit(_extract_item, (_WARM_PAGE, "https://warm.invalid/", None))
+
+
 def shutdown_pools() -> None:
     while _POOLS:
         _POOLS.popitem()[1].shutdown(cancel_futures=True)

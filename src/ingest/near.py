@@ -68,7 +68,10 @@ def words(text: str) -> list[str]:
 
 def shingles(text: str) -> set[int]:
     """Hashes (crc32) of the text's word 4-shingles."""
-    w = words(text)
+    return _shingles(words(text))
+
+
+def _shingles(w: list[str]) -> set[int]:
     if len(w) < SHINGLE:
         return {zlib.crc32(" ".join(w).encode())} if w else set()
     return {zlib.crc32(" ".join(w[i : i + SHINGLE]).encode()) for i in range(len(w) - SHINGLE + 1)}
@@ -105,9 +108,11 @@ class Fingerprint:
         return self.word_count >= MIN_WORDS
 
 
-def fingerprint(text: str) -> Fingerprint:
-    sh = shingles(text)
-    return Fingerprint(frozenset(sh), len(words(text)), tuple(bands(signature(sh))))
+def fingerprint(text: str, *, with_bands: bool = True) -> Fingerprint:
+    """Shingles, length and (unless only verification needs it) LSH bands."""
+    w = words(text)
+    sh = _shingles(w)
+    return Fingerprint(frozenset(sh), len(w), tuple(bands(signature(sh))) if with_bands else ())
 
 
 def similarity(a: Fingerprint, b: Fingerprint) -> tuple[float, float]:

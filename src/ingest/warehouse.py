@@ -12,6 +12,7 @@ import hashlib
 import json
 import re
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -162,12 +163,22 @@ def apply_views(con: duckdb.DuckDBPyConnection, directory: Path | None = None) -
     return changed
 
 
+# Warehouse files this process has migrated: a writer opens the file for every
+# batch, and checking the migrations and views each time costs more than the
+# load itself.
+_MIGRATED: set[tuple[str, int]] = set()
+
+
 @contextmanager
 def writer(path: Path, wait: float = 120.0) -> Iterator[duckdb.DuckDBPyConnection]:
     """A short-lived migrated write connection; the file is released on exit."""
     con = connect(path, wait=wait)
     try:
-        migrate(con)
+        # the same file (by inode): a file deleted and created again is new
+        key = (str(Path(path).resolve()), Path(path).stat().st_ino)
+        if key not in _MIGRATED:
+            migrate(con)
+            _MIGRATED.add(key)
         yield con
     finally:
         con.close()
@@ -635,6 +646,22 @@ def _lookup(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> Known:
 
 # Stored candidates verified per new article (the best by shared bands).
 MAX_CANDIDATES = 8
+# Shingle sets of recently matched articles, by article id + content hash: the
+# same recent articles are candidates for batch after batch.
+_MEMBER_CACHE: OrderedDict[str, Fingerprint] = OrderedDict()
+MEMBER_CACHE_SIZE = 2048
+
+
+def _member_fingerprint(key: str, body: str | None) -> Fingerprint:
+    cached = _MEMBER_CACHE.get(key)
+    if cached is not None:
+        _MEMBER_CACHE.move_to_end(key)
+        return cached
+    fp = fingerprint(body or "", with_bands=False)
+    _MEMBER_CACHE[key] = fp
+    while len(_MEMBER_CACHE) > MEMBER_CACHE_SIZE:
+        _MEMBER_CACHE.popitem(last=False)
+    return fp
 
 
 def _cluster_new(
@@ -679,12 +706,15 @@ def _cluster_new(
         wanted = sorted({old for _, old in pairs})
         members: dict[str, Member] = {}
         if wanted:
-            for article_id, cluster_id, body in con.execute(
-                "SELECT article_id, cluster_id, body FROM articles "
-                "WHERE list_contains(?::VARCHAR[], article_id)",
-                [wanted],
+            for article_id, cluster_id, content, body in con.execute(
+                "SELECT article_id, cluster_id, content_hash, "
+                "CASE WHEN list_contains(?::VARCHAR[], article_id || content_hash) THEN NULL "
+                "ELSE body END FROM articles WHERE list_contains(?::VARCHAR[], article_id)",
+                [list(_MEMBER_CACHE), wanted],
             ).fetchall():
-                members[article_id] = Member(article_id, cluster_id, fingerprint(body))
+                members[article_id] = Member(
+                    article_id, cluster_id, _member_fingerprint(article_id + content, body)
+                )
         for new_id, old in pairs:
             if old in members:
                 candidates.setdefault(new_id, []).append(members[old])
