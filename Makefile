@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: setup run test test-fast lint demo clean
+.PHONY: setup run test test-fast lint demo bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -35,6 +35,15 @@ lint: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/ingest demo
+
+## bench: end-to-end (1000 articles, 100 sources on a loopback news web), a quick
+## scaling series, the fetcher (2,000 feeds), story clustering (10k, 100k);
+## ratios print against baselines of the same run, JSON in benchmarks/results/
+bench: $(STAMP)
+	$(BIN)/python benchmarks/e2e.py --articles 1000 --sources 100
+	$(BIN)/python benchmarks/scaling.py --quick
+	$(BIN)/python benchmarks/fetch.py
+	$(BIN)/python benchmarks/dedup.py --sizes 10000,100000
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .demo
