@@ -25,7 +25,9 @@ from ingest.registry import Registry, load_registry
 from ingest.settings import Settings
 
 
-@task(name="backfill-fetch", cache_policy=NO_CACHE, timeout_seconds=1800)
+@task(
+    name="backfill-fetch", cache_policy=NO_CACHE, cache_result_in_memory=False, timeout_seconds=1800
+)
 async def fetch_batch(
     fetcher: Fetcher,
     robots: pipeline.RobotsCache,
@@ -46,7 +48,12 @@ async def fetch_batch(
     )
 
 
-@task(name="backfill-extract", cache_policy=NO_CACHE, timeout_seconds=1800)
+@task(
+    name="backfill-extract",
+    cache_policy=NO_CACHE,
+    cache_result_in_memory=False,
+    timeout_seconds=1800,
+)
 async def extract_batch(
     batch: pipeline.FeedBatch,
     pages: list[pipeline.Page],
@@ -71,6 +78,7 @@ async def extract_batch(
 @task(
     name="backfill-load",
     cache_policy=NO_CACHE,
+    cache_result_in_memory=False,
     retries=3,
     retry_delay_seconds=[5, 15, 60],
     timeout_seconds=600,

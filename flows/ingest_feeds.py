@@ -82,7 +82,12 @@ PAGE_CHUNK = 48
 
 
 @task(
-    name="prepare-run", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5, timeout_seconds=300
+    name="prepare-run",
+    cache_policy=NO_CACHE,
+    cache_result_in_memory=False,
+    retries=2,
+    retry_delay_seconds=5,
+    timeout_seconds=300,
 )
 def prepare_run(
     settings: Settings, registry: Registry, run_id: str, all_feeds: bool, source_ids: Sequence[str]
@@ -92,7 +97,7 @@ def prepare_run(
     )
 
 
-@task(name="fetch-feeds", cache_policy=NO_CACHE, timeout_seconds=900)
+@task(name="fetch-feeds", cache_policy=NO_CACHE, cache_result_in_memory=False, timeout_seconds=900)
 async def fetch_feeds(
     fetcher: Fetcher, feeds: list[DueFeed], registry: Registry, settings: Settings, run_id: str
 ) -> pipeline.FeedBatch:
@@ -101,14 +106,14 @@ async def fetch_feeds(
     return await asyncio.to_thread(pipeline.skip_known, batch, settings)
 
 
-@task(name="fetch-pages", cache_policy=NO_CACHE, timeout_seconds=1800)
+@task(name="fetch-pages", cache_policy=NO_CACHE, cache_result_in_memory=False, timeout_seconds=1800)
 async def fetch_pages(
     fetcher: Fetcher, batch: pipeline.FeedBatch, robots: pipeline.RobotsCache
 ) -> list[pipeline.Page]:
     return await pipeline.fetch_pages(fetcher, batch, robots)
 
 
-@task(name="extract", cache_policy=NO_CACHE, timeout_seconds=1800)
+@task(name="extract", cache_policy=NO_CACHE, cache_result_in_memory=False, timeout_seconds=1800)
 async def extract(
     batch: pipeline.FeedBatch, pages: list[pipeline.Page], registry: Registry, settings: Settings
 ) -> pipeline.FeedBatch:
@@ -122,6 +127,7 @@ async def extract(
 @task(
     name="load",
     cache_policy=NO_CACHE,
+    cache_result_in_memory=False,
     retries=3,
     retry_delay_seconds=[5, 15, 60],
     timeout_seconds=600,
@@ -132,7 +138,12 @@ async def load(settings: Settings, batch: pipeline.FeedBatch) -> dict[str, int]:
 
 
 @task(
-    name="finish-run", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5, timeout_seconds=300
+    name="finish-run",
+    cache_policy=NO_CACHE,
+    cache_result_in_memory=False,
+    retries=2,
+    retry_delay_seconds=5,
+    timeout_seconds=300,
 )
 def finish_run(settings: Settings, run_id: str, status: str, counts: Counter[str]) -> None:
     counts["raw_pages_expired"] = pipeline.prune_raw(settings)

@@ -23,7 +23,7 @@ from ingest.settings import Settings
 BATCH = 200
 
 
-@task(name="reextract", cache_policy=NO_CACHE, timeout_seconds=3600)
+@task(name="reextract", cache_policy=NO_CACHE, cache_result_in_memory=False, timeout_seconds=3600)
 async def reextract(
     pages: list[warehouse.StoredPage], registry: Registry, settings: Settings
 ) -> tuple[list[warehouse.Reextracted], Counter[str]]:
@@ -33,6 +33,7 @@ async def reextract(
 @task(
     name="store-reextracted",
     cache_policy=NO_CACHE,
+    cache_result_in_memory=False,
     retries=3,
     retry_delay_seconds=[5, 15, 60],
     timeout_seconds=600,
