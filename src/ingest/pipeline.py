@@ -463,7 +463,10 @@ def build_candidates(
     matcher = WireMatcher(registry)
     for page, ex in zip(pages, extracted, strict=True):
         entry, res = page.entry, page.fetch
-        batch.load.fetches.append((res, entry.feed_id))
+        # The body is extracted and archived: drop it now, so that a run never
+        # holds its pages, whoever still refers to this batch.
+        page.fetch = res.without_body()
+        batch.load.fetches.append((page.fetch, entry.feed_id))
         batch.counts[f"page_{res.outcome}"] += 1
         chosen = choose_body(ex, entry, settings.min_body_chars)
         if chosen is None:
@@ -508,8 +511,12 @@ def build_candidates(
 
 
 def load(settings: Settings, batch: LoadBatch) -> dict[str, int]:
+    """Write a batch; once written it is emptied, so that nothing that still
+    refers to it (Prefect keeps task inputs for a while) holds its articles."""
     with warehouse.writer(settings.warehouse) as con:
-        return warehouse.load_batch(con, batch)
+        counts = warehouse.load_batch(con, batch)
+    batch.spend()
+    return counts
 
 
 async def run_batch(

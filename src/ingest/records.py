@@ -7,7 +7,7 @@ columns, so that a row can be traced through the pipeline by name.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -76,6 +76,11 @@ class FetchResult:
     redirects: tuple[str, ...] = ()
     moved_to: str | None = None  # target of an unbroken chain of 301/308 from the start
     offline: bool = False  # read from a WARC file, not fetched: no fetch_log row
+    size: int | None = None  # body size once the body itself was dropped
+
+    def without_body(self) -> FetchResult:
+        """The same outcome without the body (kept: its size), once extracted."""
+        return replace(self, body=b"", size=self.nbytes)
 
     @property
     def ok(self) -> bool:
@@ -83,7 +88,7 @@ class FetchResult:
 
     @property
     def nbytes(self) -> int:
-        return len(self.body)
+        return self.size if self.size is not None else len(self.body)
 
 
 @dataclass(frozen=True)

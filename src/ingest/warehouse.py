@@ -439,6 +439,20 @@ class LoadBatch:
     backfill_id: str | None = None
     done: dict[str, str] = field(default_factory=dict)  # backfill checkpoints: url -> outcome
 
+    def spend(self) -> None:
+        """Drop the rows of a batch that has been written."""
+        for rows in (
+            self.candidates,
+            self.listings,
+            self.fetches,
+            self.feed_updates,
+            self.rejects,
+            self.robots,
+            self.raw_pages,
+        ):
+            rows.clear()
+        self.done.clear()
+
 
 TS = pa.timestamp("us", tz="UTC")
 ARTICLE_SCHEMA = pa.schema(
