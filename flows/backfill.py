@@ -10,18 +10,16 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from datetime import date
-from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import acreate_progress_artifact, aupdate_progress_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.runtime import flow_run
 
-from flows.ingest_feeds import q, writer_slot
+from flows.ingest_feeds import flow_setup, q, writer_slot
 from ingest import pipeline, progress
 from ingest.backfill import Params, PlanItem, iter_batches
 from ingest.fetch import Fetcher
-from ingest.registry import Registry, load_registry
+from ingest.registry import Registry
 from ingest.settings import Settings
 
 
@@ -102,10 +100,7 @@ async def backfill(
 ) -> dict[str, int]:
     """Ingest history between ``since`` and ``until`` (ISO dates, inclusive)."""
     log = get_run_logger()
-    settings = Settings.from_env(
-        warehouse=Path(warehouse) if warehouse else None, sources=Path(sources) if sources else None
-    )
-    registry = load_registry(settings.sources)
+    settings, registry, run_id = flow_setup(warehouse, sources)
     params = Params(
         since=date.fromisoformat(since),
         until=date.fromisoformat(until) if until else None,
@@ -115,7 +110,6 @@ async def backfill(
         include_undated=include_undated,
         oldest_first=oldest_first,
     )
-    run_id = flow_run.get_id() or pipeline.new_run_id()
     counts: Counter[str] = Counter()
     status = "failed"
     try:

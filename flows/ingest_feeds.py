@@ -72,6 +72,15 @@ async def writer_slot() -> AsyncIterator[None]:
         yield
 
 
+def flow_setup(warehouse: str | None, sources: str | None) -> tuple[Settings, Registry, str]:
+    """Settings (read here, at the flow's entry), the registry, and the run id
+    (the Prefect flow run's id, which is also the warehouse's run_id)."""
+    settings = Settings.from_env(
+        warehouse=Path(warehouse) if warehouse else None, sources=Path(sources) if sources else None
+    )
+    return settings, load_registry(settings.sources), flow_run.get_id() or pipeline.new_run_id()
+
+
 # Feed batches polled at once, and chunks of pages in flight (fetching or
 # extracting): the next chunks download while the process pool extracts, so
 # both cores stay busy with extraction, the expensive step.
@@ -159,11 +168,7 @@ async def ingest_feeds(
 ) -> dict[str, int]:
     """One ingestion pass over due feeds (all feeds with ``all_feeds``)."""
     log = get_run_logger()
-    settings = Settings.from_env(
-        warehouse=Path(warehouse) if warehouse else None, sources=Path(sources) if sources else None
-    )
-    registry = load_registry(settings.sources)
-    run_id = flow_run.get_id() or pipeline.new_run_id()
+    settings, registry, run_id = flow_setup(warehouse, sources)
     warm_pool(settings.extract_workers)  # workers start while feeds are fetched
     start = prepare_run(settings, q(registry), run_id, all_feeds, source_ids or [])
     feeds = start.feeds

@@ -9,15 +9,13 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from datetime import UTC, date, datetime, time
-from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from prefect.runtime import flow_run
 
-from flows.ingest_feeds import q, writer_slot
+from flows.ingest_feeds import flow_setup, q, writer_slot
 from ingest import pipeline, progress, warehouse
-from ingest.registry import Registry, load_registry
+from ingest.registry import Registry
 from ingest.settings import Settings
 
 BATCH = 200
@@ -54,11 +52,7 @@ async def reprocess(
 ) -> dict[str, int]:
     """Re-run extraction, dedup and attribution on stored pages."""
     log = get_run_logger()
-    settings = Settings.from_env(
-        warehouse=Path(warehouse) if warehouse else None, sources=Path(sources) if sources else None
-    )
-    registry = load_registry(settings.sources)
-    run_id = flow_run.get_id() or pipeline.new_run_id()
+    settings, registry, run_id = flow_setup(warehouse, sources)
     start = datetime.combine(date.fromisoformat(since), time.min, UTC) if since else None
     counts: Counter[str] = Counter()
     status = "failed"

@@ -95,6 +95,17 @@ def clear_errors() -> Iterator[None]:
 # --------------------------------------------------------------------------- run
 
 
+def _check_sources(settings: Settings, ids: list[str]) -> None:
+    """The registry loads and knows every ``--source`` id, or one clear error."""
+    with clear_errors():
+        registry = load_registry(settings.sources)
+        unknown = [s for s in ids if registry.get(s) is None]
+        if unknown:
+            raise RegistryError(
+                str(settings.sources), [f"unknown source id {u!r}" for u in unknown]
+            )
+
+
 @app.command()
 def run(
     all_feeds: Annotated[
@@ -110,13 +121,7 @@ def run(
     rows in fetch_log and rejects.
     """
     settings = state.settings
-    with clear_errors():
-        registry = load_registry(settings.sources)
-        unknown = [s for s in source or [] if registry.get(s) is None]
-        if unknown:
-            raise RegistryError(
-                str(settings.sources), [f"unknown source id {u!r}" for u in unknown]
-            )
+    _check_sources(settings, source or [])
     from flows.ingest_feeds import ingest_feeds  # noqa: PLC0415 - Prefect is slow to import
 
     try:
@@ -257,13 +262,7 @@ def backfill(
                 err.print(f"[red]error:[/red] {value!r} is not a date (YYYY-MM-DD)")
                 raise typer.Exit(2) from None
     settings = state.settings
-    with clear_errors():
-        registry = load_registry(settings.sources)
-        unknown = [s for s in source or [] if registry.get(s) is None]
-        if unknown:
-            raise RegistryError(
-                str(settings.sources), [f"unknown source id {u!r}" for u in unknown]
-            )
+    _check_sources(settings, source or [])
     from flows.backfill import backfill as backfill_flow  # noqa: PLC0415
 
     counts = _run_flow(
