@@ -16,7 +16,7 @@ on the same pages:
 
 The machine is shared and noisy, so the figures that matter are the ratios
 between measurements of the same run. Results go to
-``benchmarks/results/e2e-<N>.json``.
+``benchmarks/results/e2e-<N>.json`` (``e2e-<N>-s<S>.json`` for S other than 20).
 
     python benchmarks/e2e.py --articles 1000 --sources 20 [--skip-naive]
 
@@ -65,6 +65,8 @@ TARGETS = {
 RUN_TIMEOUT_BASE = 300.0
 RUN_TIMEOUT_PER_ARTICLE = 0.25
 NAIVE_TIMEOUT_PER_REQUEST = 30.0
+DEFAULT_ARTICLES = 1000
+DEFAULT_SOURCES = 20
 EXTRACT_SAMPLE = 2000  # extraction-limit pages held in memory at most
 NOT_SAVED = frozenset({"log", "log_tail"})  # IngestRun fields left out of the JSON
 TASK_FINISHED = re.compile(r"Task run '(.+?)-[0-9a-f]{3,}' - Finished in state (\w+)")
@@ -242,6 +244,12 @@ def run_ingest(
     watchdog.start()
     try:
         _pid, status, usage = os.wait4(proc.pid, 0)
+    except BaseException:
+        # Stopped ourselves (Ctrl-C, SIGTERM): take the run's whole process group along.
+        kill()
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(proc.pid, 0)
+        raise
     finally:
         watchdog.cancel()
         done.set()
@@ -297,6 +305,22 @@ def ingest_environment(
     env.update(server.environment())
     env.update(extra)
     return env
+
+
+def result_stem(articles: int, sources: int) -> str:
+    """``e2e-<N>``, with ``-s<S>`` when S is not the default 20: runs of other
+    shapes must not overwrite the default one's results."""
+    return f"e2e-{articles}" + ("" if sources == DEFAULT_SOURCES else f"-s{sources}")
+
+
+def stop_on_sigterm() -> None:
+    """SIGTERM ends the benchmark like Ctrl-C: ``finally`` blocks stop the ``ingest``
+    process group, the server and remove the work directory."""
+
+    def handler(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, handler)
 
 
 def pipeline_settings(env: Mapping[str, str]) -> dict[str, float]:
@@ -806,14 +830,18 @@ def run_benchmark(
             metrics["load1_before_run1"] = os.getloadavg()[0]
             first = run_ingest(warehouse, registry, run_env, timeout=timeout)
             if not first.ok:
-                saved = first.save_log((results_dir or workdir) / f"e2e-{articles}-run1.log")
+                saved = first.save_log(
+                    (results_dir or workdir) / f"{result_stem(articles, sources)}-run1.log"
+                )
                 say(f"ingest run 1 failed (log: {saved}); its last lines:")
                 say("  " + "\n  ".join(first.log_tail))
             say("(4) second ingest run --all-feeds (all feeds should answer 304) ...")
             metrics["load1_before_run2"] = os.getloadavg()[0]
             second = run_ingest(warehouse, registry, run_env, timeout=timeout)
             if not second.ok:
-                saved = second.save_log((results_dir or workdir) / f"e2e-{articles}-run2.log")
+                saved = second.save_log(
+                    (results_dir or workdir) / f"{result_stem(articles, sources)}-run2.log"
+                )
                 say(f"ingest run 2 failed (log: {saved}); its last lines:")
                 say("  " + "\n  ".join(second.log_tail))
             facts = warehouse_facts(warehouse, [first.run_id, second.run_id])
@@ -881,7 +909,7 @@ def run_benchmark(
             )
         if results_dir is not None:
             results_dir.mkdir(parents=True, exist_ok=True)
-            path = results_dir / f"e2e-{articles}.json"
+            path = results_dir / f"{result_stem(articles, sources)}.json"
             document = {
                 "benchmark": "e2e",
                 "when": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -928,8 +956,12 @@ def _env_pairs(values: Sequence[str]) -> dict[str, str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--articles", type=int, default=1000, help="articles N (default 1000)")
-    parser.add_argument("--sources", type=int, default=20, help="sources S (default 20)")
+    parser.add_argument(
+        "--articles", type=int, default=DEFAULT_ARTICLES, help="articles N (default 1000)"
+    )
+    parser.add_argument(
+        "--sources", type=int, default=DEFAULT_SOURCES, help="sources S (default 20)"
+    )
     parser.add_argument("--skip-naive", action="store_true", help="skip the naive baseline")
     parser.add_argument("--seed", type=int, default=None, help="seed of the news web")
     parser.add_argument(
@@ -961,6 +993,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     env = _env_pairs(args.env)
     if args.host_gap is not None:
         env["INGEST_HOST_GAP"] = f"{args.host_gap:g}"
+    stop_on_sigterm()
     metrics = run_benchmark(
         args.articles,
         args.sources,

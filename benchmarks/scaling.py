@@ -2,7 +2,8 @@
 
 For N = 1k, 5k, 20k articles (``--sizes``) on S sources, prints the time per
 article (after start-up and wall) and the peak memory of the ``ingest``
-process tree, and writes ``benchmarks/results/scaling[-quick].json``.
+process tree, and writes ``benchmarks/results/scaling[-quick][-s<S>].json``
+(after every size, so a run stopped half-way keeps what it measured).
 
     python benchmarks/scaling.py [--sizes 1000,5000,20000] [--quick] [--sources 20]
 
@@ -30,6 +31,7 @@ if str(_HERE) not in sys.path:
     sys.path.insert(0, str(_HERE))
 
 from e2e import (  # noqa: E402
+    DEFAULT_SOURCES,
     NOT_SAVED,
     RESULTS_DIR,
     ROOT,
@@ -43,6 +45,7 @@ from e2e import (  # noqa: E402
     pipeline_settings,
     politeness_floor,
     run_ingest,
+    stop_on_sigterm,
 )
 from newsweb import NewsWeb, NewsWebServer  # noqa: E402
 
@@ -151,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default=None, help="comma list of article counts")
     parser.add_argument("--quick", action="store_true", help=f"sizes {QUICK_SIZES}")
-    parser.add_argument("--sources", type=int, default=20)
+    parser.add_argument("--sources", type=int, default=DEFAULT_SOURCES)
     parser.add_argument("--host-gap", type=float, default=None, help="INGEST_HOST_GAP for ingest")
     parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument(
@@ -167,14 +170,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     env = _env_pairs(args.env)
     if args.host_gap is not None:
         env["INGEST_HOST_GAP"] = f"{args.host_gap:g}"
+    args.results_dir.mkdir(parents=True, exist_ok=True)
+    name = "scaling-quick" if args.quick and not args.sizes else "scaling"
+    name += ("" if args.sources == DEFAULT_SOURCES else f"-s{args.sources}") + ".json"
+    path = args.results_dir / name
     workdir = Path(tempfile.mkdtemp(prefix="ingest-scaling-"))
     rows: list[dict[str, Any]] = []
+
+    def save(complete: bool) -> None:
+        """Written after every size, so a run stopped half-way keeps what it measured."""
+        document = {
+            "benchmark": "scaling",
+            "complete": complete,
+            "when": datetime.now(UTC).isoformat(timespec="seconds"),
+            "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+            "git": _git_state(),
+            "env_overrides": env,
+            "sizes": list(sizes),
+            "rows": rows,
+        }
+        path.write_text(json.dumps(document, indent=2, default=str) + "\n", encoding="utf-8")
+
+    stop_on_sigterm()
     try:
         home = args.prefect_home or workdir / "prefect-home"
         if args.prefect_home is None:
             init_prefect_home(home, {**os.environ, "PREFECT_HOME": str(home)})
         for size in sizes:
-            print(f"ingest run --all-feeds: {size} articles, {args.sources} sources ...")
+            print(
+                f"ingest run --all-feeds: {size} articles, {args.sources} sources ...", flush=True
+            )
             rows.append(
                 one_size(
                     size,
@@ -186,30 +211,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                     results_dir=args.results_dir,
                 )
             )
+            save(complete=len(rows) == len(sizes))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    print()
-    print_table(rows)
-    print(
-        "ms/art: run time after start-up (runs table) per loaded article; floor s: least time "
-        "allowed by the per-host request gap; RSS main: largest single process (ru_maxrss); "
-        "RSS tree: sampled peak sum over the ingest process tree; page err: page fetches that "
-        "failed; feed body: articles whose body is the feed's text instead of the page's"
-    )
-    args.results_dir.mkdir(parents=True, exist_ok=True)
-    name = "scaling-quick.json" if args.quick and not args.sizes else "scaling.json"
-    path = args.results_dir / name
-    document = {
-        "benchmark": "scaling",
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "git": _git_state(),
-        "env_overrides": env,
-        "sizes": list(sizes),
-        "rows": rows,
-    }
-    path.write_text(json.dumps(document, indent=2, default=str) + "\n", encoding="utf-8")
-    print(f"results: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+        if rows:
+            print()
+            print_table(rows)
+            print(
+                "ms/art: run time after start-up (runs table) per loaded article; floor s: least "
+                "time allowed by the per-host request gap; RSS main: largest single process "
+                "(ru_maxrss); RSS tree: sampled peak sum over the ingest process tree; page err: "
+                "page fetches that failed; feed body: articles whose body is the feed's text "
+                "instead of the page's"
+            )
+            print(f"results: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
     failed = [r for r in rows if r["loaded"] != r["articles"] or r["status"] != "completed"]
     return 1 if failed else 0
 
