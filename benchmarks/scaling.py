@@ -46,6 +46,7 @@ from e2e import (  # noqa: E402
     politeness_floor,
     run_ingest,
     stop_on_sigterm,
+    task_summary,
 )
 from newsweb import NewsWeb, NewsWebServer  # noqa: E402
 
@@ -100,7 +101,8 @@ def one_size(
             v for k, v in first.counts.items() if k.startswith("body_") and "feed" in k
         ),
         "counts": first.counts,
-        "run": {k: v for k, v in asdict(first).items() if k not in NOT_SAVED},
+        "run": {k: v for k, v in asdict(first).items() if k not in NOT_SAVED and k != "tasks"},
+        "tasks": task_summary(first.tasks),
         "settings": settings,
     }
     if second is not None:
