@@ -15,7 +15,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import acreate_progress_artifact, aupdate_progress_artifact
 from prefect.cache_policies import NO_CACHE
 
-from flows.ingest_feeds import flow_setup, q, writer_slot
+from flows.ingest_feeds import flow_setup, load, q
 from ingest import pipeline, progress
 from ingest.backfill import Params, PlanItem, iter_batches
 from ingest.fetch import Fetcher
@@ -73,19 +73,6 @@ async def extract_batch(
     return await asyncio.to_thread(work)
 
 
-@task(
-    name="backfill-load",
-    cache_policy=NO_CACHE,
-    cache_result_in_memory=False,
-    retries=3,
-    retry_delay_seconds=[5, 15, 60],
-    timeout_seconds=600,
-)
-async def load_batch(settings: Settings, batch: pipeline.FeedBatch) -> dict[str, int]:
-    async with writer_slot():
-        return await asyncio.to_thread(pipeline.load, settings, batch.load)
-
-
 @flow(name="backfill", timeout_seconds=24 * 3600)
 async def backfill(
     since: str,
@@ -135,7 +122,7 @@ async def backfill(
                     fetcher, q(robots), q(items), q(registry), settings, run_id, start.backfill_id
                 )
                 batch = await extract_batch(q(batch), q(pages), q(registry), settings, params)
-                batch.counts.update(await load_batch(settings, q(batch)))
+                batch.counts.update(await load(settings, q(batch)))
                 counts.update(batch.counts)
                 done += len(items)
                 progress.advanced(len(items))

@@ -139,12 +139,7 @@ def run(
     except Exception as exc:
         err.print(f"[red]run failed:[/red] {exc}", highlight=False)
         raise typer.Exit(1) from None
-    summary = Table(title="run summary", show_header=True)
-    summary.add_column("outcome")
-    summary.add_column("count", justify="right")
-    for key, value in sorted(counts.items()):
-        summary.add_row(key, str(value))
-    console.print(summary)
+    _print_counts("run summary", counts)
 
 
 # --------------------------------------------------------------------------- backfill
@@ -369,12 +364,7 @@ def query(
     with clear_errors():
         result = warehouse.query(state.settings.warehouse, sql)
     if fmt is Format.table and output is None:
-        table = Table(show_header=True, header_style="bold")
-        for c in result.columns:
-            table.add_column(c, overflow="fold")
-        for row in result.rows:
-            table.add_row(*("" if v is None else str(v) for v in row))
-        console.print(table)
+        _print_table(None, result)
         return
     buf = io.StringIO()
     if fmt is Format.csv or fmt is Format.table:
@@ -441,7 +431,7 @@ def status(
     )
 
 
-def _print_table(title: str, result: warehouse.QueryResult) -> None:
+def _print_table(title: str | None, result: warehouse.QueryResult) -> None:
     table = Table(title=title, show_header=True, header_style="bold")
     for c in result.columns:
         table.add_column(c, overflow="fold")

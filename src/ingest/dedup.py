@@ -42,6 +42,20 @@ def cluster_id_for(article_id: str) -> str:
     return "c" + article_id[1:]
 
 
+def changes(old_title: str | None, new_title: str | None, old_hash: str, new_hash: str) -> str:
+    """What a new version changed: "title", "body", "title,body", or "" (nothing).
+    A missing new title is not a change: extraction sometimes finds none."""
+    parts = [
+        name
+        for name, differs in (
+            ("title", bool(new_title) and new_title != old_title),
+            ("body", new_hash != old_hash),
+        )
+        if differs
+    ]
+    return ",".join(parts)
+
+
 @dataclass(frozen=True)
 class Candidate:
     """A listing whose page (or feed text) produced a body, ready to dedup."""
@@ -141,21 +155,14 @@ def resolve(
         existing = next((by_url[u] for u in cand.urls if u in by_url), None)
         if existing is not None and existing not in revised and existing in known.stored:
             old = known.stored[existing]
-            changed = [
-                name
-                for name, differs in (
-                    ("title", bool(title) and title != old.title),
-                    ("body", hash_ != old.content_hash),
-                )
-                if differs
-            ]
+            changed = changes(old.title, title, old.content_hash, hash_)
             if changed:
                 revised.add(existing)
                 res.revisions.append(
                     Revision(
                         article_id=existing,
                         revision=old.revision + 1,
-                        changed=",".join(changed),
+                        changed=changed,
                         old_title=old.title,
                         new_title=title,
                         old_content_hash=old.content_hash,

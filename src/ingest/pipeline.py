@@ -34,7 +34,7 @@ from ingest.backfill import (
 )
 from ingest.dedup import Candidate, Listing
 from ingest.dedup import content_hash as dedup_hash
-from ingest.extract import choose_body, extract_pages
+from ingest.extract import choose_body, extract_pages, word_count
 from ingest.feeds import parse_feed
 from ingest.fetch import Fetcher, origin_of
 from ingest.near import fingerprint
@@ -844,7 +844,7 @@ def reextract(
                 title=ex.title or page.title,
                 body=ex.body,
                 content_hash=dedup_hash(ex.body),
-                word_count=len(ex.body.split()),
+                word_count=word_count(ex.body),
                 author=author,
                 language=ex.language or page.language,
                 wire_service=None if wire == page.source_id else wire,

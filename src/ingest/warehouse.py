@@ -33,6 +33,7 @@ from ingest.dedup import (
     Resolution,
     Stored,
     assign_clusters,
+    changes,
     cluster_id_for,
     resolve,
     story_time,
@@ -1106,9 +1107,12 @@ class Reextracted:
 
     @property
     def text_changed(self) -> bool:
-        return self.content_hash != self.page.content_hash or (
-            bool(self.title) and self.title != self.page.title
-        )
+        return bool(self.changed_parts)
+
+    @property
+    def changed_parts(self) -> str:
+        p = self.page
+        return changes(p.title, self.title, p.content_hash, self.content_hash)
 
     @property
     def changed(self) -> bool:
@@ -1136,14 +1140,6 @@ def apply_reprocess(
         for u in changed:
             p = u.page
             if u.text_changed:
-                what = ",".join(
-                    name
-                    for name, differs in (
-                        ("title", bool(u.title) and u.title != p.title),
-                        ("body", u.content_hash != p.content_hash),
-                    )
-                    if differs
-                )
                 con.execute(
                     """
                     INSERT OR IGNORE INTO article_revisions
@@ -1154,7 +1150,7 @@ def apply_reprocess(
                         p.revision + 1,
                         now,
                         run_id,
-                        f"reprocess:{what}",
+                        f"reprocess:{u.changed_parts}",
                         u.title,
                         u.content_hash,
                         p.article_id,
