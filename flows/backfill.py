@@ -21,6 +21,7 @@ from ingest.backfill import Params, PlanItem, iter_batches
 from ingest.fetch import Fetcher
 from ingest.registry import Registry
 from ingest.settings import Settings
+from ingest.staging import Staged
 
 
 @task(
@@ -58,10 +59,10 @@ async def extract_batch(
     registry: Registry,
     settings: Settings,
     params: Params,
-) -> pipeline.FeedBatch:
-    def work() -> pipeline.FeedBatch:
+) -> Staged:
+    def work() -> Staged:
         extracted = pipeline.extract_batch(pages, settings, batch)
-        return pipeline.finish_backfill_batch(
+        built = pipeline.finish_backfill_batch(
             batch,
             pages=pages,
             extracted=extracted,
@@ -69,6 +70,7 @@ async def extract_batch(
             settings=settings,
             params=params,
         )
+        return pipeline.stage(settings, built)
 
     return await asyncio.to_thread(work)
 
@@ -121,9 +123,9 @@ async def backfill(
                 batch, pages = await fetch_batch(
                     fetcher, q(robots), q(items), q(registry), settings, run_id, start.backfill_id
                 )
-                batch = await extract_batch(q(batch), q(pages), q(registry), settings, params)
-                batch.counts.update(await load(settings, q(batch)))
-                counts.update(batch.counts)
+                staged = await extract_batch(q(batch), q(pages), q(registry), settings, params)
+                counts.update(staged.counts)
+                counts.update(await load(settings, staged))
                 done += len(items)
                 progress.advanced(len(items))
                 await aupdate_progress_artifact(

@@ -1,8 +1,9 @@
 """The scheduled ingestion flow: due feeds to warehouse rows.
 
 The body reads like the data flow: prepare -> per feed batch (fetch + parse
--> skip known -> fetch pages -> extract -> attribute) -> load (serialised)
--> finish. All logic lives in ``ingest.pipeline``; this module adds retries,
+-> skip known -> per chunk of pages: fetch, extract, attribute, stage as a
+Parquet file) -> load each staged file (the one serialised writer) ->
+finish. All logic lives in ``ingest.pipeline``; this module adds retries,
 timeouts, concurrency, logs and the run's artifact.
 """
 
@@ -29,6 +30,7 @@ from ingest.extract import warm_pool
 from ingest.fetch import Fetcher
 from ingest.registry import Registry, load_registry
 from ingest.settings import Settings
+from ingest.staging import Staged
 from ingest.warehouse import DueFeed
 
 T = TypeVar("T")
@@ -115,20 +117,27 @@ async def fetch_feeds(
     return await asyncio.to_thread(pipeline.skip_known, batch, settings)
 
 
-@task(name="fetch-pages", cache_policy=NO_CACHE, cache_result_in_memory=False, timeout_seconds=1800)
-async def fetch_pages(
-    fetcher: Fetcher, batch: pipeline.FeedBatch, robots: pipeline.RobotsCache
-) -> list[pipeline.Page]:
-    return await pipeline.fetch_pages(fetcher, batch, robots)
+@task(
+    name="fetch-extract", cache_policy=NO_CACHE, cache_result_in_memory=False, timeout_seconds=1800
+)
+async def fetch_extract(
+    fetcher: Fetcher,
+    chunk: pipeline.FeedBatch,
+    robots: pipeline.RobotsCache,
+    registry: Registry,
+    settings: Settings,
+) -> Staged:
+    """One chunk of pages: fetch, extract, attribute, and stage for the loader.
 
+    Only the staged file's name leaves the task: pages and bodies never pass
+    through Prefect, and the task can run on any worker that shares the
+    staging directory."""
+    pages = await pipeline.fetch_pages(fetcher, chunk, robots)
 
-@task(name="extract", cache_policy=NO_CACHE, cache_result_in_memory=False, timeout_seconds=1800)
-async def extract(
-    batch: pipeline.FeedBatch, pages: list[pipeline.Page], registry: Registry, settings: Settings
-) -> pipeline.FeedBatch:
-    def work() -> pipeline.FeedBatch:
-        extracted = pipeline.extract_batch(pages, settings, batch)
-        return pipeline.build_candidates(batch, pages, extracted, registry, settings)
+    def work() -> Staged:
+        extracted = pipeline.extract_batch(pages, settings, chunk)
+        built = pipeline.build_candidates(chunk, pages, extracted, registry, settings)
+        return pipeline.stage(settings, built)
 
     return await asyncio.to_thread(work)
 
@@ -141,9 +150,24 @@ async def extract(
     retry_delay_seconds=[5, 15, 60],
     timeout_seconds=600,
 )
-async def load(settings: Settings, batch: pipeline.FeedBatch) -> dict[str, int]:
+async def load(settings: Settings, staged: Staged) -> dict[str, int]:
+    """The one writer: a staged batch into the warehouse, exactly once."""
     async with writer_slot():
-        return await asyncio.to_thread(pipeline.load, settings, batch.load)
+        return await asyncio.to_thread(pipeline.load_staged, settings, staged)
+
+
+@task(
+    name="load-leftovers",
+    cache_policy=NO_CACHE,
+    cache_result_in_memory=False,
+    retries=2,
+    retry_delay_seconds=[15, 60],
+    timeout_seconds=1800,
+)
+async def load_leftovers(settings: Settings, run_id: str) -> Counter[str]:
+    """Staged batches that runs which crashed left behind."""
+    async with writer_slot():
+        return await asyncio.to_thread(pipeline.load_leftovers, settings, run_id)
 
 
 @task(
@@ -187,22 +211,25 @@ async def ingest_feeds(
 
     async def one_chunk(fetcher: Fetcher, chunk: pipeline.FeedBatch) -> Counter[str]:
         async with chunk_slots:
-            pages = await fetch_pages(fetcher, q(chunk), q(robots))
-            chunk = await extract(q(chunk), q(pages), q(registry), settings)
+            staged = await fetch_extract(fetcher, q(chunk), q(robots), q(registry), settings)
+        counts = Counter(staged.counts)
         async with load_lock:
-            chunk.counts.update(await load(settings, q(chunk)))
-        return chunk.counts
+            counts.update(await load(settings, staged))
+        return counts
 
     async def one_batch(fetcher: Fetcher, feed_batch: list[DueFeed]) -> Counter[str]:
         async with feed_slots:
             batch = await fetch_feeds(fetcher, feed_batch, q(registry), settings, run_id)
         chunks = pipeline.page_chunks(batch, PAGE_CHUNK)
+        counts: Counter[str] = Counter()
         for result in await asyncio.gather(*(one_chunk(fetcher, c) for c in chunks)):
-            batch.counts.update(result)
+            counts.update(result)
         # last: feed states, listings and feed fetch rows, once every page is in
+        staged = await asyncio.to_thread(pipeline.stage, settings, batch)
+        counts.update(staged.counts)
         async with load_lock:
-            batch.counts.update(await load(settings, q(batch)))
-        return batch.counts
+            counts.update(await load(settings, staged))
+        return counts
 
     status = "failed"
     try:
@@ -218,6 +245,7 @@ async def ingest_feeds(
                 log.error("a feed batch failed: %r", outcome)
             else:
                 counts.update(outcome)
+        counts.update(await load_leftovers(settings, run_id))
         status = "completed" if not counts["batches_failed"] else "failed"
     finally:
         finish_run(settings, run_id, status, counts)

@@ -47,8 +47,15 @@ def test_flow_run_loads_and_publishes_counts(
 
     con = duckdb.connect(str(wh), read_only=True)
     runs = con.execute("SELECT run_id, status FROM runs ORDER BY started_at").fetchall()
+    # every page chunk and feed batch went through a staged file, consumed once
+    ((staged, loaded_elsewhere),) = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE loaded_by <> run_id) FROM staged_batches"
+    ).fetchall()
     con.close()
     assert [s for _, s in runs] == ["completed"] * 3
+    # run 1: a chunk of 18 pages and its feed batch; run 2: the feed batch (all 304)
+    assert staged == 3 and loaded_elsewhere == 0
+    assert list((tmp_path / "flow-staging").iterdir()) == []
 
     async def artifact_and_tasks() -> tuple[list[object], int]:
         from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
@@ -65,7 +72,7 @@ def test_flow_run_loads_and_publishes_counts(
     arts, n_tasks = asyncio.run(artifact_and_tasks())
     assert arts, "the run publishes a table artifact with its counts"
     # batched: a handful of task runs for 4 feeds and 18 pages, not one per article
-    assert 0 < n_tasks <= 8
+    assert 0 < n_tasks <= 7
     # the flow's Prefect run id is the warehouse run id
     assert all(len(r[0]) == 36 for r in runs)
     assert os.environ["INGEST_ALLOW_PRIVATE_HOSTS"] == "127.0.0.1"

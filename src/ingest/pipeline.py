@@ -17,7 +17,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from ingest import warehouse
+import duckdb
+
+from ingest import staging, warehouse
 from ingest.attribute import WireMatcher, publisher_for
 from ingest.backfill import (
     MAX_ARCHIVE_PAGES,
@@ -44,6 +46,7 @@ from ingest.registry import Registry
 from ingest.robots import RobotsPolicy, RobotsRecord, record_from_fetch, robots_url
 from ingest.schedule import Policy, plan
 from ingest.settings import Settings
+from ingest.staging import Staged, StagingError
 from ingest.urls import BadURL, canonicalize, registered_domain
 from ingest.warehouse import DueFeed, FeedUpdate, LoadBatch, RawPage, Reject
 
@@ -510,12 +513,73 @@ def build_candidates(
 # --------------------------------------------------------------------------- load
 
 
-def load(settings: Settings, batch: LoadBatch) -> dict[str, int]:
-    """Write a batch; once written it is emptied, so that nothing that still
-    refers to it (Prefect keeps task inputs for a while) holds its articles."""
+def stage(settings: Settings, batch: FeedBatch) -> Staged:
+    """Hand a batch's rows to the loader: one Parquet file in the staging
+    directory. The batch is emptied (its rows now live in the file)."""
+    staged = staging.write(batch.load, settings.staging_path, batch.counts)
+    batch.load.spend()
+    return staged
+
+
+def load_staged(settings: Settings, staged: Staged, loaded_by: str | None = None) -> dict[str, int]:
+    """Write one staged batch into the warehouse, exactly once, then delete
+    its file. A batch another loader already wrote counts nothing here."""
+    path = Path(staged.path)
+    try:
+        batch_id, batch = staging.read(path)
+    except FileNotFoundError:
+        with warehouse.writer(settings.warehouse) as con:
+            if warehouse.staged_loaded(con, staged.batch_id):
+                return {}
+        raise StagingError(
+            f"staged batch {staged.batch_id} vanished before it was loaded"
+        ) from None
     with warehouse.writer(settings.warehouse) as con:
-        counts = warehouse.load_batch(con, batch)
-    batch.spend()
+        counts = warehouse.load_batch(con, batch, staged=batch_id, loaded_by=loaded_by)
+    path.unlink(missing_ok=True)
+    return counts or {}
+
+
+# A staged file older than this is a leftover even if its run still shows as
+# running (killed without a chance to record its end). A live run loads its
+# files within seconds; one it has not loaded yet is at worst loaded by the
+# sweep instead, once, since loading is exactly-once either way.
+LEFTOVER_AGE = timedelta(hours=1)
+
+
+def load_leftovers(settings: Settings, run_id: str) -> Counter[str]:
+    """Load the staged batches of runs that ended (or died) before loading
+    them, oldest first; a batch that cannot be written is moved to
+    ``failed/`` and recorded in ``rejects`` (stage ``load``)."""
+    counts: Counter[str] = Counter()
+    directory = settings.staging_path
+    now = now_utc()
+    for part in staging.stale_parts(directory, (now - LEFTOVER_AGE).timestamp()):
+        part.unlink(missing_ok=True)
+    files = staging.pending(directory)
+    if not files:
+        return counts
+    with warehouse.writer(settings.warehouse) as con:
+        running = warehouse.running_runs(con)
+    old = (now - LEFTOVER_AGE).timestamp()
+    for path in files:
+        owner = staging.run_of(path)
+        if owner == run_id or (owner in running and path.stat().st_mtime >= old):
+            continue
+        staged = Staged(str(path), path.name.removesuffix(staging.SUFFIX), owner)
+        try:
+            written = load_staged(settings, staged, loaded_by=run_id)
+        except warehouse.WarehouseBusy:
+            raise
+        except (StagingError, warehouse.WarehouseError, duckdb.Error) as exc:
+            target = staging.quarantine(path)
+            reject = Reject("load", f"staged batch not loaded: {exc}", now, url=str(target))
+            with warehouse.writer(settings.warehouse) as con:
+                warehouse.load_batch(con, LoadBatch(run_id, rejects=[reject]))
+            counts["staged_failed"] += 1
+            continue
+        counts["staged_leftovers_loaded"] += 1
+        counts.update({k: v for k, v in written.items() if v})
     return counts
 
 
@@ -534,7 +598,7 @@ async def run_batch(
     pages = await fetch_pages(fetcher, batch, robots)
     extracted = await asyncio.to_thread(extract_batch, pages, settings, batch)
     batch = build_candidates(batch, pages, extracted, registry, settings)
-    batch.counts.update(load(settings, batch.load))
+    batch.counts.update(load_staged(settings, stage(settings, batch)))
     return batch.counts
 
 

@@ -95,6 +95,10 @@ class Settings:
     # and how long pages are kept there (0: forever).
     raw_dir: Path | None = None
     raw_retention_days: int = 90
+    # Staging directory where fetch/extract hand finished batches (Parquet) to
+    # the one warehouse loader (default: <warehouse stem>-staging/). Shared by
+    # every worker and the loader when scaled out.
+    staging_dir: Path | None = None
     # Backfill: pages per batch (one load transaction and one checkpoint each).
     backfill_batch_size: int = 50
 
@@ -106,6 +110,10 @@ class Settings:
     @property
     def raw_path(self) -> Path:
         return self.raw_dir or self.warehouse.parent / f"{self.warehouse.stem}-raw"
+
+    @property
+    def staging_path(self) -> Path:
+        return self.staging_dir or self.warehouse.parent / f"{self.warehouse.stem}-staging"
 
     @classmethod
     def from_env(
@@ -142,6 +150,7 @@ class Settings:
             extract_workers=int(env.get("INGEST_EXTRACT_WORKERS") or base.extract_workers),
             per_host_connections=int(env.get("INGEST_PER_HOST") or base.per_host_connections),
             raw_dir=Path(env["INGEST_RAW_DIR"]) if env.get("INGEST_RAW_DIR") else None,
+            staging_dir=Path(env["INGEST_STAGING_DIR"]) if env.get("INGEST_STAGING_DIR") else None,
             raw_retention_days=int(env.get("INGEST_RAW_RETENTION_DAYS") or base.raw_retention_days),
             backfill_batch_size=int(env.get("INGEST_BACKFILL_BATCH") or base.backfill_batch_size),
             cluster_window_days=int(

@@ -744,184 +744,214 @@ def _cluster_new(
     return assign_clusters(res.articles, res.fingerprints, candidates, same_text)
 
 
-def load_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> dict[str, int]:
-    """Write one batch in one transaction; idempotent. Returns what was written."""
+def load_batch(
+    con: duckdb.DuckDBPyConnection,
+    batch: LoadBatch,
+    *,
+    staged: str | None = None,
+    loaded_by: str | None = None,
+) -> dict[str, int] | None:
+    """Write one batch in one transaction; idempotent. Returns what was written.
+
+    ``staged``: the id of the staged file the batch came from, recorded in the
+    same transaction; a batch whose id is already recorded is not written
+    again (returns None)."""
     with transaction(con):
-        res: Resolution = resolve(
-            batch.candidates, batch.listings, _lookup(con, batch), batch.run_id
-        )
-        articles = _cluster_new(con, res, batch.cluster_window_days)
-        counts = {
-            "articles_new": _insert(
-                con,
-                "articles",
-                [{**a.__dict__, "run_id": batch.run_id} for a in articles],
-                ARTICLE_SCHEMA,
-                "INSERT OR IGNORE",
-            ),
-            "articles_duplicate": res.duplicates,
-            "articles_joined_story": sum(
-                1 for a in articles if a.cluster_id != cluster_id_for(a.article_id)
-            ),
-        }
-        _insert(
-            con,
-            "article_bands",
-            [
-                {"band": b, "bucket": k, "article_id": a.article_id, "story_at": story_time(a)}
-                for a in articles
-                for b, k in res.fingerprints[a.article_id].bands
-                if res.fingerprints[a.article_id].matchable
-            ],
-            BAND_SCHEMA,
-        )
-        counts["articles_revised"] = _revise(con, res, batch.run_id)
-        if res.entry_updates:
-            con.register(
-                "entry_updates",
-                pa.Table.from_pylist(
-                    [
-                        {"article_id": k, "entry_title": t, "entry_updated_at": u}
-                        for k, (t, u) in res.entry_updates.items()
-                    ],
-                    schema=pa.schema(
-                        [
-                            ("article_id", pa.string()),
-                            ("entry_title", pa.string()),
-                            ("entry_updated_at", TS),
-                        ]
-                    ),
-                ),
-            )
-            con.execute("""
-                UPDATE articles SET entry_title = coalesce(u.entry_title, articles.entry_title),
-                    entry_updated_at = coalesce(u.entry_updated_at, articles.entry_updated_at)
-                FROM entry_updates u WHERE articles.article_id = u.article_id
-                  AND (articles.entry_title IS DISTINCT FROM u.entry_title
-                       OR articles.entry_updated_at IS DISTINCT FROM u.entry_updated_at)
-            """)
-            con.unregister("entry_updates")
-        _insert(
-            con,
-            "article_urls",
-            [{"url": u, "article_id": a} for u, a in res.aliases.items()],
-            pa.schema([("url", pa.string()), ("article_id", pa.string())]),
-            "INSERT OR IGNORE",
-        )
-        counts["sightings"] = _insert(
-            con,
-            "sightings",
-            [{**s.__dict__, "backfill_id": batch.backfill_id} for s in res.sightings.values()],
-            SIGHTING_SCHEMA,
-            "INSERT OR IGNORE",
-        )
-        if res.touched:
-            con.register(
-                "touched",
-                pa.table(
-                    {
-                        "article_id": list(res.touched),
-                        "seen": pa.array(list(res.touched.values()), TS),
-                    }
-                ),
-            )
-            con.execute("""
-                UPDATE articles SET last_seen_at = t.seen FROM touched t
-                WHERE articles.article_id = t.article_id AND articles.last_seen_at < t.seen
-            """)
-            con.unregister("touched")
-        if articles:
-            refresh_clusters(con, {a.cluster_id for a in articles})
-        counts["fetches"] = _insert(
-            con,
-            "fetch_log",
-            [_fetch_row(batch.run_id, f, feed_id) for f, feed_id in batch.fetches if not f.offline],
-            FETCH_SCHEMA,
-        )
-        counts["rejects"] = _insert(
-            con,
-            "rejects",
-            [
-                {
-                    "run_id": batch.run_id,
-                    "feed_id": r.feed_id,
-                    "url": r.url,
-                    "stage": r.stage,
-                    "reason": r.reason,
-                    "rejected_at": r.at,
-                }
-                for r in batch.rejects
-            ],
-            REJECT_SCHEMA,
-        )
-        if batch.feed_updates:
-            con.register(
-                "feed_updates",
-                pa.Table.from_pylist(
-                    [u.__dict__ for u in batch.feed_updates], schema=FEED_UPDATE_SCHEMA
-                ),
-            )
-            # Validators are replaced only by a 200; a 304 or an error keeps them.
-            con.execute("""
-                UPDATE feeds SET
-                    last_fetched_at = u.fetched_at, last_outcome = u.outcome,
-                    last_status = u.status, last_error = u.error,
-                    next_fetch_at = u.next_fetch_at,
-                    consecutive_failures = u.consecutive_failures,
-                    etag = CASE WHEN u.outcome = 'ok' THEN u.etag ELSE feeds.etag END,
-                    last_modified = CASE WHEN u.outcome = 'ok' THEN u.last_modified
-                                         ELSE feeds.last_modified END,
-                    title = coalesce(u.title, feeds.title),
-                    last_entries = coalesce(u.entries, feeds.last_entries),
-                    ttl_minutes = coalesce(u.ttl_minutes, feeds.ttl_minutes),
-                    interval_minutes = coalesce(u.interval_minutes, feeds.interval_minutes),
-                    new_per_hour = coalesce(u.new_per_hour, feeds.new_per_hour),
-                    last_new_entries = coalesce(u.new_entries, feeds.last_new_entries),
-                    failure_kind = u.failure_kind,
-                    disabled = feeds.disabled OR u.disabled_reason IS NOT NULL,
-                    disabled_reason = coalesce(u.disabled_reason, feeds.disabled_reason),
-                    disabled_at = CASE WHEN u.disabled_reason IS NOT NULL THEN u.fetched_at
-                                       ELSE feeds.disabled_at END,
-                    url = coalesce(u.moved_to, feeds.url)
-                FROM feed_updates u WHERE feeds.feed_id = u.feed_id
-            """)
+        if (
+            staged is not None
+            and con.execute("SELECT 1 FROM staged_batches WHERE batch_id = ?", [staged]).fetchone()
+        ):
+            return None
+        counts = _write_batch(con, batch)
+        if staged is not None:
             con.execute(
-                """
-                INSERT INTO feed_url_history
-                SELECT feed_id, old_url, moved_to, status, fetched_at, ?
-                FROM feed_updates WHERE moved_to IS NOT NULL
-            """,
-                [batch.run_id],
-            )
-            con.unregister("feed_updates")
-        if batch.raw_pages:
-            _insert(
-                con,
-                "raw_pages",
-                [{**r.__dict__, "run_id": batch.run_id} for r in batch.raw_pages],
-                RAW_SCHEMA,
-                "INSERT OR IGNORE",
-            )
-        if batch.done and batch.backfill_id:
-            now = datetime.now(UTC)
-            _insert(
-                con,
-                "backfill_done",
+                "INSERT INTO staged_batches VALUES (?, ?, ?, ?, ?)",
                 [
-                    {"backfill_id": batch.backfill_id, "url": u, "outcome": o, "done_at": now}
-                    for u, o in batch.done.items()
+                    staged,
+                    batch.run_id,
+                    loaded_by or batch.run_id,
+                    datetime.now(UTC),
+                    json.dumps(dict(sorted(counts.items()))),
                 ],
-                DONE_SCHEMA,
-                "INSERT OR IGNORE",
             )
-        if batch.robots:
-            _insert(
-                con,
-                "robots",
-                [r.__dict__ for r in batch.robots],
-                ROBOTS_SCHEMA,
-                "INSERT OR REPLACE",
-            )
+    return counts
+
+
+def _write_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> dict[str, int]:
+    """Every row of one batch, inside the caller's transaction."""
+    res: Resolution = resolve(batch.candidates, batch.listings, _lookup(con, batch), batch.run_id)
+    articles = _cluster_new(con, res, batch.cluster_window_days)
+    counts = {
+        "articles_new": _insert(
+            con,
+            "articles",
+            [{**a.__dict__, "run_id": batch.run_id} for a in articles],
+            ARTICLE_SCHEMA,
+            "INSERT OR IGNORE",
+        ),
+        "articles_duplicate": res.duplicates,
+        "articles_joined_story": sum(
+            1 for a in articles if a.cluster_id != cluster_id_for(a.article_id)
+        ),
+    }
+    _insert(
+        con,
+        "article_bands",
+        [
+            {"band": b, "bucket": k, "article_id": a.article_id, "story_at": story_time(a)}
+            for a in articles
+            for b, k in res.fingerprints[a.article_id].bands
+            if res.fingerprints[a.article_id].matchable
+        ],
+        BAND_SCHEMA,
+    )
+    counts["articles_revised"] = _revise(con, res, batch.run_id)
+    if res.entry_updates:
+        con.register(
+            "entry_updates",
+            pa.Table.from_pylist(
+                [
+                    {"article_id": k, "entry_title": t, "entry_updated_at": u}
+                    for k, (t, u) in res.entry_updates.items()
+                ],
+                schema=pa.schema(
+                    [
+                        ("article_id", pa.string()),
+                        ("entry_title", pa.string()),
+                        ("entry_updated_at", TS),
+                    ]
+                ),
+            ),
+        )
+        con.execute("""
+            UPDATE articles SET entry_title = coalesce(u.entry_title, articles.entry_title),
+                entry_updated_at = coalesce(u.entry_updated_at, articles.entry_updated_at)
+            FROM entry_updates u WHERE articles.article_id = u.article_id
+              AND (articles.entry_title IS DISTINCT FROM u.entry_title
+                   OR articles.entry_updated_at IS DISTINCT FROM u.entry_updated_at)
+        """)
+        con.unregister("entry_updates")
+    _insert(
+        con,
+        "article_urls",
+        [{"url": u, "article_id": a} for u, a in res.aliases.items()],
+        pa.schema([("url", pa.string()), ("article_id", pa.string())]),
+        "INSERT OR IGNORE",
+    )
+    counts["sightings"] = _insert(
+        con,
+        "sightings",
+        [{**s.__dict__, "backfill_id": batch.backfill_id} for s in res.sightings.values()],
+        SIGHTING_SCHEMA,
+        "INSERT OR IGNORE",
+    )
+    if res.touched:
+        con.register(
+            "touched",
+            pa.table(
+                {
+                    "article_id": list(res.touched),
+                    "seen": pa.array(list(res.touched.values()), TS),
+                }
+            ),
+        )
+        con.execute("""
+            UPDATE articles SET last_seen_at = t.seen FROM touched t
+            WHERE articles.article_id = t.article_id AND articles.last_seen_at < t.seen
+        """)
+        con.unregister("touched")
+    if articles:
+        refresh_clusters(con, {a.cluster_id for a in articles})
+    counts["fetches"] = _insert(
+        con,
+        "fetch_log",
+        [_fetch_row(batch.run_id, f, feed_id) for f, feed_id in batch.fetches if not f.offline],
+        FETCH_SCHEMA,
+    )
+    counts["rejects"] = _insert(
+        con,
+        "rejects",
+        [
+            {
+                "run_id": batch.run_id,
+                "feed_id": r.feed_id,
+                "url": r.url,
+                "stage": r.stage,
+                "reason": r.reason,
+                "rejected_at": r.at,
+            }
+            for r in batch.rejects
+        ],
+        REJECT_SCHEMA,
+    )
+    if batch.feed_updates:
+        con.register(
+            "feed_updates",
+            pa.Table.from_pylist(
+                [u.__dict__ for u in batch.feed_updates], schema=FEED_UPDATE_SCHEMA
+            ),
+        )
+        # Validators are replaced only by a 200; a 304 or an error keeps them.
+        con.execute("""
+            UPDATE feeds SET
+                last_fetched_at = u.fetched_at, last_outcome = u.outcome,
+                last_status = u.status, last_error = u.error,
+                next_fetch_at = u.next_fetch_at,
+                consecutive_failures = u.consecutive_failures,
+                etag = CASE WHEN u.outcome = 'ok' THEN u.etag ELSE feeds.etag END,
+                last_modified = CASE WHEN u.outcome = 'ok' THEN u.last_modified
+                                     ELSE feeds.last_modified END,
+                title = coalesce(u.title, feeds.title),
+                last_entries = coalesce(u.entries, feeds.last_entries),
+                ttl_minutes = coalesce(u.ttl_minutes, feeds.ttl_minutes),
+                interval_minutes = coalesce(u.interval_minutes, feeds.interval_minutes),
+                new_per_hour = coalesce(u.new_per_hour, feeds.new_per_hour),
+                last_new_entries = coalesce(u.new_entries, feeds.last_new_entries),
+                failure_kind = u.failure_kind,
+                disabled = feeds.disabled OR u.disabled_reason IS NOT NULL,
+                disabled_reason = coalesce(u.disabled_reason, feeds.disabled_reason),
+                disabled_at = CASE WHEN u.disabled_reason IS NOT NULL THEN u.fetched_at
+                                   ELSE feeds.disabled_at END,
+                url = coalesce(u.moved_to, feeds.url)
+            FROM feed_updates u WHERE feeds.feed_id = u.feed_id
+        """)
+        con.execute(
+            """
+            INSERT INTO feed_url_history
+            SELECT feed_id, old_url, moved_to, status, fetched_at, ?
+            FROM feed_updates WHERE moved_to IS NOT NULL
+        """,
+            [batch.run_id],
+        )
+        con.unregister("feed_updates")
+    if batch.raw_pages:
+        _insert(
+            con,
+            "raw_pages",
+            [{**r.__dict__, "run_id": batch.run_id} for r in batch.raw_pages],
+            RAW_SCHEMA,
+            "INSERT OR IGNORE",
+        )
+    if batch.done and batch.backfill_id:
+        now = datetime.now(UTC)
+        _insert(
+            con,
+            "backfill_done",
+            [
+                {"backfill_id": batch.backfill_id, "url": u, "outcome": o, "done_at": now}
+                for u, o in batch.done.items()
+            ],
+            DONE_SCHEMA,
+            "INSERT OR IGNORE",
+        )
+    if batch.robots:
+        _insert(
+            con,
+            "robots",
+            [r.__dict__ for r in batch.robots],
+            ROBOTS_SCHEMA,
+            "INSERT OR REPLACE",
+        )
     return counts
 
 
@@ -1278,6 +1308,20 @@ def finish_backfill(con: duckdb.DuckDBPyConnection, backfill_id: str, at: dateti
 
 
 # --------------------------------------------------------------------------- runs
+
+
+def staged_loaded(con: duckdb.DuckDBPyConnection, batch_id: str) -> bool:
+    """Whether a staged batch has been written (by any loader)."""
+    return bool(
+        con.execute("SELECT 1 FROM staged_batches WHERE batch_id = ?", [batch_id]).fetchone()
+    )
+
+
+def running_runs(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """Runs that have not recorded their end."""
+    return {
+        r[0] for r in con.execute("SELECT run_id FROM runs WHERE finished_at IS NULL").fetchall()
+    }
 
 
 def start_run(con: duckdb.DuckDBPyConnection, run_id: str, flow: str, started_at: datetime) -> None:

@@ -1,0 +1,268 @@
+"""Staged batches: Parquet files handed to the one loader, loaded exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+from tests.test_pipeline import snapshot
+
+from ingest import pipeline, staging, warehouse
+from ingest.demo.server import SiteServer
+from ingest.fetch import Fetcher
+from ingest.registry import Registry
+from ingest.settings import Settings
+from ingest.staging import Staged
+
+
+def stage_run(settings: Settings, registry: Registry, run_id: str = "run-a") -> list[Staged]:
+    """Every stage of one pass up to staging, without loading: chunks of pages
+    first, then each feed batch's own rows, in the order the flow stages them."""
+    start = pipeline.prepare_run(settings, registry, run_id, "test", all_feeds=True)
+    robots = pipeline.RobotsCache(start.robots, settings)
+
+    async def go() -> list[Staged]:
+        out: list[Staged] = []
+        async with Fetcher(settings) as fetcher:
+            for feeds in pipeline.batched(start.feeds, settings.feed_batch_size):
+                results = await pipeline.fetch_feeds(fetcher, feeds)
+                batch = pipeline.parse_feeds(feeds, results, registry, settings, run_id)
+                batch = pipeline.skip_known(batch, settings)
+                for chunk in pipeline.page_chunks(batch, 8):
+                    pages = await pipeline.fetch_pages(fetcher, chunk, robots)
+                    extracted = pipeline.extract_batch(pages, settings, chunk)
+                    built = pipeline.build_candidates(chunk, pages, extracted, registry, settings)
+                    out.append(pipeline.stage(settings, built))
+                out.append(pipeline.stage(settings, batch))
+        return out
+
+    return asyncio.run(go())
+
+
+def load_all(settings: Settings, staged: list[Staged], by: str | None = None) -> None:
+    for s in staged:
+        pipeline.load_staged(settings, s, loaded_by=by)
+
+
+def rows(settings: Settings, sql: str) -> list[tuple[object, ...]]:
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+@pytest.fixture
+def reference(settings: Settings, registry: Registry, tmp_path: Path) -> Iterator[Path]:
+    """A warehouse that loaded one pass once, the plain way."""
+    ref = replace(settings, warehouse=tmp_path / "ref.duckdb", staging_dir=tmp_path / "ref-stg")
+    load_all(ref, stage_run(ref, registry))
+    yield ref.warehouse
+
+
+def same_content(a: Path, b: Path) -> bool:
+    """The same articles, stories, URLs and sightings (run ids and times aside)."""
+    sa, sb = snapshot(a), snapshot(b)
+    for table in ("articles", "sightings", "feeds"):  # carry run ids and fetch times
+        sa.pop(table)
+        sb.pop(table)
+    articles = (
+        "SELECT article_id, canonical_url, source_id, content_hash, cluster_id, wire_service, "
+        "title, body FROM articles ORDER BY article_id"
+    )
+    sightings = "SELECT article_id, feed_id, url, via FROM sightings ORDER BY ALL"
+    for path, snap in ((a, sa), (b, sb)):
+        with duckdb.connect(str(path), read_only=True) as con:
+            snap["articles"] = con.execute(articles).fetchall()
+            snap["sightings"] = con.execute(sightings).fetchall()
+    assert sa["articles"], "nothing loaded"
+    return sa == sb
+
+
+def content_counts(path: Path) -> tuple[int, ...]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return tuple(
+            con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # type: ignore[index]
+            for t in ("articles", "sightings", "article_urls", "clusters", "fetch_log", "rejects")
+        )
+
+
+def test_real_batch_round_trips_through_parquet(
+    settings: Settings, registry: Registry, tmp_path: Path
+) -> None:
+    start = pipeline.prepare_run(settings, registry, "rt", "test", all_feeds=True)
+
+    async def one_batch() -> pipeline.FeedBatch:
+        async with Fetcher(settings) as fetcher:
+            results = await pipeline.fetch_feeds(fetcher, start.feeds)
+            batch = pipeline.parse_feeds(start.feeds, results, registry, settings, "rt")
+            batch = pipeline.skip_known(batch, settings)
+            pages = await pipeline.fetch_pages(fetcher, batch, None)
+        extracted = pipeline.extract_batch(pages, settings, batch)
+        return pipeline.build_candidates(batch, pages, extracted, registry, settings)
+
+    batch = asyncio.run(one_batch())
+    load = batch.load
+    assert load.candidates and load.fetches and load.feed_updates and load.raw_pages
+    written = staging.write(batch.load, tmp_path / "stg")
+    batch_id, back = staging.read(Path(written.path))
+    assert batch_id == written.batch_id
+    assert back == batch.load  # every record, nested ones included
+    assert all(c.fingerprint and c.fingerprint.shingles for c in back.candidates)
+    # plain Parquet that DuckDB reads as is
+    with duckdb.connect() as con:
+        (n,) = con.execute(f"SELECT len(candidates) FROM '{written.path}'").fetchall()[0]
+    assert n == len(batch.load.candidates)
+
+
+def test_staged_run_loads_like_a_direct_one(
+    settings: Settings, registry: Registry, reference: Path, site: SiteServer
+) -> None:
+    staged = stage_run(settings, registry)
+    assert [Path(s.path).exists() for s in staged] == [True] * len(staged)
+    # file names sort in staging order: chunks before their feed batch's rows
+    assert staging.pending(settings.staging_path) == [Path(s.path) for s in staged]
+    assert rows(settings, "SELECT count(*) FROM articles") == [(0,)]
+    load_all(settings, staged)
+    assert staging.pending(settings.staging_path) == []
+    assert rows(settings, "SELECT count(*) FROM articles") == [(site.site.expected_articles(),)]
+    assert rows(settings, "SELECT count(*) FROM staged_batches") == [(len(staged),)]
+    assert same_content(settings.warehouse, reference)
+
+
+def test_crash_after_commit_does_not_load_twice(
+    settings: Settings, registry: Registry, reference: Path
+) -> None:
+    staged = stage_run(settings, registry)
+    copies = settings.warehouse.parent / "copies"
+    shutil.copytree(settings.staging_path, copies)
+    load_all(settings, staged)
+    before = content_counts(settings.warehouse)
+    # the loader died after each commit, before deleting the file: the files are back
+    for f in copies.iterdir():
+        shutil.copy(f, settings.staging_path / f.name)
+    for s in staged:
+        assert pipeline.load_staged(settings, s) == {}
+    assert content_counts(settings.warehouse) == before
+    assert staging.pending(settings.staging_path) == []
+    assert same_content(settings.warehouse, reference)
+
+
+def test_crash_before_commit_loads_again(
+    settings: Settings, registry: Registry, reference: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    staged = stage_run(settings, registry)
+    real = warehouse._write_batch
+
+    def dies_after_writing(con: duckdb.DuckDBPyConnection, batch: warehouse.LoadBatch) -> object:
+        real(con, batch)
+        raise RuntimeError("killed mid-load")
+
+    monkeypatch.setattr(warehouse, "_write_batch", dies_after_writing)
+    with pytest.raises(RuntimeError):
+        pipeline.load_staged(settings, staged[0])
+    monkeypatch.undo()
+    assert rows(settings, "SELECT count(*) FROM articles") == [(0,)]  # rolled back
+    assert Path(staged[0].path).exists()  # still there to load
+    load_all(settings, staged)
+    assert same_content(settings.warehouse, reference)
+
+
+def _load_in_process(settings: Settings, staged: list[Staged], barrier: object) -> None:
+    barrier.wait()  # type: ignore[attr-defined]
+    for s in staged:
+        pipeline.load_staged(settings, s)
+
+
+def test_two_loaders_racing_for_the_same_files(
+    settings: Settings, registry: Registry, reference: Path
+) -> None:
+    staged = stage_run(settings, registry)
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(2)
+    procs = [
+        ctx.Process(target=_load_in_process, args=(settings, staged, barrier)) for _ in range(2)
+    ]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0, 0]
+    assert staging.pending(settings.staging_path) == []
+    assert rows(settings, "SELECT count(*) FROM staged_batches") == [(len(staged),)]
+    assert same_content(settings.warehouse, reference)
+
+
+def test_leftovers_of_ended_or_dead_runs_are_loaded_by_the_next_run(
+    settings: Settings, registry: Registry, reference: Path
+) -> None:
+    staged = stage_run(settings, registry, run_id="crashed")
+    # the run that staged them is still 'running' and its files are fresh: left alone
+    assert pipeline.load_leftovers(settings, "next") == {}
+    assert len(staging.pending(settings.staging_path)) == len(staged)
+    # a file over an hour old is a leftover even if its run never recorded its end
+    old = time.time() - 2 * 3600
+    os.utime(staged[0].path, (old, old))
+    assert pipeline.load_leftovers(settings, "next")["staged_leftovers_loaded"] == 1
+    # once the run has ended, all of its files are leftovers, loaded oldest first
+    pipeline.finish_run(settings, "crashed", "failed", pipeline.Counter())
+    counts = pipeline.load_leftovers(settings, "next")
+    assert counts["staged_leftovers_loaded"] == len(staged) - 1
+    assert staging.pending(settings.staging_path) == []
+    assert rows(settings, "SELECT DISTINCT run_id, loaded_by FROM staged_batches") == [
+        ("crashed", "next")
+    ]
+    assert same_content(settings.warehouse, reference)
+
+
+def test_a_broken_staged_file_is_set_aside_with_a_reason(
+    settings: Settings, registry: Registry
+) -> None:
+    staged = stage_run(settings, registry, run_id="gone")
+    pipeline.finish_run(settings, "gone", "failed", pipeline.Counter())
+    broken = Path(staged[0].path)
+    broken.write_bytes(broken.read_bytes()[:100])  # truncated
+    part = settings.staging_path / ".half-written.parquet.part"
+    part.write_bytes(b"PAR1")
+    fresh_part = settings.staging_path / ".being-written.parquet.part"
+    fresh_part.write_bytes(b"PAR1")
+    old = time.time() - 2 * 3600
+    os.utime(part, (old, old))
+    counts = pipeline.load_leftovers(settings, "sweeper")
+    assert counts["staged_failed"] == 1
+    assert counts["staged_leftovers_loaded"] == len(staged) - 1
+    kept = settings.staging_path / staging.FAILED_DIR / broken.name
+    assert kept.exists()
+    ((stage, reason, url),) = rows(settings, "SELECT stage, reason, url FROM rejects WHERE stage = 'load'")
+    assert reason.startswith("staged batch not loaded: cannot read staged batch")
+    assert url == str(kept)
+    assert not part.exists()  # a writer that died long ago
+    assert fresh_part.exists()  # a writer still at work
+    assert staging.pending(settings.staging_path) == []
+
+
+def test_a_lost_file_is_an_error_unless_it_was_loaded(
+    settings: Settings, registry: Registry
+) -> None:
+    staged = stage_run(settings, registry)
+    pipeline.load_staged(settings, staged[0])
+    assert pipeline.load_staged(settings, staged[0]) == {}  # loaded, then deleted: fine
+    Path(staged[1].path).unlink()
+    with pytest.raises(staging.StagingError, match="vanished before it was loaded"):
+        pipeline.load_staged(settings, staged[1])
+
+
+def test_one_row_per_file_with_named_parts(settings: Settings, registry: Registry) -> None:
+    staged = stage_run(settings, registry)
+    table = pq.read_table(staged[0].path)
+    assert table.num_rows == 1
+    assert {"batch_id", "run_id", "candidates", "listings", "fetches", "done"} <= set(
+        table.column_names
+    )
+    assert staging.run_of(Path(staged[0].path)) == "run-a"
