@@ -7,7 +7,6 @@ import multiprocessing
 import os
 import shutil
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -59,11 +58,11 @@ def rows(settings: Settings, sql: str) -> list[tuple[object, ...]]:
 
 
 @pytest.fixture
-def reference(settings: Settings, registry: Registry, tmp_path: Path) -> Iterator[Path]:
+def reference(settings: Settings, registry: Registry, tmp_path: Path) -> Path:
     """A warehouse that loaded one pass once, the plain way."""
     ref = replace(settings, warehouse=tmp_path / "ref.duckdb", staging_dir=tmp_path / "ref-stg")
     load_all(ref, stage_run(ref, registry))
-    yield ref.warehouse
+    return ref.warehouse
 
 
 def same_content(a: Path, b: Path) -> bool:
@@ -239,7 +238,7 @@ def test_a_broken_staged_file_is_set_aside_with_a_reason(
     assert counts["staged_leftovers_loaded"] == len(staged) - 1
     kept = settings.staging_path / staging.FAILED_DIR / broken.name
     assert kept.exists()
-    ((stage, reason, url),) = rows(settings, "SELECT stage, reason, url FROM rejects WHERE stage = 'load'")
+    ((reason, url),) = rows(settings, "SELECT reason, url FROM rejects WHERE stage = 'load'")
     assert reason.startswith("staged batch not loaded: cannot read staged batch")
     assert url == str(kept)
     assert not part.exists()  # a writer that died long ago

@@ -134,51 +134,94 @@ def arrow_type(tp: Any) -> pa.DataType:
     raise TypeError(f"no Arrow type for {tp!r}")
 
 
-def to_arrow(value: Any, tp: Any) -> Any:
-    """A record value as the plain Python value Arrow takes for ``arrow_type(tp)``."""
-    if value is None:
-        return None
-    tp = _optional(tp)
-    origin, args = typing.get_origin(tp), typing.get_args(tp)
-    if isinstance(value, Enum):
-        return value.value
-    if dataclasses.is_dataclass(tp):
-        return {n: to_arrow(getattr(value, n), t) for n, t in _fields(tp)}  # type: ignore[arg-type]
-    if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
-        return {f"f{i}": to_arrow(v, t) for i, (v, t) in enumerate(zip(value, args, strict=True))}
-    if origin in (list, tuple, frozenset, set, Sequence):
-        inner = args[0]
-        if inner in (str, int, float, bytes):
-            return list(value)
-        return [to_arrow(v, inner) for v in value]
-    if origin in (dict, Mapping) or (isinstance(origin, type) and issubclass(origin, Mapping)):
-        return [(to_arrow(k, args[0]), to_arrow(v, args[1])) for k, v in value.items()]
-    return value
+Codec = typing.Callable[[Any], Any]
+_PLAIN = (str, int, float, bool, bytes)
 
 
-def from_arrow(value: Any, tp: Any) -> Any:
-    """The inverse of :func:`to_arrow` over what ``Table.to_pylist`` returns."""
-    if value is None:
-        return None
+def _kind(tp: Any) -> tuple[str, Any, tuple[Any, ...]]:
+    """What a type hint is, for building its encoder and decoder once."""
     tp = _optional(tp)
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if isinstance(tp, type) and issubclass(tp, Enum):
-        return tp(value)
+        return "enum", tp, ()
     if tp is datetime:
-        return value.astimezone(UTC)
+        return "datetime", tp, ()
+    if tp in _PLAIN:
+        return "plain", tp, ()
     if dataclasses.is_dataclass(tp):
-        return tp(**{n: from_arrow(value[n], t) for n, t in _fields(tp)})  # type: ignore[arg-type,operator]
+        return "record", tp, ()
     if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
-        return tuple(from_arrow(value[f"f{i}"], t) for i, t in enumerate(args))
+        return "pair", tp, args
     if origin in (list, tuple, frozenset, set, Sequence):
-        inner = args[0]
-        items = (
-            value if inner in (str, int, float, bytes) else [from_arrow(v, inner) for v in value]
-        )
-        return list(items) if origin in (list, Sequence) else (origin or list)(items)
+        return "list", origin, args
     if origin in (dict, Mapping) or (isinstance(origin, type) and issubclass(origin, Mapping)):
-        return {from_arrow(k, args[0]): from_arrow(v, args[1]) for k, v in value}
-    return value
+        return "map", origin, args
+    raise TypeError(f"cannot stage a value of type {tp!r}")
+
+
+def _maybe(fn: Codec) -> Codec:
+    return lambda v: None if v is None else fn(v)
+
+
+@cache
+def encoder(tp: Any) -> Codec:
+    """A function from a record value to the plain value Arrow takes for
+    ``arrow_type(tp)`` (built once per type: staging is on the hot path)."""
+    kind, base, args = _kind(tp)
+    if kind in ("plain", "datetime"):
+        return lambda v: v
+    if kind == "enum":
+        return _maybe(lambda v: v.value)
+    if kind == "record":
+        parts = [(n, encoder(t)) for n, t in _fields(base)]
+        return _maybe(lambda v: {n: enc(getattr(v, n)) for n, enc in parts})
+    if kind == "pair":
+        names = [f"f{i}" for i in range(len(args))]
+        if all(_kind(a)[0] == "plain" for a in args):
+            return _maybe(lambda v: dict(zip(names, v, strict=True)))
+        encs = [encoder(a) for a in args]
+        return _maybe(lambda v: {n: e(x) for n, e, x in zip(names, encs, v, strict=True)})
+    if kind == "list":
+        if _kind(args[0])[0] == "plain":
+            return _maybe(list)
+        item = encoder(args[0])
+        return _maybe(lambda v: [item(x) for x in v])
+    key, value = encoder(args[0]), encoder(args[1])
+    return _maybe(lambda v: [(key(k), value(x)) for k, x in v.items()])
+
+
+@cache
+def decoder(tp: Any) -> Codec:
+    """The inverse of :func:`encoder` over what ``Table.to_pylist`` returns."""
+    kind, base, args = _kind(tp)
+    if kind == "plain":
+        return lambda v: v
+    if kind == "datetime":
+        return _maybe(lambda v: v.astimezone(UTC))
+    if kind == "enum":
+        return _maybe(base)
+    if kind == "record":
+        parts = [(n, decoder(t)) for n, t in _fields(base)]
+        return _maybe(lambda v: base(**{n: dec(v[n]) for n, dec in parts}))
+    if kind == "pair":
+        decs = [(f"f{i}", decoder(a)) for i, a in enumerate(args)]
+        return _maybe(lambda v: tuple(d(v[n]) for n, d in decs))
+    if kind == "list":
+        make = list if base in (list, Sequence) else base
+        if _kind(args[0])[0] == "plain":
+            return _maybe(make)
+        item = decoder(args[0])
+        return _maybe(lambda v: make(item(x) for x in v))
+    key, value = decoder(args[0]), decoder(args[1])
+    return _maybe(lambda v: {key(k): value(x) for k, x in v})
+
+
+def to_arrow(value: Any, tp: Any) -> Any:
+    return encoder(tp)(value)
+
+
+def from_arrow(value: Any, tp: Any) -> Any:
+    return decoder(tp)(value)
 
 
 @cache
