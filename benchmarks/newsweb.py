@@ -36,6 +36,7 @@ import random
 import re
 import socketserver
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -462,6 +463,7 @@ class NewsWeb:
         }
         self._chrome: dict[int, tuple[str, str, str]] = {}
         self._feed_cache: dict[tuple[int, str], tuple[bytes, str, datetime]] = {}
+        self._rendered: dict[int, bytes] = {}
         self._lock = threading.Lock()
 
     # -- construction ------------------------------------------------------------
@@ -794,8 +796,21 @@ office: 1 Quay Street, {_e(_place_name(r))}. Reproduction without permission is 
             f'{a.published.isoformat()}">{a.published:%d %b %Y}</time></p></li>'
         )
 
+    def prerender(self) -> float:
+        """Render every article page now and serve them from memory: rendering
+        costs about 1.7 ms of CPU a page, which would otherwise be taken from
+        the pipeline being timed on the same cores (the extraction limit
+        renders its pages before timing too). Returns the seconds it took."""
+        started = time.perf_counter()
+        for i in range(len(self.articles)):
+            self._rendered[i] = self.render_page(i)
+        return time.perf_counter() - started
+
     def render_page(self, index: int) -> bytes:
         """One article page, 50-150 KB, rendered from the index."""
+        cached = self._rendered.get(index)
+        if cached is not None:
+            return cached
         art = self.articles[index]
         src = self.sources[art.source]
         styles, header, footer = self._source_chrome(src)

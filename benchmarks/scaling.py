@@ -65,6 +65,7 @@ def one_size(
     results_dir: Path,
 ) -> dict[str, Any]:
     web = NewsWeb(articles, sources)
+    web.prerender()  # the page server's CPU is not the pipeline's
     with NewsWebServer(web) as server:
         registry = workdir / f"sources-{articles}.toml"
         registry.write_text(web.sources_toml(), encoding="utf-8")

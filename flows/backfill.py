@@ -125,7 +125,7 @@ async def backfill(
                 )
                 staged = await extract_batch(q(batch), q(pages), q(registry), settings, params)
                 counts.update(staged.counts)
-                counts.update(await load(settings, staged))
+                counts.update(await load(settings, [staged]))
                 done += len(items)
                 progress.advanced(len(items))
                 await aupdate_progress_artifact(

@@ -9,6 +9,7 @@ dedup + attribute -> load.
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections import Counter
 from collections.abc import Sequence
@@ -521,21 +522,48 @@ def stage(settings: Settings, batch: FeedBatch) -> Staged:
     return staged
 
 
+# A loader gives the file back to readers between staged files once it has
+# held it this long: a big first run (thousands of articles in one feed
+# batch) must not keep queries waiting for its whole load.
+LOAD_HOLD_SECONDS = 1.0
+
+
 def load_staged(settings: Settings, staged: Staged, loaded_by: str | None = None) -> dict[str, int]:
     """Write one staged batch into the warehouse, exactly once, then delete
     its file. A batch another loader already wrote counts nothing here."""
+    return dict(load_staged_files(settings, [staged], loaded_by))
+
+
+def load_staged_files(
+    settings: Settings, staged: Sequence[Staged], loaded_by: str | None = None
+) -> Counter[str]:
+    """Load staged files in order, each in its own transaction and exactly
+    once, opening the warehouse once for as many files as fit in
+    ``LOAD_HOLD_SECONDS``."""
+    counts: Counter[str] = Counter()
+    pending = list(staged)
+    while pending:
+        with warehouse.writer(settings.warehouse) as con:
+            opened = time.monotonic()
+            while True:
+                counts.update(_load_one(con, pending.pop(0), loaded_by))
+                if not pending or time.monotonic() - opened >= LOAD_HOLD_SECONDS:
+                    break
+    return counts
+
+
+def _load_one(
+    con: duckdb.DuckDBPyConnection, staged: Staged, loaded_by: str | None
+) -> dict[str, int]:
     path = Path(staged.path)
     try:
         batch_id, batch = staging.read(path)
     except FileNotFoundError:
-        with warehouse.writer(settings.warehouse) as con:
-            if warehouse.staged_loaded(con, staged.batch_id):
-                return {}
-        raise StagingError(
-            f"staged batch {staged.batch_id} vanished before it was loaded"
-        ) from None
-    with warehouse.writer(settings.warehouse) as con:
-        counts = warehouse.load_batch(con, batch, staged=batch_id, loaded_by=loaded_by)
+        if warehouse.staged_loaded(con, staged.batch_id):
+            return {}  # another loader wrote it and deleted the file
+        lost = f"staged batch {staged.batch_id} vanished before it was loaded"
+        raise StagingError(lost) from None
+    counts = warehouse.load_batch(con, batch, staged=batch_id, loaded_by=loaded_by)
     path.unlink(missing_ok=True)
     return counts or {}
 
@@ -583,6 +611,36 @@ def load_leftovers(settings: Settings, run_id: str) -> Counter[str]:
     return counts
 
 
+async def stage_chunks(
+    fetcher: Fetcher,
+    chunks: Sequence[FeedBatch],
+    robots: RobotsCache | None,
+    registry: Registry,
+    settings: Settings,
+    *,
+    slots: asyncio.Semaphore | None = None,
+) -> list[Staged]:
+    """Fetch, extract and attribute chunks of pages and stage each chunk as it
+    is done. ``slots`` bounds the chunks in flight (shared by every caller in
+    the process): the next chunks download while the process pool extracts,
+    and at most that many chunks of pages are in memory."""
+    gate = slots or asyncio.Semaphore(max(1, len(chunks)))
+
+    async def one(chunk: FeedBatch) -> Staged:
+        async with gate:
+            pages = await fetch_pages(fetcher, chunk, robots)
+
+            def work() -> Staged:
+                extracted = extract_batch(pages, settings, chunk)
+                return stage(
+                    settings, build_candidates(chunk, pages, extracted, registry, settings)
+                )
+
+            return await asyncio.to_thread(work)
+
+    return list(await asyncio.gather(*(one(c) for c in chunks)))
+
+
 async def run_batch(
     fetcher: Fetcher,
     *,
@@ -595,11 +653,13 @@ async def run_batch(
     """Every stage for one batch of feeds, without Prefect (tests, benchmarks)."""
     results = await fetch_feeds(fetcher, feeds)
     batch = skip_known(parse_feeds(feeds, results, registry, settings, run_id), settings)
-    pages = await fetch_pages(fetcher, batch, robots)
-    extracted = await asyncio.to_thread(extract_batch, pages, settings, batch)
-    batch = build_candidates(batch, pages, extracted, registry, settings)
-    batch.counts.update(load_staged(settings, stage(settings, batch)))
-    return batch.counts
+    staged = await stage_chunks(fetcher, page_chunks(batch, 48), robots, registry, settings)
+    staged.append(stage(settings, batch))  # feed states last: after all of their entries
+    counts: Counter[str] = Counter()
+    for s in staged:
+        counts.update(s.counts)
+    counts.update(load_staged_files(settings, staged))
+    return counts
 
 
 # --------------------------------------------------------------------------- backfill
