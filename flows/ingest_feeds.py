@@ -157,30 +157,17 @@ async def load(settings: Settings, staged: list[Staged]) -> Counter[str]:
 
 
 @task(
-    name="load-leftovers",
-    cache_policy=NO_CACHE,
-    cache_result_in_memory=False,
-    retries=2,
-    retry_delay_seconds=[15, 60],
-    timeout_seconds=1800,
-)
-async def load_leftovers(settings: Settings, run_id: str) -> Counter[str]:
-    """Staged batches that runs which crashed left behind."""
-    async with writer_slot():
-        return await asyncio.to_thread(pipeline.load_leftovers, settings, run_id)
-
-
-@task(
     name="finish-run",
     cache_policy=NO_CACHE,
     cache_result_in_memory=False,
     retries=2,
     retry_delay_seconds=5,
-    timeout_seconds=300,
+    timeout_seconds=1800,
 )
-def finish_run(settings: Settings, run_id: str, status: str, counts: Counter[str]) -> None:
-    counts["raw_pages_expired"] = pipeline.prune_raw(settings)
-    pipeline.finish_run(settings, run_id, status, counts)
+async def finish_run(settings: Settings, run_id: str, status: str, counts: Counter[str]) -> None:
+    """Leftovers that crashed runs staged, raw-archive retention, the run's row."""
+    async with writer_slot():
+        await asyncio.to_thread(pipeline.end_run, settings, run_id, status, counts)
 
 
 @flow(name="ingest_feeds", timeout_seconds=6 * 3600)
@@ -249,10 +236,9 @@ async def ingest_feeds(
                 log.error("a feed batch failed: %r", outcome)
             else:
                 counts.update(outcome)
-        counts.update(await load_leftovers(settings, run_id))
         status = "completed" if not counts["batches_failed"] else "failed"
     finally:
-        finish_run(settings, run_id, status, counts)
+        await finish_run(settings, run_id, status, counts)
         await _publish(counts, run_id)
     log.info("run %s %s: %s", run_id, status, dict(sorted(counts.items())))
     if status != "completed":

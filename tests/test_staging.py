@@ -265,3 +265,20 @@ def test_one_row_per_file_with_named_parts(settings: Settings, registry: Registr
         table.column_names
     )
     assert staging.run_of(Path(staged[0].path)) == "run-a"
+
+
+def test_the_next_run_ends_by_loading_leftovers(
+    settings: Settings, registry: Registry, reference: Path
+) -> None:
+    staged = stage_run(settings, registry, run_id="crashed")
+    pipeline.finish_run(settings, "crashed", "failed", pipeline.Counter())
+    pipeline.prepare_run(settings, registry, "next", "test")
+    counts = pipeline.Counter[str]()
+    pipeline.end_run(settings, "next", "completed", counts)
+    assert counts["staged_leftovers_loaded"] == len(staged)
+    assert counts["raw_pages_expired"] == 0
+    assert rows(
+        settings,
+        "SELECT status, counts->>'staged_leftovers_loaded' FROM runs WHERE run_id = 'next'",
+    ) == [("completed", str(len(staged)))]
+    assert same_content(settings.warehouse, reference)

@@ -9,6 +9,7 @@ dedup + attribute -> load.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections import Counter
@@ -50,6 +51,8 @@ from ingest.settings import Settings
 from ingest.staging import Staged, StagingError
 from ingest.urls import BadURL, canonicalize, registered_domain
 from ingest.warehouse import DueFeed, FeedUpdate, LoadBatch, RawPage, Reject
+
+log = logging.getLogger(__name__)
 
 
 def now_utc() -> datetime:
@@ -96,6 +99,26 @@ def prepare_run(
 def finish_run(settings: Settings, run_id: str, status: str, counts: Counter[str]) -> None:
     with warehouse.writer(settings.warehouse) as con:
         warehouse.finish_run(con, run_id, status, counts, now_utc())
+
+
+def end_run(settings: Settings, run_id: str, status: str, counts: Counter[str]) -> None:
+    """What a scheduled run does last, opening the warehouse once: load what
+    crashed runs left in the staging directory, expire raw pages past their
+    retention, and record the run's end and counts."""
+    try:
+        counts.update(load_leftovers(settings, run_id))
+    except (StagingError, warehouse.WarehouseError, duckdb.Error, OSError) as exc:
+        # this run's own work is in; the leftovers wait for the next run
+        counts["staged_leftovers_error"] += 1
+        log.warning("staged leftovers not loaded (the next run tries again): %s", exc)
+    orphans: list[str] = []
+    with warehouse.writer(settings.warehouse) as con:
+        if settings.raw_retention_days > 0:
+            before = now_utc() - timedelta(days=settings.raw_retention_days)
+            orphans = list(warehouse.expire_raw_pages(con, before))
+        counts["raw_pages_expired"] = len(orphans)
+        warehouse.finish_run(con, run_id, status, counts, now_utc())
+    RawStore(settings.raw_path).remove(orphans)
 
 
 def prune_raw(settings: Settings) -> int:
