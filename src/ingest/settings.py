@@ -85,7 +85,7 @@ class Settings:
     # Transient failures in a row before a feed is disabled (about 10 days of
     # capped backoff); permanent ones (404, not a feed) disable after 3.
     disable_after_failures: int = 10
-    feed_batch_size: int = 25
+    feed_batch_size: int = 50
 
     # Story clusters: a copy joins a story first published at most this many
     # days before or after it.
