@@ -92,7 +92,7 @@ class IngestRun:
     status: str | None
     counts: dict[str, int]
     articles_loaded: int  # articles whose run_id is this run
-    maxrss_mb: float  # largest single process of the tree (wait4 ru_maxrss)
+    maxrss_mb: float  # largest single process of the tree (sampled VmHWM; wait4 ru_maxrss if none)
     tree_rss_peak_mb: float  # sampled peak of the whole process tree (main + workers)
     # (task, state, seconds after "Beginning flow run") of every task that finished
     tasks: list[tuple[str, str, float]] = field(default_factory=list)
@@ -132,8 +132,11 @@ def init_prefect_home(prefect_home: Path, env: Mapping[str, str]) -> float:
     return time.monotonic() - started
 
 
-def _descendants_rss(root: int) -> int:
-    """Resident bytes of ``root`` and all its descendants (Linux /proc)."""
+def _tree_memory(root: int) -> tuple[int, int]:
+    """(resident bytes of ``root`` and all its descendants, the largest
+    high-water mark of one of them) from Linux /proc. The high-water mark
+    (VmHWM) starts afresh at exec, unlike ``ru_maxrss``, which keeps what a
+    child had when it was forked from a large parent."""
     children: dict[int, list[int]] = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
@@ -145,7 +148,7 @@ def _descendants_rss(root: int) -> int:
             continue
         fields = stat[stat.rfind(b")") + 2 :].split()
         children.setdefault(int(fields[1]), []).append(int(entry.name))
-    total = 0
+    total = largest = 0
     todo = [root]
     page = os.sysconf("SC_PAGE_SIZE")
     while todo:
@@ -153,10 +156,14 @@ def _descendants_rss(root: int) -> int:
         try:
             with open(f"/proc/{pid}/statm", "rb") as fh:
                 total += int(fh.read().split()[1]) * page
-        except OSError:
+            with open(f"/proc/{pid}/status", "rb") as fh:
+                for line in fh:
+                    if line.startswith(b"VmHWM:"):
+                        largest = max(largest, int(line.split()[1]) * 1024)
+        except (OSError, ValueError, IndexError):
             pass
         todo.extend(children.get(pid, ()))
-    return total
+    return total, largest
 
 
 def _warehouse_run(warehouse: Path, run_id: str | None = None) -> dict[str, Any]:
@@ -219,6 +226,7 @@ def run_ingest(
     )
     lines: list[tuple[float, str]] = []
     peak = [0]
+    hwm = [0]  # largest VmHWM of one process in the tree
     done = threading.Event()
 
     def read() -> None:
@@ -229,7 +237,9 @@ def run_ingest(
     def sample() -> None:
         while not done.wait(0.2):
             with contextlib.suppress(OSError):
-                peak[0] = max(peak[0], _descendants_rss(proc.pid))
+                tree, largest = _tree_memory(proc.pid)
+                peak[0] = max(peak[0], tree)
+                hwm[0] = max(hwm[0], largest)
 
     def kill() -> None:
         with contextlib.suppress(ProcessLookupError):
@@ -277,6 +287,8 @@ def run_ingest(
         pre = started_at.timestamp() - launched_wall
         post = launched_wall + wall - finished_at.timestamp()
     maxrss_kb = usage.ru_maxrss if sys.platform != "darwin" else usage.ru_maxrss // 1024
+    if hwm[0]:
+        maxrss_kb = hwm[0] // 1024
     return IngestRun(
         returncode=proc.returncode,
         wall_s=wall,

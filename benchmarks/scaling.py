@@ -223,9 +223,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(
                 "ms/art: run time after start-up (runs table) per loaded article; floor s: least "
                 "time allowed by the per-host request gap; RSS main: largest single process "
-                "(ru_maxrss); RSS tree: sampled peak sum over the ingest process tree; page err: "
-                "page fetches that failed; feed body: articles whose body is the feed's text "
-                "instead of the page's"
+                "(sampled VmHWM); RSS tree: sampled peak sum over the ingest process tree; "
+                "page err: page fetches that failed; feed body: articles whose body is the "
+                "feed's text instead of the page's"
             )
             print(f"results: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
     failed = [r for r in rows if r["loaded"] != r["articles"] or r["status"] != "completed"]

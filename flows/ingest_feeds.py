@@ -87,12 +87,12 @@ def flow_setup(warehouse: str | None, sources: str | None) -> tuple[Settings, Re
 # extracting) across the run: the next chunks download while the process
 # pool extracts, so both cores stay busy with extraction, the expensive step.
 BATCHES_IN_FLIGHT = 2
-CHUNKS_IN_FLIGHT = 6
+CHUNKS_IN_FLIGHT = pipeline.CHUNKS_IN_FLIGHT
 # Pages per chunk (one staged file and one load transaction each), and chunks
 # per fetch-extract task: a task run costs the Prefect server and client some
 # 40 ms of CPU, so a task handles 4 chunks, and a group's load overlaps the
 # extraction of the next group.
-PAGE_CHUNK = 48
+PAGE_CHUNK = pipeline.PAGE_CHUNK
 CHUNKS_PER_TASK = 4
 
 

@@ -189,9 +189,11 @@ def parse_feeds(
     )
     seen: set[str] = set()
     for feed, res in zip(feeds, results, strict=True):
-        batch.load.fetches.append((res, feed.feed_id))
+        # the feed's body is parsed here and not kept: the batch lives until
+        # all of its pages are loaded, and its fetch rows are staged to disk
+        batch.load.fetches.append((res.without_body(), feed.feed_id))
         batch.counts[f"feed_{res.outcome}"] += 1
-        polled = Polled(feed, res)
+        polled = Polled(feed, res.without_body())
         batch.polled.append(polled)
         if not res.ok:
             continue
@@ -258,6 +260,9 @@ def skip_known(batch: FeedBatch, settings: Settings) -> FeedBatch:
     for polled in batch.polled:
         polled.new_entries = new_by_feed[polled.feed.feed_id]
     schedule_feeds(batch, settings)
+    # Planned: the parsed feeds (every entry, known ones included) are not
+    # needed any more, and a batch lives until all of its pages are loaded.
+    batch.polled = []
     return batch
 
 
@@ -381,7 +386,7 @@ class RobotsCache:
 
     async def _fetch(self, fetcher: Fetcher, origin: str, batch: FeedBatch) -> RobotsPolicy:
         res = await fetcher.get(robots_url(origin), FetchKind.ROBOTS)
-        batch.load.fetches.append((res, None))
+        batch.load.fetches.append((res.without_body(), None))
         batch.counts[f"robots_{res.outcome}"] += 1
         record = record_from_fetch(origin, res, timedelta(hours=self.settings.robots_ttl_hours))
         batch.load.robots.append(record)
@@ -541,7 +546,10 @@ def stage(settings: Settings, batch: FeedBatch) -> Staged:
     """Hand a batch's rows to the loader: one Parquet file in the staging
     directory. The batch is emptied (its rows now live in the file)."""
     staged = staging.write(batch.load, settings.staging_path, batch.counts)
+    # Emptied, not dropped: the caller's caller (a Prefect task's inputs, a
+    # list of chunks) may hold the batch for a while yet.
     batch.load.spend()
+    batch.new_entries = []
     return staged
 
 
@@ -634,6 +642,12 @@ def load_leftovers(settings: Settings, run_id: str) -> Counter[str]:
     return counts
 
 
+# Chunks of pages in flight (fetching or extracting) by default: enough to
+# keep the extraction pool busy while the next chunks download.
+CHUNKS_IN_FLIGHT = 6
+PAGE_CHUNK = 48
+
+
 async def stage_chunks(
     fetcher: Fetcher,
     chunks: Sequence[FeedBatch],
@@ -647,7 +661,7 @@ async def stage_chunks(
     is done. ``slots`` bounds the chunks in flight (shared by every caller in
     the process): the next chunks download while the process pool extracts,
     and at most that many chunks of pages are in memory."""
-    gate = slots or asyncio.Semaphore(max(1, len(chunks)))
+    gate = slots or asyncio.Semaphore(CHUNKS_IN_FLIGHT)
 
     async def one(chunk: FeedBatch) -> Staged:
         async with gate:
@@ -676,7 +690,8 @@ async def run_batch(
     """Every stage for one batch of feeds, without Prefect (tests, benchmarks)."""
     results = await fetch_feeds(fetcher, feeds)
     batch = skip_known(parse_feeds(feeds, results, registry, settings, run_id), settings)
-    staged = await stage_chunks(fetcher, page_chunks(batch, 48), robots, registry, settings)
+    chunks = page_chunks(batch, PAGE_CHUNK)
+    staged = await stage_chunks(fetcher, chunks, robots, registry, settings)
     staged.append(stage(settings, batch))  # feed states last: after all of their entries
     counts: Counter[str] = Counter()
     for s in staged:
@@ -739,7 +754,7 @@ async def _walk_sitemap(
             continue
         seen.add(url)
         res = await fetcher.get(url, FetchKind.SITEMAP)
-        log.fetches.append((res, None))
+        log.fetches.append((res.without_body(), None))
         if not res.ok:
             found.skip("sitemap_fetch_failed")
             continue
@@ -779,7 +794,7 @@ async def _walk_archive(
         seen.add(url)
         pages += 1
         res = await fetcher.get(url, FetchKind.FEED)
-        log.fetches.append((res, None))
+        log.fetches.append((res.without_body(), None))
         if not res.ok:
             found.skip("archive_fetch_failed")
             return
