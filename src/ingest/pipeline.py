@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import uuid
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -553,10 +552,11 @@ def stage(settings: Settings, batch: FeedBatch) -> Staged:
     return staged
 
 
-# A loader gives the file back to readers between staged files once it has
-# held it this long: a big first run (thousands of articles in one feed
-# batch) must not keep queries waiting for its whole load.
-LOAD_HOLD_SECONDS = 1.0
+# Staged files written in one transaction at most (consecutive files of one
+# run): a load transaction has a fixed cost (lookups, the near-duplicate band
+# join, cluster refresh, a statement per table) that a chunk of 48 pages alone
+# would pay every time.
+MERGE_FILES = 8
 
 
 def load_staged(settings: Settings, staged: Staged, loaded_by: str | None = None) -> dict[str, int]:
@@ -568,35 +568,38 @@ def load_staged(settings: Settings, staged: Staged, loaded_by: str | None = None
 def load_staged_files(
     settings: Settings, staged: Sequence[Staged], loaded_by: str | None = None
 ) -> Counter[str]:
-    """Load staged files in order, each in its own transaction and exactly
-    once, opening the warehouse once for as many files as fit in
-    ``LOAD_HOLD_SECONDS``."""
+    """Load staged files in order, each exactly once, up to ``MERGE_FILES``
+    consecutive files of one run per transaction; the files are read before
+    the warehouse is opened, so the writer holds it only to write."""
     counts: Counter[str] = Counter()
     pending = list(staged)
     while pending:
+        group: list[tuple[Staged, LoadBatch | None]] = []
+        key: tuple[object, ...] | None = None
+        while pending and len(group) < MERGE_FILES:
+            try:
+                batch_id, batch = staging.read(Path(pending[0].path))
+            except FileNotFoundError:
+                group.append((pending.pop(0), None))  # checked against the warehouse below
+                continue
+            this = (batch.run_id, batch.backfill_id, batch.cluster_window_days)
+            if key is not None and this != key:
+                break
+            key = this
+            group.append((replace(pending.pop(0), batch_id=batch_id), batch))
         with warehouse.writer(settings.warehouse) as con:
-            opened = time.monotonic()
-            while True:
-                counts.update(_load_one(con, pending.pop(0), loaded_by))
-                if not pending or time.monotonic() - opened >= LOAD_HOLD_SECONDS:
-                    break
+            missing = [s.batch_id for s, b in group if b is None]
+            if missing:
+                recorded = warehouse.staged_recorded(con, missing)
+                lost = [m for m in missing if m not in recorded]
+                if lost:
+                    raise StagingError(f"staged batch {lost[0]} vanished before it was loaded")
+            items = [(s.batch_id, b) for s, b in group if b is not None]
+            written = warehouse.load_staged(con, items, loaded_by) if items else None
+        for s, _b in group:
+            Path(s.path).unlink(missing_ok=True)
+        counts.update(written or {})
     return counts
-
-
-def _load_one(
-    con: duckdb.DuckDBPyConnection, staged: Staged, loaded_by: str | None
-) -> dict[str, int]:
-    path = Path(staged.path)
-    try:
-        batch_id, batch = staging.read(path)
-    except FileNotFoundError:
-        if warehouse.staged_loaded(con, staged.batch_id):
-            return {}  # another loader wrote it and deleted the file
-        lost = f"staged batch {staged.batch_id} vanished before it was loaded"
-        raise StagingError(lost) from None
-    counts = warehouse.load_batch(con, batch, staged=batch_id, loaded_by=loaded_by)
-    path.unlink(missing_ok=True)
-    return counts or {}
 
 
 # A staged file older than this is a leftover even if its run still shows as

@@ -749,36 +749,51 @@ def _cluster_new(
     return assign_clusters(res.articles, res.fingerprints, candidates, same_text)
 
 
-def load_batch(
+def load_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> dict[str, int]:
+    """Write one batch in one transaction; idempotent. Returns what was written."""
+    with transaction(con):
+        return _write_batch(con, batch)
+
+
+def merge_batches(batches: Sequence[LoadBatch]) -> LoadBatch:
+    """Several batches of one run as one (rows in order)."""
+    first = batches[0]
+    merged = LoadBatch(
+        first.run_id, cluster_window_days=first.cluster_window_days, backfill_id=first.backfill_id
+    )
+    for b in batches:
+        merged.candidates += b.candidates
+        merged.listings += b.listings
+        merged.fetches += b.fetches
+        merged.feed_updates += b.feed_updates
+        merged.rejects += b.rejects
+        merged.robots += b.robots
+        merged.raw_pages += b.raw_pages
+        merged.done.update(b.done)
+    return merged
+
+
+def load_staged(
     con: duckdb.DuckDBPyConnection,
-    batch: LoadBatch,
-    *,
-    staged: str | None = None,
+    items: Sequence[tuple[str, LoadBatch]],
     loaded_by: str | None = None,
 ) -> dict[str, int] | None:
-    """Write one batch in one transaction; idempotent. Returns what was written.
-
-    ``staged``: the id of the staged file the batch came from, recorded in the
-    same transaction; a batch whose id is already recorded is not written
-    again (returns None)."""
+    """Write staged batches (id, batch) of one run in one transaction, each
+    exactly once: the ids are recorded in ``staged_batches`` in the same
+    transaction, and those already recorded (by any loader) are left out.
+    Returns what was written, or None when every one was already in."""
     with transaction(con):
-        if (
-            staged is not None
-            and con.execute("SELECT 1 FROM staged_batches WHERE batch_id = ?", [staged]).fetchone()
-        ):
+        recorded = staged_recorded(con, [i for i, _ in items])
+        todo = [(i, b) for i, b in items if i not in recorded]
+        if not todo:
             return None
-        counts = _write_batch(con, batch)
-        if staged is not None:
-            con.execute(
-                "INSERT INTO staged_batches VALUES (?, ?, ?, ?, ?)",
-                [
-                    staged,
-                    batch.run_id,
-                    loaded_by or batch.run_id,
-                    datetime.now(UTC),
-                    json.dumps(dict(sorted(counts.items()))),
-                ],
-            )
+        counts = _write_batch(con, merge_batches([b for _, b in todo]))
+        now = datetime.now(UTC)
+        summary = json.dumps(dict(sorted(counts.items())))
+        con.executemany(
+            "INSERT INTO staged_batches VALUES (?, ?, ?, ?, ?, ?)",
+            [[i, b.run_id, loaded_by or b.run_id, now, todo[0][0], summary] for i, b in todo],
+        )
     return counts
 
 
@@ -1315,11 +1330,13 @@ def finish_backfill(con: duckdb.DuckDBPyConnection, backfill_id: str, at: dateti
 # --------------------------------------------------------------------------- runs
 
 
-def staged_loaded(con: duckdb.DuckDBPyConnection, batch_id: str) -> bool:
-    """Whether a staged batch has been written (by any loader)."""
-    return bool(
-        con.execute("SELECT 1 FROM staged_batches WHERE batch_id = ?", [batch_id]).fetchone()
-    )
+def staged_recorded(con: duckdb.DuckDBPyConnection, batch_ids: Sequence[str]) -> set[str]:
+    """Which of these staged batches have been written (by any loader)."""
+    rows = con.execute(
+        "SELECT batch_id FROM staged_batches WHERE list_contains(?::VARCHAR[], batch_id)",
+        [list(batch_ids)],
+    ).fetchall()
+    return {r[0] for r in rows}
 
 
 def running_runs(con: duckdb.DuckDBPyConnection) -> set[str]:
