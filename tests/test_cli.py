@@ -83,6 +83,7 @@ def test_status(loaded: Path) -> None:
     code, out, _ = invoke("--warehouse", str(loaded), "status")
     assert code == 0
     assert "harbour" in out and "recent runs" in out and "completed" in out
+    assert "0 batches waiting for the loader, 0 set aside" in " ".join(out.split())
 
 
 def test_sources_list_export_import(tmp_path: Path) -> None:

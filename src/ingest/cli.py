@@ -25,7 +25,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ingest import warehouse
+from ingest import staging, warehouse
 from ingest.registry import (
     RegistryError,
     dump_registry,
@@ -428,6 +428,13 @@ def status(
     console.print(
         f"raw page archive {state.settings.raw_path}: {files} pages, {size / 1e6:.1f} MB "
         f"(kept {'forever' if keep <= 0 else f'{keep} days'}; INGEST_RAW_RETENTION_DAYS)"
+    )
+    staging_dir = state.settings.staging_path
+    waiting = staging.pending(staging_dir)
+    failed = staging.pending(staging_dir / staging.FAILED_DIR)
+    console.print(
+        f"staging {staging_dir}: {len(waiting)} batches waiting for the loader, "
+        f"{len(failed)} set aside in {staging.FAILED_DIR}/"
     )
 
 
