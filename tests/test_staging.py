@@ -220,12 +220,13 @@ def test_leftovers_of_ended_or_dead_runs_are_loaded_by_the_next_run(
     assert same_content(settings.warehouse, reference)
 
 
-def test_a_broken_staged_file_is_set_aside_with_a_reason(
+def test_a_broken_staged_file_is_set_aside_with_the_rest_of_its_run(
     settings: Settings, registry: Registry
 ) -> None:
     staged = stage_run(settings, registry, run_id="gone")
+    assert len(staged) >= 3
     pipeline.finish_run(settings, "gone", "failed", pipeline.Counter())
-    broken = Path(staged[0].path)
+    broken = Path(staged[1].path)
     broken.write_bytes(broken.read_bytes()[:100])  # truncated
     part = settings.staging_path / ".half-written.parquet.part"
     part.write_bytes(b"PAR1")
@@ -234,16 +235,69 @@ def test_a_broken_staged_file_is_set_aside_with_a_reason(
     old = time.time() - 2 * 3600
     os.utime(part, (old, old))
     counts = pipeline.load_leftovers(settings, "sweeper")
-    assert counts["staged_failed"] == 1
-    assert counts["staged_leftovers_loaded"] == len(staged) - 1
-    kept = settings.staging_path / staging.FAILED_DIR / broken.name
-    assert kept.exists()
-    ((reason, url),) = rows(settings, "SELECT reason, url FROM rejects WHERE stage = 'load'")
-    assert reason.startswith("staged batch not loaded: cannot read staged batch")
-    assert url == str(kept)
+    # the file before it loads; it and every later file of its run are set
+    # aside, so the run's feed states (staged last) never pass unloaded pages
+    assert counts["staged_leftovers_loaded"] == 1
+    assert counts["staged_failed"] == len(staged) - 1
+    failed = settings.staging_path / staging.FAILED_DIR
+    assert sorted(p.name for p in failed.iterdir()) == [Path(s.path).name for s in staged[1:]]
+    reasons = dict(rows(settings, "SELECT url, reason FROM rejects WHERE stage = 'load'"))
+    assert reasons[str(failed / broken.name)].startswith(
+        "staged batch not loaded: cannot read staged batch"
+    )
+    later = str(failed / Path(staged[-1].path).name)
+    assert "an earlier batch of run gone was set aside" in reasons[later]
+    assert rows(settings, "SELECT count(*) FROM feeds WHERE etag IS NOT NULL") == [(0,)]
     assert not part.exists()  # a writer that died long ago
     assert fresh_part.exists()  # a writer still at work
     assert staging.pending(settings.staging_path) == []
+
+
+def test_a_file_from_another_version_is_set_aside_not_half_read(
+    settings: Settings, registry: Registry
+) -> None:
+    staged = stage_run(settings, registry, run_id="older")
+    pipeline.finish_run(settings, "older", "failed", pipeline.Counter())
+    path = Path(staged[0].path)
+    table = pq.read_table(path)
+    pq.write_table(table.drop_columns(["raw_pages"]), path)  # written before raw_pages existed
+    with pytest.raises(staging.StagingError, match="lacks raw_pages"):
+        staging.read(path)
+    counts = pipeline.load_leftovers(settings, "sweeper")
+    assert counts["staged_failed"] == len(staged)
+    assert rows(settings, "SELECT count(*) FROM articles") == [(0,)]
+
+
+def test_a_leftover_that_fails_to_write_stays_for_the_next_run(
+    settings: Settings, registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    staged = stage_run(settings, registry, run_id="crashed")
+    pipeline.finish_run(settings, "crashed", "failed", pipeline.Counter())
+
+    def disk_full(*_args: object, **_kw: object) -> None:
+        raise duckdb.IOException("No space left on device")
+
+    monkeypatch.setattr(warehouse, "load_staged", disk_full)
+    counts = pipeline.load_leftovers(settings, "next")
+    assert counts["staged_leftovers_held"] == 1  # the first one; the rest wait behind it
+    assert counts["staged_failed"] == 0
+    assert len(staging.pending(settings.staging_path)) == len(staged)
+    monkeypatch.undo()
+    again = pipeline.load_leftovers(settings, "later")
+    assert again["staged_leftovers_loaded"] == len(staged)
+
+
+def test_a_late_leftover_does_not_roll_feed_state_back(
+    settings: Settings, registry: Registry
+) -> None:
+    late = stage_run(settings, registry, run_id="slow")
+    # the staging dir now holds run "slow"; a newer run polls and loads first
+    newer = replace(settings, staging_dir=settings.warehouse.parent / "newer-staging")
+    load_all(newer, stage_run(newer, registry, run_id="fast"))
+    before = rows(settings, "SELECT feed_id, last_fetched_at, etag FROM feeds ORDER BY 1")
+    pipeline.finish_run(settings, "slow", "failed", pipeline.Counter())
+    assert pipeline.load_leftovers(settings, "sweeper")["staged_leftovers_loaded"] == len(late)
+    assert rows(settings, "SELECT feed_id, last_fetched_at, etag FROM feeds ORDER BY 1") == before
 
 
 def test_a_lost_file_is_an_error_unless_it_was_loaded(
@@ -289,21 +343,33 @@ def test_files_of_one_run_share_a_transaction_and_skip_what_is_in(
 ) -> None:
     staged = stage_run(settings, registry)
     assert len(staged) >= 3
-    # another loader already wrote the second file on its own
+    # another loader wrote the second file on its own and died before deleting it
+    survivor = Path(staged[1].path).read_bytes()
     pipeline.load_staged(settings, staged[1])
-    # this copy of it survived (the other loader died before deleting it)
+    Path(staged[1].path).write_bytes(survivor)
     counts = pipeline.load_staged_files(settings, staged)
     assert counts["articles_new"] > 0
     ids = rows(settings, "SELECT batch_id, load_id FROM staged_batches ORDER BY batch_id")
     assert [i for i, _ in ids] == sorted(s.batch_id for s in staged)
-    loads = {load for _, load in ids}
-    # the lone file is its own load; the rest went in groups of MERGE_FILES at most
-    expected = 1 + -(-(len(staged) - 1) // pipeline.MERGE_FILES)
-    assert len(loads) <= expected
     assert rows(
         settings, f"SELECT load_id FROM staged_batches WHERE batch_id = '{staged[1].batch_id}'"
     ) == [(staged[1].batch_id,)]
+    per_load = rows(settings, "SELECT load_id, count(*) FROM staged_batches GROUP BY ALL")
+    assert max(n for _, n in per_load) <= pipeline.MERGE_FILES
+    assert len(per_load) == 1 + -(-(len(staged) - 1) // pipeline.MERGE_FILES)
     assert staging.pending(settings.staging_path) == []
     # out of order, so which copy of a duplicate came first may differ from the
     # reference; but every publication and sighting is there once
     assert content_counts(settings.warehouse)[:3] == content_counts(reference)[:3]
+
+
+def test_files_of_two_runs_never_share_a_transaction(
+    settings: Settings, registry: Registry, site: SiteServer
+) -> None:
+    first = stage_run(settings, registry, run_id="one")
+    second = stage_run(settings, registry, run_id="two")  # nothing is known yet: all again
+    pipeline.load_staged_files(settings, [*first, *second])
+    loads = rows(settings, "SELECT load_id, list(DISTINCT run_id) FROM staged_batches GROUP BY ALL")
+    assert all(len(runs) == 1 for _, runs in loads)
+    assert {r for _, runs in loads for r in runs} == {"one", "two"}
+    assert rows(settings, "SELECT count(*) FROM articles") == [(site.site.expected_articles(),)]

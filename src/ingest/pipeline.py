@@ -18,8 +18,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import duckdb
-
 from ingest import staging, warehouse
 from ingest.attribute import WireMatcher, publisher_for
 from ingest.backfill import (
@@ -106,8 +104,7 @@ def end_run(settings: Settings, run_id: str, status: str, counts: Counter[str]) 
     retention, and record the run's end and counts."""
     try:
         counts.update(load_leftovers(settings, run_id))
-    except (StagingError, warehouse.WarehouseError, duckdb.Error, OSError) as exc:
-        # this run's own work is in; the leftovers wait for the next run
+    except Exception as exc:
         counts["staged_leftovers_error"] += 1
         log.warning("staged leftovers not loaded (the next run tries again): %s", exc)
     orphans: list[str] = []
@@ -611,8 +608,14 @@ LEFTOVER_AGE = timedelta(hours=1)
 
 def load_leftovers(settings: Settings, run_id: str) -> Counter[str]:
     """Load the staged batches of runs that ended (or died) before loading
-    them, oldest first; a batch that cannot be written is moved to
-    ``failed/`` and recorded in ``rejects`` (stage ``load``)."""
+    them, oldest first.
+
+    A file that cannot be read (damaged, or from a version whose records no
+    longer decode) is moved to ``failed/`` with a ``rejects`` row (stage
+    ``load``), and so are the later files of the same run: its feed states
+    must not move past pages that were never loaded (the next poll then
+    fetches those feeds in full). A file that fails to write for any other
+    reason stays for the next run."""
     counts: Counter[str] = Counter()
     directory = settings.staging_path
     now = now_utc()
@@ -624,25 +627,45 @@ def load_leftovers(settings: Settings, run_id: str) -> Counter[str]:
     with warehouse.writer(settings.warehouse) as con:
         running = warehouse.running_runs(con)
     old = (now - LEFTOVER_AGE).timestamp()
+    broken_runs: dict[str, str] = {}
+    held_runs: set[str] = set()
     for path in files:
         owner = staging.run_of(path)
-        if owner == run_id or (owner in running and path.stat().st_mtime >= old):
-            continue
-        staged = Staged(str(path), path.name.removesuffix(staging.SUFFIX), owner)
         try:
+            if owner == run_id or (owner in running and path.stat().st_mtime >= old):
+                continue
+            if owner in held_runs:
+                continue  # an earlier file of this run is waiting: keep the order
+            if owner in broken_runs:
+                _set_aside(settings, path, run_id, now, broken_runs[owner])
+                counts["staged_failed"] += 1
+                continue
+            staged = Staged(str(path), path.name.removesuffix(staging.SUFFIX), owner)
             written = load_staged(settings, staged, loaded_by=run_id)
+        except FileNotFoundError:
+            continue  # loaded (or set aside) by another loader meanwhile
+        except StagingError as exc:
+            broken_runs[owner] = f"an earlier batch of run {owner} was set aside ({exc})"
+            _set_aside(settings, path, run_id, now, str(exc))
+            counts["staged_failed"] += 1
+            continue
         except warehouse.WarehouseBusy:
             raise
-        except (StagingError, warehouse.WarehouseError, duckdb.Error) as exc:
-            target = staging.quarantine(path)
-            reject = Reject("load", f"staged batch not loaded: {exc}", now, url=str(target))
-            with warehouse.writer(settings.warehouse) as con:
-                warehouse.load_batch(con, LoadBatch(run_id, rejects=[reject]))
-            counts["staged_failed"] += 1
+        except Exception as exc:
+            held_runs.add(owner)
+            counts["staged_leftovers_held"] += 1
+            log.warning("staged batch %s not loaded, kept for the next run: %s", path.name, exc)
             continue
         counts["staged_leftovers_loaded"] += 1
         counts.update({k: v for k, v in written.items() if v})
     return counts
+
+
+def _set_aside(settings: Settings, path: Path, run_id: str, now: datetime, why: str) -> None:
+    target = staging.quarantine(path)
+    reject = Reject("load", f"staged batch not loaded: {why}", now, url=str(target))
+    with warehouse.writer(settings.warehouse) as con:
+        warehouse.load_batch(con, LoadBatch(run_id, rejects=[reject]))
 
 
 # Chunks of pages in flight (fetching or extracting) by default: enough to

@@ -278,13 +278,19 @@ def write(batch: LoadBatch, directory: Path, counts: Mapping[str, int] | None = 
 
 
 def read(path: Path) -> tuple[str, LoadBatch]:
+    """A staged file's id and batch. Anything that keeps it from decoding into
+    today's records (a damaged file, a column this version expects and the
+    file lacks, a value no longer known) is a :class:`StagingError`."""
     try:
-        table = pq.read_table(path, schema=batch_schema())
-    except FileNotFoundError:
+        found = set(pq.read_schema(path).names)
+        lacking = sorted(set(batch_schema().names) - found)
+        if lacking:
+            raise StagingError(f"staged batch {path.name} lacks {', '.join(lacking)}")
+        return decode(pq.read_table(path, schema=batch_schema()))
+    except (FileNotFoundError, StagingError):
         raise
-    except (OSError, pa.ArrowException) as exc:
+    except Exception as exc:
         raise StagingError(f"cannot read staged batch {path.name}: {exc}") from exc
-    return decode(table)
 
 
 def pending(directory: Path) -> list[Path]:

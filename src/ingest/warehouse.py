@@ -934,6 +934,8 @@ def _write_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> dict[str, 
                                    ELSE feeds.disabled_at END,
                 url = coalesce(u.moved_to, feeds.url)
             FROM feed_updates u WHERE feeds.feed_id = u.feed_id
+              -- a late batch (a crashed run's leftover) never rolls a feed back
+              AND (feeds.last_fetched_at IS NULL OR u.fetched_at >= feeds.last_fetched_at)
         """)
         con.execute(
             """
