@@ -164,10 +164,19 @@ async def load(settings: Settings, staged: list[Staged]) -> Counter[str]:
     retry_delay_seconds=5,
     timeout_seconds=1800,
 )
-async def finish_run(settings: Settings, run_id: str, status: str, counts: Counter[str]) -> None:
-    """Leftovers that crashed runs staged, raw-archive retention, the run's row."""
+async def finish_run(
+    settings: Settings,
+    run_id: str,
+    status: str,
+    counts: Counter[str],
+    feed_states: list[Staged],
+) -> str:
+    """The feed batches' own rows, leftovers that crashed runs staged,
+    raw-archive retention, and the run's row; returns the final status."""
     async with writer_slot():
-        await asyncio.to_thread(pipeline.end_run, settings, run_id, status, counts)
+        return await asyncio.to_thread(
+            pipeline.end_run, settings, run_id, status, counts, feed_states
+        )
 
 
 @flow(name="ingest_feeds", timeout_seconds=6 * 3600)
@@ -195,6 +204,7 @@ async def ingest_feeds(
     feed_slots = asyncio.Semaphore(BATCHES_IN_FLIGHT)
     chunk_slots = asyncio.Semaphore(CHUNKS_IN_FLIGHT)
     load_lock = asyncio.Lock()  # one writer: loads are serialised
+    feed_states: list[Staged] = []
 
     async def one_group(fetcher: Fetcher, chunks: list[pipeline.FeedBatch]) -> Counter[str]:
         staged = await fetch_extract(
@@ -215,11 +225,11 @@ async def ingest_feeds(
         counts: Counter[str] = Counter()
         for result in await asyncio.gather(*(one_group(fetcher, g) for g in groups)):
             counts.update(result)
-        # last: feed states, listings and feed fetch rows, once every page is in
+        # feed states, listings and feed fetch rows, once every page is in: staged
+        # now, loaded by finish-run (one load for every batch of the run)
         staged = await asyncio.to_thread(pipeline.stage, settings, batch)
         counts.update(staged.counts)
-        async with load_lock:
-            counts.update(await load(settings, [staged]))
+        feed_states.append(staged)
         return counts
 
     status = "failed"
@@ -238,11 +248,14 @@ async def ingest_feeds(
                 counts.update(outcome)
         status = "completed" if not counts["batches_failed"] else "failed"
     finally:
-        await finish_run(settings, run_id, status, counts)
+        status = await finish_run(settings, run_id, status, counts, q(feed_states))
         await _publish(counts, run_id)
     log.info("run %s %s: %s", run_id, status, dict(sorted(counts.items())))
     if status != "completed":
-        raise RuntimeError(f"{counts['batches_failed']} feed batch(es) failed; see the logs")
+        raise RuntimeError(
+            f"{counts['batches_failed']} feed batch(es) failed, feed states of "
+            f"{counts['feed_states_not_loaded']} not loaded; see the logs"
+        )
     return dict(counts)
 
 

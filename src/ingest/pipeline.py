@@ -98,10 +98,26 @@ def finish_run(settings: Settings, run_id: str, status: str, counts: Counter[str
         warehouse.finish_run(con, run_id, status, counts, now_utc())
 
 
-def end_run(settings: Settings, run_id: str, status: str, counts: Counter[str]) -> None:
-    """What a scheduled run does last, opening the warehouse once: load what
-    crashed runs left in the staging directory, expire raw pages past their
-    retention, and record the run's end and counts."""
+def end_run(
+    settings: Settings,
+    run_id: str,
+    status: str,
+    counts: Counter[str],
+    feed_states: Sequence[Staged] = (),
+) -> str:
+    """What a scheduled run does last: load its feed batches' own rows (feed
+    states, listings, feed fetches; staged once each batch's pages were in),
+    load what crashed runs left in the staging directory, expire raw pages
+    past their retention, and record the run's end and counts. Returns the
+    run's final status."""
+    try:
+        counts.update(load_staged_files(settings, feed_states))
+    except warehouse.WarehouseBusy:
+        raise
+    except Exception as exc:  # the files stay: the next run loads them as leftovers
+        counts["feed_states_not_loaded"] += len(feed_states)
+        status = "failed"
+        log.error("feed states not loaded (the next run loads them): %s", exc)
     try:
         counts.update(load_leftovers(settings, run_id))
     except Exception as exc:
@@ -115,6 +131,7 @@ def end_run(settings: Settings, run_id: str, status: str, counts: Counter[str]) 
         counts["raw_pages_expired"] = len(orphans)
         warehouse.finish_run(con, run_id, status, counts, now_utc())
     RawStore(settings.raw_path).remove(orphans)
+    return status
 
 
 def prune_raw(settings: Settings) -> int:
