@@ -106,34 +106,6 @@ def _optional(tp: Any) -> Any:
     return tp
 
 
-@cache
-def arrow_type(tp: Any) -> pa.DataType:
-    """The Arrow type of a record field's type hint."""
-    tp = _optional(tp)
-    origin, args = typing.get_origin(tp), typing.get_args(tp)
-    if (isinstance(tp, type) and issubclass(tp, Enum)) or tp is str:
-        return pa.string()
-    if tp is bool:
-        return pa.bool_()
-    if tp is int:
-        return pa.int64()
-    if tp is float:
-        return pa.float64()
-    if tp is bytes:
-        return pa.binary()
-    if tp is datetime:
-        return pa.timestamp("us", tz="UTC")
-    if dataclasses.is_dataclass(tp):
-        return pa.struct([pa.field(n, arrow_type(t)) for n, t in _fields(tp)])  # type: ignore[arg-type]
-    if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
-        return pa.struct([pa.field(f"f{i}", arrow_type(t)) for i, t in enumerate(args)])
-    if origin in (list, tuple, frozenset, set, Sequence):
-        return pa.list_(arrow_type(args[0]))
-    if origin in (dict, Mapping) or (isinstance(origin, type) and issubclass(origin, Mapping)):
-        return pa.map_(arrow_type(args[0]), arrow_type(args[1]))
-    raise TypeError(f"no Arrow type for {tp!r}")
-
-
 Codec = typing.Callable[[Any], Any]
 _PLAIN = (str, int, float, bool, bytes)
 
@@ -157,6 +129,34 @@ def _kind(tp: Any) -> tuple[str, Any, tuple[Any, ...]]:
     if origin in (dict, Mapping) or (isinstance(origin, type) and issubclass(origin, Mapping)):
         return "map", origin, args
     raise TypeError(f"cannot stage a value of type {tp!r}")
+
+
+_PLAIN_ARROW: dict[type, pa.DataType] = {
+    str: pa.string(),
+    int: pa.int64(),
+    float: pa.float64(),
+    bool: pa.bool_(),
+    bytes: pa.binary(),
+}
+
+
+@cache
+def arrow_type(tp: Any) -> pa.DataType:
+    """The Arrow type of a record field's type hint."""
+    kind, base, args = _kind(tp)
+    if kind == "plain":
+        return _PLAIN_ARROW[base]
+    if kind == "enum":
+        return pa.string()
+    if kind == "datetime":
+        return pa.timestamp("us", tz="UTC")
+    if kind == "record":
+        return pa.struct([pa.field(n, arrow_type(t)) for n, t in _fields(base)])
+    if kind == "pair":
+        return pa.struct([pa.field(f"f{i}", arrow_type(t)) for i, t in enumerate(args)])
+    if kind == "list":
+        return pa.list_(arrow_type(args[0]))
+    return pa.map_(arrow_type(args[0]), arrow_type(args[1]))
 
 
 def _maybe(fn: Codec) -> Codec:
@@ -216,14 +216,6 @@ def decoder(tp: Any) -> Codec:
     return _maybe(lambda v: {key(k): value(x) for k, x in v})
 
 
-def to_arrow(value: Any, tp: Any) -> Any:
-    return encoder(tp)(value)
-
-
-def from_arrow(value: Any, tp: Any) -> Any:
-    return decoder(tp)(value)
-
-
 @cache
 def batch_schema() -> pa.Schema:
     return pa.schema(
@@ -233,7 +225,7 @@ def batch_schema() -> pa.Schema:
 
 
 def encode(batch: LoadBatch, batch_id: str) -> pa.Table:
-    row = {"batch_id": batch_id, **to_arrow(batch, LoadBatch)}
+    row = {"batch_id": batch_id, **encoder(LoadBatch)(batch)}
     return pa.Table.from_pylist([row], schema=batch_schema())
 
 
@@ -242,7 +234,7 @@ def decode(table: pa.Table) -> tuple[str, LoadBatch]:
     if len(rows) != 1:
         raise StagingError(f"a staged batch holds one row, not {len(rows)}")
     row = rows[0]
-    return row["batch_id"], from_arrow(row, LoadBatch)
+    return row["batch_id"], decoder(LoadBatch)(row)
 
 
 # --------------------------------------------------------------------------- files
@@ -282,11 +274,13 @@ def read(path: Path) -> tuple[str, LoadBatch]:
     today's records (a damaged file, a column this version expects and the
     file lacks, a value no longer known) is a :class:`StagingError`."""
     try:
-        found = set(pq.read_schema(path).names)
-        lacking = sorted(set(batch_schema().names) - found)
-        if lacking:
-            raise StagingError(f"staged batch {path.name} lacks {', '.join(lacking)}")
-        return decode(pq.read_table(path, schema=batch_schema()))
+        schema = batch_schema()
+        with pq.ParquetFile(path) as file:
+            lacking = sorted(set(schema.names) - set(file.schema_arrow.names))
+            if lacking:
+                raise StagingError(f"staged batch {path.name} lacks {', '.join(lacking)}")
+            table = file.read(columns=schema.names).cast(schema)
+        return decode(table)
     except (FileNotFoundError, StagingError):
         raise
     except Exception as exc:
