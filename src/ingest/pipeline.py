@@ -18,6 +18,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import duckdb
+
 from ingest import staging, warehouse
 from ingest.attribute import WireMatcher, publisher_for
 from ingest.backfill import (
@@ -123,24 +125,28 @@ def end_run(
     except Exception as exc:
         counts["staged_leftovers_error"] += 1
         log.warning("staged leftovers not loaded (the next run tries again): %s", exc)
-    orphans: list[str] = []
     with warehouse.writer(settings.warehouse) as con:
-        if settings.raw_retention_days > 0:
-            before = now_utc() - timedelta(days=settings.raw_retention_days)
-            orphans = list(warehouse.expire_raw_pages(con, before))
+        orphans = _expire_raw(con, settings)
         counts["raw_pages_expired"] = len(orphans)
         warehouse.finish_run(con, run_id, status, counts, now_utc())
     RawStore(settings.raw_path).remove(orphans)
     return status
 
 
+def _expire_raw(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[str]:
+    """Forget raw pages past their retention; the bodies nothing refers to now."""
+    if settings.raw_retention_days <= 0:
+        return []
+    before = now_utc() - timedelta(days=settings.raw_retention_days)
+    return list(warehouse.expire_raw_pages(con, before))
+
+
 def prune_raw(settings: Settings) -> int:
     """Apply the raw store's retention: rows first, then unreferenced files."""
     if settings.raw_retention_days <= 0:
-        return 0
-    before = now_utc() - timedelta(days=settings.raw_retention_days)
+        return 0  # nothing to expire: the warehouse need not be opened
     with warehouse.writer(settings.warehouse) as con:
-        orphans = warehouse.expire_raw_pages(con, before)
+        orphans = _expire_raw(con, settings)
     return RawStore(settings.raw_path).remove(orphans)
 
 
