@@ -841,24 +841,21 @@ def run_benchmark(
             if prerender:
                 metrics["prerender_s"] = web.prerender()
 
+            def ingest(n: int) -> IngestRun:
+                metrics[f"load1_before_run{n}"] = os.getloadavg()[0]
+                done = run_ingest(warehouse, registry, run_env, timeout=timeout)
+                if not done.ok:
+                    saved = done.save_log(
+                        (results_dir or workdir) / f"{result_stem(articles, sources)}-run{n}.log"
+                    )
+                    say(f"ingest run {n} failed (log: {saved}); its last lines:")
+                    say("  " + "\n  ".join(done.log_tail))
+                return done
+
             say("(1) ingest run --all-feeds ...")
-            metrics["load1_before_run1"] = os.getloadavg()[0]
-            first = run_ingest(warehouse, registry, run_env, timeout=timeout)
-            if not first.ok:
-                saved = first.save_log(
-                    (results_dir or workdir) / f"{result_stem(articles, sources)}-run1.log"
-                )
-                say(f"ingest run 1 failed (log: {saved}); its last lines:")
-                say("  " + "\n  ".join(first.log_tail))
+            first = ingest(1)
             say("(4) second ingest run --all-feeds (all feeds should answer 304) ...")
-            metrics["load1_before_run2"] = os.getloadavg()[0]
-            second = run_ingest(warehouse, registry, run_env, timeout=timeout)
-            if not second.ok:
-                saved = second.save_log(
-                    (results_dir or workdir) / f"{result_stem(articles, sources)}-run2.log"
-                )
-                say(f"ingest run 2 failed (log: {saved}); its last lines:")
-                say("  " + "\n  ".join(second.log_tail))
+            second = ingest(2)
             facts = warehouse_facts(warehouse, [first.run_id, second.run_id])
             requests = dict(server.requests)
             server.reset_counts()
