@@ -278,7 +278,28 @@ def build_cases(server: HostileServer) -> dict[str, Response | Handler]:
                 '<?xml version="1.0"?><rss version="2.0"><channel><title>d</title>'
                 f"<item><title>a</title><link>{art(10)}</link><guid>same</guid></item>"
                 f"<item><title>b</title><link>{art(11)}</link><guid>same</guid></item>"
+                f"<item><title>c</title><link>{art(13)}</link><guid>same</guid></item>"
+                f"<item><title>a again</title><link>{art(10)}</link><guid>same</guid></item>"
                 "</channel></rss>"
+            ).encode(),
+        ),
+        # Links no browser would refuse but an HTTP client might: IPv4 in
+        # octal or zero-padded spelling, IDNA digits, a leading tab, and pages
+        # whose redirect points at another scheme or uses backslashes. Each
+        # ends as a row (blocked: they are 127.0.0.2), never a failed run.
+        "poison-urls": Response(
+            200,
+            xml,
+            rss(
+                [
+                    ("octal", f"http://0177.0.0.2:{p}/h/article/20"),
+                    ("padded", f"http://127.000.000.002:{p}/h/article/21"),
+                    ("idna-digits", f"http://\u2460\u2461\u2466.0.0.\u2461:{p}/h/article/22"),
+                    ("tab", f"\thttp://127.0.0.2:{p}/h/article/23"),
+                    ("redirect-jar", server.url("/h/poison/redirect-jar")),
+                    ("redirect-backslash", server.url("/h/poison/redirect-backslash")),
+                    ("fine", art(24)),
+                ]
             ).encode(),
         ),
         "empty-200": Response(200, xml, b""),
@@ -297,4 +318,11 @@ def build_cases(server: HostileServer) -> dict[str, Response | Handler]:
     }
     for i in range(8):
         cases[f"chain-{i}"] = Response(302, (("Location", f"/h/chain-{i + 1}/feed.xml"),))
-    return {f"/h/{name}/feed.xml": case for name, case in cases.items()}
+    out: dict[str, Response | Handler] = {
+        f"/h/{name}/feed.xml": case for name, case in cases.items()
+    }
+    out["/h/poison/redirect-jar"] = Response(302, (("Location", "jar:http://example.com/!x"),))
+    out["/h/poison/redirect-backslash"] = Response(
+        302, (("Location", f"http:\\\\127.0.0.2:{p}\\h\\article\\25"),)
+    )
+    return out

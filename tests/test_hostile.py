@@ -48,6 +48,7 @@ CASES = [
     "html-not-feed",
     "many-items",
     "duplicate-guids",
+    "poison-urls",
     "empty-200",
     "moved-301",
     "moved-302",
@@ -194,8 +195,8 @@ def test_redirect_to_blocked_address(world: World) -> None:
 def test_ip_literal_links_blocked(world: World) -> None:
     rows = world.con.execute(
         "SELECT url, outcome FROM fetch_log WHERE kind = 'page' AND "
-        "(url LIKE '%127.0.0.2%' OR url LIKE '%2130706434%' OR url LIKE '%0x7f%' "
-        "OR url LIKE '%::ffff%' OR url LIKE '%169.254%')"
+        "((url LIKE '%127.0.0.2%' OR url LIKE '%::ffff%') AND regexp_matches(url, '/[1-4]$') "
+        "OR url LIKE '%169.254%')"
     ).fetchall()
     assert len(rows) == 5
     assert {o for _, o in rows} == {"blocked"}
@@ -254,8 +255,61 @@ def test_many_items_capped_and_said(world: World) -> None:
     assert world.feed("many-items")["last_entries"] == 50
 
 
-def test_duplicate_guids(world: World) -> None:
-    assert world.counts["parse_entry_duplicate_guid"] == 1
+def test_same_guid_different_links_are_different_articles(world: World) -> None:
+    # three items share one GUID with three links (one link listed twice):
+    # three articles, and the feed's broken GUIDs noted once
+    assert world.counts["parse_entry_guid_reused"] == 2
+    assert world.counts["parse_entry_duplicate_in_feed"] >= 1
+    urls = {world.hostile.url(f"/h/article/{n}") for n in (10, 11, 13)}
+    rows = world.con.execute(
+        "SELECT url FROM articles WHERE list_contains(?::VARCHAR[], url)", [sorted(urls)]
+    ).fetchall()
+    assert {u for (u,) in rows} == urls
+    notes = world.con.execute(
+        "SELECT reason FROM rejects WHERE url = ?", [world.feed_url("duplicate-guids")]
+    ).fetchall()
+    assert len(notes) == 1 and "GUID" in notes[0][0]
+
+
+def test_poison_urls_are_rows_not_failures(world: World) -> None:
+    """Octal, zero-padded and IDNA-digit IPv4 hosts, a tab-prefixed link, a
+    redirect to another scheme and one with backslashes: each is a recorded
+    outcome, the rest of the feed loads, and the run completes."""
+    feed = world.feed("poison-urls")
+    assert feed["last_outcome"] == "ok" and feed["consecutive_failures"] == 0
+    p = world.hostile.port
+    blocked = {
+        f"http://127.0.0.2:{p}/h/article/{n}" for n in (20, 21, 22, 23)
+    }  # every spelling read as the address it is, then refused by the guard
+    rows = dict(
+        world.con.execute(
+            "SELECT url, outcome FROM fetch_log WHERE list_contains(?::VARCHAR[], url)",
+            [sorted(blocked)],
+        ).fetchall()
+    )
+    assert rows == dict.fromkeys(blocked, "blocked")
+    jar = world.con.execute(
+        "SELECT outcome, error FROM fetch_log WHERE url = ?",
+        [world.hostile.url("/h/poison/redirect-jar")],
+    ).fetchone()
+    assert jar is not None and jar[0] == "blocked" and "jar" in jar[1]
+    backslash = world.con.execute(
+        "SELECT outcome, error FROM fetch_log WHERE url = ?",
+        [world.hostile.url("/h/poison/redirect-backslash")],
+    ).fetchone()
+    assert backslash is not None and backslash[0] == "blocked" and "127.0.0.2" in backslash[1]
+    # the good link of the same feed became an article from its page
+    good = world.con.execute(
+        "SELECT body_status FROM articles WHERE url = ?", [world.hostile.url("/h/article/24")]
+    ).fetchone()
+    assert good == ("page",)
+    # and the refused ones became articles from the feed's text, for good
+    final = world.con.execute(
+        "SELECT count(*) FROM articles WHERE body_status = 'feed-final' AND "
+        "list_contains(?::VARCHAR[], url)",
+        [sorted(blocked)],
+    ).fetchone()
+    assert final == (4,)
 
 
 def test_permanent_redirect_moves_feed(world: World) -> None:

@@ -93,9 +93,25 @@ class PlanItem:
 class Discovery:
     items: list[PlanItem] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)
+    # (url as given, reason) of every URL refused: each becomes a rejects row
+    bad_urls: list[tuple[str, str]] = field(default_factory=list)
+    # a sitemap or archive page could not be read for a reason that may pass:
+    # the plan is not complete, and the same command discovers again
+    incomplete: bool = False
 
     def skip(self, reason: str, n: int = 1) -> None:
         self.skipped[reason] = self.skipped.get(reason, 0) + n
+
+    def bad_url(self, raw: str, exc: Exception) -> None:
+        self.skip("bad_url")
+        self.bad_urls.append((raw[:500], f"bad URL: {exc}"[:500]))
+
+    def merge(self, other: Discovery) -> None:
+        self.items += other.items
+        for k, v in other.skipped.items():
+            self.skip(k, v)
+        self.bad_urls += other.bad_urls
+        self.incomplete = self.incomplete or other.incomplete
 
 
 def _date(text: str | None) -> datetime | None:
@@ -196,8 +212,8 @@ def read_url_list(path: Path, registry: Registry, sources: Sequence[str]) -> Dis
             continue
         try:
             url = canonicalize(raw)
-        except BadURL:
-            found.skip("bad_url")
+        except BadURL as exc:
+            found.bad_url(raw, exc)
             continue
         owner = registry.owner_of(host_of(url))
         if owner is None:
@@ -211,7 +227,8 @@ def read_url_list(path: Path, registry: Registry, sources: Sequence[str]) -> Dis
 
 
 def scan_warc(path: Path, registry: Registry, params: Params) -> Discovery:
-    """HTML response records of registered sources within the date range.
+    """Successful (2xx) HTML response records of registered sources within
+    the date range: an error page (404, 5xx) or a redirect is not an article.
 
     The record's ``WARC-Date`` (the capture time) bounds it when the page gives
     no better date; offsets let processing seek straight to each record.
@@ -229,13 +246,17 @@ def scan_warc(path: Path, registry: Registry, params: Params) -> Discovery:
                 if record.http_headers
                 else ""
             )
+            status = record.http_headers.get_statuscode() if record.http_headers else None
+            if not (status or "").isdigit() or not 200 <= int(status or 0) < 300:
+                found.skip("not_ok_status")
+                continue
             if "html" not in ctype.lower():
                 found.skip("not_html")
                 continue
             try:
                 url = canonicalize(uri)
-            except BadURL:
-                found.skip("bad_url")
+            except BadURL as exc:
+                found.bad_url(uri, exc)
                 continue
             owner = registry.owner_of(host_of(url))
             if owner is None or (params.source_ids and owner.source_id not in params.source_ids):

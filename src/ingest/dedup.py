@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 
 from ingest.extract import normalise_text, word_count
 from ingest.near import Fingerprint, best_match, fingerprint
-from ingest.records import Article, Extracted, FeedEntry, Sighting
+from ingest.records import Article, BodyStatus, Extracted, FeedEntry, Sighting
 
 
 def article_id_for(canonical_url: str) -> str:
@@ -42,18 +42,69 @@ def cluster_id_for(article_id: str) -> str:
     return "c" + article_id[1:]
 
 
+# Fields a revision compares, in the order ``article_revisions.changed`` lists
+# them. A missing new title, author, time or language keeps the stored one
+# (extraction sometimes finds none); a wire credit that disappears is a change.
+REVISED_FIELDS = (
+    "title",
+    "body",
+    "author",
+    "published_at",
+    "language",
+    "wire_service",
+    "body_status",
+)
+_KEEP_WHEN_MISSING = frozenset({"title", "author", "published_at", "language"})
+
+
+def body_rank(status: str) -> int:
+    """A page's own text outranks the feed's: a refetch that fell back to the
+    feed never replaces a page body."""
+    return 2 if status == BodyStatus.PAGE else 1
+
+
+@dataclass(frozen=True)
+class Stored:
+    """An article's revisable fields (as stored, or as a new version)."""
+
+    content_hash: str
+    title: str | None
+    revision: int = 0
+    author: str | None = None
+    published_at: datetime | None = None
+    language: str | None = None
+    wire_service: str | None = None
+    body_status: str = BodyStatus.PAGE
+
+
+def _text(value: object) -> str | None:
+    if value is None:
+        return None
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+def diff(old: Stored, new: Stored) -> dict[str, tuple[str | None, str | None]]:
+    """Field -> (old, new), as text, of what a new version changes (empty: nothing).
+
+    The body is compared by content hash (the old text goes to the revision
+    row); a version whose body comes from the feed never replaces a page's."""
+    if body_rank(new.body_status) < body_rank(old.body_status):
+        return {}
+    out: dict[str, tuple[str | None, str | None]] = {}
+    for name in REVISED_FIELDS:
+        key = "content_hash" if name == "body" else name
+        before, after = getattr(old, key), getattr(new, key)
+        if after is None and name in _KEEP_WHEN_MISSING:
+            continue
+        if before != after:
+            out[name] = (_text(before), _text(after))
+    return out
+
+
 def changes(old_title: str | None, new_title: str | None, old_hash: str, new_hash: str) -> str:
-    """What a new version changed: "title", "body", "title,body", or "" (nothing).
-    A missing new title is not a change: extraction sometimes finds none."""
-    parts = [
-        name
-        for name, differs in (
-            ("title", bool(new_title) and new_title != old_title),
-            ("body", new_hash != old_hash),
-        )
-        if differs
-    ]
-    return ",".join(parts)
+    """What a new version changed of title and body: "title", "body",
+    "title,body", or "" (nothing)."""
+    return ",".join(diff(Stored(old_hash, old_title), Stored(new_hash, new_title)))
 
 
 @dataclass(frozen=True)
@@ -69,6 +120,8 @@ class Candidate:
     seen_at: datetime
     revisit: str | None = None  # a known article refetched because its listing changed
     fingerprint: Fingerprint | None = None
+    body_status: str = BodyStatus.PAGE
+    body_reason: str | None = None  # why the body is not the page's
 
     @cached_property
     def content_hash(self) -> str:
@@ -85,15 +138,6 @@ class Listing:
 
 
 @dataclass(frozen=True)
-class Stored:
-    """What a revision check needs of a stored article."""
-
-    content_hash: str
-    title: str | None
-    revision: int = 0
-
-
-@dataclass(frozen=True)
 class Known:
     by_url: Mapping[str, str] = field(default_factory=dict)
     by_hash: Mapping[tuple[str, str], str] = field(default_factory=dict)
@@ -102,16 +146,37 @@ class Known:
 
 @dataclass(frozen=True)
 class Revision:
+    """A new version of a stored article: what it changed and the new values
+    (a None title, author, time or language keeps the stored one)."""
+
     article_id: str
     revision: int
-    changed: str
-    old_title: str | None
-    new_title: str | None
-    old_content_hash: str
-    new_content_hash: str
-    body: str
-    word_count: int
     revised_at: datetime
+    changed: str  # the changed fields, comma-separated, in REVISED_FIELDS order
+    fields: Mapping[str, tuple[str | None, str | None]]  # field -> (old, new) as text
+    title: str | None
+    body: str
+    content_hash: str
+    word_count: int
+    author: str | None
+    published_at: datetime | None
+    language: str | None
+    wire_service: str | None
+    extractor: str
+    body_status: str
+    body_reason: str | None = None
+
+    @property
+    def body_changed(self) -> bool:
+        return "body" in self.fields
+
+    @property
+    def new_title(self) -> str | None:
+        return self.title
+
+    @property
+    def new_content_hash(self) -> str:
+        return self.content_hash
 
 
 @dataclass
@@ -122,6 +187,8 @@ class Resolution:
     sightings: dict[tuple[str, str], Sighting] = field(default_factory=dict)
     touched: dict[str, datetime] = field(default_factory=dict)  # existing article -> seen
     revisions: list[Revision] = field(default_factory=list)
+    # revised article -> fingerprint of its new text (to place it in a story again)
+    revised_fingerprints: dict[str, Fingerprint] = field(default_factory=dict)
     entry_updates: dict[str, tuple[str | None, datetime | None]] = field(default_factory=dict)
     duplicates: int = 0
 
@@ -152,24 +219,44 @@ def resolve(
         hash_ = cand.content_hash
         ex = cand.extracted
         title = ex.title or cand.entry.title
+        author = ex.author or cand.entry.author
+        published_at = cand.entry.published_at or ex.published_at
+        language = ex.language or cand.entry.language
         existing = next((by_url[u] for u in cand.urls if u in by_url), None)
         if existing is not None and existing not in revised and existing in known.stored:
             old = known.stored[existing]
-            changed = changes(old.title, title, old.content_hash, hash_)
-            if changed:
+            new = Stored(
+                hash_,
+                title,
+                author=author,
+                published_at=published_at,
+                language=language,
+                wire_service=cand.wire_service,
+                body_status=cand.body_status,
+            )
+            fields = diff(old, new)
+            if fields:
                 revised.add(existing)
+                if "body" in fields:
+                    res.revised_fingerprints[existing] = cand.fingerprint or fingerprint(ex.body)
                 res.revisions.append(
                     Revision(
                         article_id=existing,
                         revision=old.revision + 1,
-                        changed=changed,
-                        old_title=old.title,
-                        new_title=title,
-                        old_content_hash=old.content_hash,
-                        new_content_hash=hash_,
-                        body=ex.body,
-                        word_count=word_count(ex.body),
                         revised_at=cand.seen_at,
+                        changed=",".join(fields),
+                        fields=fields,
+                        title=title,
+                        body=ex.body,
+                        content_hash=hash_,
+                        word_count=word_count(ex.body),
+                        author=author,
+                        published_at=published_at,
+                        language=language,
+                        wire_service=cand.wire_service,
+                        extractor=ex.extractor,
+                        body_status=cand.body_status,
+                        body_reason=cand.body_reason,
                     )
                 )
         if existing is None:
@@ -189,9 +276,9 @@ def resolve(
                     source_id=cand.source_id,
                     title=title,
                     body=ex.body,
-                    author=ex.author or cand.entry.author,
-                    published_at=cand.entry.published_at or ex.published_at,
-                    language=ex.language or cand.entry.language,
+                    author=author,
+                    published_at=published_at,
+                    language=language,
                     word_count=word_count(ex.body),
                     content_hash=hash_,
                     cluster_id=cluster_id_for(article_id),
@@ -202,6 +289,8 @@ def resolve(
                     feed_id=cand.entry.feed_id,
                     entry_title=cand.entry.title,
                     entry_updated_at=cand.entry.updated_at,
+                    body_status=cand.body_status,
+                    body_reason=cand.body_reason,
                 )
             )
             res.fingerprints[article_id] = cand.fingerprint or fingerprint(ex.body)
@@ -223,33 +312,48 @@ class Member:
     fingerprint: Fingerprint
 
 
+@dataclass(frozen=True)
+class StoryItem:
+    """An article to place in a story: a new one, or one whose text changed."""
+
+    article_id: str
+    content_hash: str
+    story_at: datetime  # published, else first seen
+    fingerprint: Fingerprint
+
+
 def story_time(article: Article) -> datetime:
     return article.published_at or article.first_seen_at
 
 
+def story_item(article: Article, fp: Fingerprint) -> StoryItem:
+    return StoryItem(article.article_id, article.content_hash, story_time(article), fp)
+
+
 def assign_clusters(
-    articles: Sequence[Article],
-    fingerprints: Mapping[str, Fingerprint],
+    items: Sequence[StoryItem],
     candidates: Mapping[str, Sequence[Member]],
     same_text: Mapping[str, str] | None = None,
-) -> list[Article]:
-    """Give each new article the cluster of the earlier article it copies.
+) -> dict[str, tuple[str, float | None]]:
+    """The story of each item: article id -> (cluster id, containment score).
 
-    ``candidates`` maps a new article to stored articles sharing an LSH band
-    with it; ``same_text`` maps a content hash to the cluster of a stored
-    article with exactly that text. New articles are taken oldest first, so a
-    batch's own copies find each other too.
+    The one clustering rule, for new articles and for stored ones whose text
+    changed (a revision, a reprocess). ``candidates`` maps an item to stored
+    articles sharing an LSH band with it; ``same_text`` maps a content hash
+    to the cluster of a stored article with exactly that text. Items are
+    taken oldest first, so a batch's own copies find each other too. An item
+    that matches nothing starts a story named after it.
     """
     same_text = dict(same_text or {})
     placed: list[Member] = []
     band_index: dict[tuple[int, int], list[int]] = {}
-    out: dict[str, Article] = {}
-    for article in sorted(articles, key=lambda a: (story_time(a), a.article_id)):
-        fp = fingerprints[article.article_id]
-        cluster = same_text.get(article.content_hash)
+    out: dict[str, tuple[str, float | None]] = {}
+    for item in sorted(items, key=lambda i: (i.story_at, i.article_id)):
+        fp = item.fingerprint
+        cluster = same_text.get(item.content_hash)
         score = 1.0 if cluster else None
         if cluster is None and fp.matchable:
-            pool = list(candidates.get(article.article_id, ()))
+            pool = list(candidates.get(item.article_id, ()))
             near = {i for band in fp.bands for i in band_index.get(band, ())}
             pool += [placed[i] for i in sorted(near)]
             match = best_match(fp, [(m.article_id, m.fingerprint) for m in pool])
@@ -257,10 +361,10 @@ def assign_clusters(
                 cluster = next(m.cluster_id for m in pool if m.article_id == match[0])
                 score = match[1]
         if cluster is None:
-            cluster = cluster_id_for(article.article_id)
-        out[article.article_id] = replace(article, cluster_id=cluster, cluster_score=score)
-        same_text.setdefault(article.content_hash, cluster)
-        placed.append(Member(article.article_id, cluster, fp))
+            cluster = cluster_id_for(item.article_id)
+        out[item.article_id] = (cluster, score)
+        same_text.setdefault(item.content_hash, cluster)
+        placed.append(Member(item.article_id, cluster, fp))
         for band in fp.bands:
             band_index.setdefault(band, []).append(len(placed) - 1)
-    return [out[a.article_id] for a in articles]
+    return out

@@ -145,6 +145,7 @@ def parse_feed(
     entries: list[FeedEntry] = []
     seen: set[str] = set()
     seen_guids: set[str] = set()
+    bad_links: list[tuple[str, str]] = []
     for raw in raw_entries:
         link = _text(raw.get("link"))
         if not link:
@@ -156,16 +157,18 @@ def parse_feed(
             continue
         try:
             url = canonicalize(link, base=base_url)
-        except BadURL:
+        except BadURL as exc:
             counts["entry_bad_link"] += 1
+            bad_links.append((link[:500], f"bad link: {exc}"[:500]))
             continue
         if url in seen:
             counts["entry_duplicate_in_feed"] += 1
             continue
         guid = _text(raw.get("id"))
         if guid and guid in seen_guids:
-            counts["entry_duplicate_guid"] += 1
-            continue
+            # The same GUID with another link: a CMS that reuses GUIDs. The
+            # link decides what an article is; the feed's fault is noted.
+            counts["entry_guid_reused"] += 1
         seen.add(url)
         if guid:
             seen_guids.add(guid)
@@ -200,4 +203,5 @@ def parse_feed(
         problem=problem,
         counts=dict(counts),
         ttl_minutes=_ttl_minutes(feed_meta),
+        bad_links=tuple(bad_links),
     )

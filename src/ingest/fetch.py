@@ -8,17 +8,18 @@ loops, blocked addresses. Parsers never see a URL, only bytes and headers.
 from __future__ import annotations
 
 import asyncio
+import logging
 import resource
 import ssl
 import time
 import zlib
 from collections import defaultdict
 from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Protocol, cast
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import brotli
 import certifi
@@ -27,7 +28,7 @@ import httpx
 from ingest.guard import AddressGuard, BlockedAddress, PerOriginTransport, guarded_transport
 from ingest.records import FetchKind, FetchResult, Outcome
 from ingest.settings import Settings
-from ingest.urls import BadURL, canonicalize
+from ingest.urls import BadURL, checked
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 PERMANENT_REDIRECTS = frozenset({301, 308})
@@ -53,8 +54,16 @@ KEPT_HEADERS = (
 )
 
 
+log = logging.getLogger(__name__)
+
+
 class TooLarge(Exception):
     pass
+
+
+class Deferred(Exception):
+    """A request that was never sent: its origin's turn would come after the
+    caller's ``wait_until``, or the fetcher is stopping."""
 
 
 class _Inflater:
@@ -184,6 +193,8 @@ class Fetcher:
             lambda: _HostGate(settings.per_host_connections, settings.host_gap_seconds)
         )
         self._global = asyncio.Semaphore(settings.max_connections)
+        self._stopping = False
+        self._in_get: set[asyncio.Task[object]] = set()
 
     def set_crawl_delay(self, origin: str, seconds: float) -> None:
         """Space requests to ``origin`` at least this far apart (robots.txt)."""
@@ -191,18 +202,36 @@ class Fetcher:
         gate.gap = max(self.settings.host_gap_seconds, min(seconds, MAX_CRAWL_DELAY))
 
     @asynccontextmanager
-    async def _turn(self, origin: str) -> AsyncIterator[None]:
-        """At most N requests in flight per origin, starts spaced by its gap."""
+    async def _turn(self, origin: str, wait_until: float | None) -> AsyncIterator[None]:
+        """At most N requests in flight per origin, starts spaced by its gap.
+
+        Waiting for the turn is not part of a request: with ``wait_until`` (a
+        loop time) a request whose turn would come later is never sent and
+        :class:`Deferred` is raised instead."""
         gate = self._gates[origin]
-        async with gate.slots:
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout_at(wait_until) if wait_until is not None else nullcontext():
+                await gate.slots.acquire()
+        except TimeoutError:
+            raise Deferred(f"{origin}: no free slot before the run's page budget ran out") from None
+        try:
             if gate.gap > 0:
                 async with gate.lock:
-                    loop = asyncio.get_running_loop()
                     wait = gate.next_at - loop.time()
+                    if wait_until is not None and loop.time() + max(wait, 0.0) > wait_until:
+                        raise Deferred(
+                            f"{origin}: its turn (one request every {gate.gap:g}s) would come "
+                            "after the run's page budget ran out"
+                        )
                     if wait > 0:
                         await asyncio.sleep(wait)
                     gate.next_at = loop.time() + gate.gap
+            if self._stopping:
+                raise Deferred("the run is stopping")
             yield
+        finally:
+            gate.slots.release()
 
     async def __aenter__(self) -> Fetcher:
         return self
@@ -215,6 +244,17 @@ class Fetcher:
     async def aclose(self) -> None:
         await self._client.aclose()
 
+    def stop(self) -> None:
+        """Stop fetching: requests waiting for their turn, and those in flight,
+        end as ``deferred`` (never a failure); later calls too."""
+        self._stopping = True
+        for task in list(self._in_get):
+            task.cancel("fetcher stopping")
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
     async def get(
         self,
         url: str,
@@ -222,7 +262,15 @@ class Fetcher:
         *,
         etag: str | None = None,
         last_modified: str | None = None,
+        wait_until: float | None = None,
     ) -> FetchResult:
+        """Fetch ``url`` (redirects followed). Never raises: every outcome,
+        a refused URL or an internal error included, is a result.
+
+        ``wait_until`` (a loop time, :func:`asyncio.get_running_loop().time`)
+        bounds the wait for the origin's turn: a request that could not be
+        sent by then ends ``deferred``, not as a failure. The total deadline
+        counts only the time requests are on the wire."""
         started = time.monotonic()
         fetched_at = _now()
         hops: list[str] = []
@@ -242,23 +290,35 @@ class Fetcher:
                 **kw,  # type: ignore[arg-type]
             )
 
+        task = asyncio.current_task()
+        if self._stopping:
+            return result(Outcome.DEFERRED, "the run is stopping")
+        if task is not None:
+            self._in_get.add(task)
         try:
-            async with asyncio.timeout(self.settings.total_timeout):
-                return await self._get(
-                    url,
-                    kind=kind,
-                    etag=etag,
-                    last_modified=last_modified,
-                    hops=hops,
-                    state=state,
-                    result=result,
-                )
-        except TimeoutError:
-            return result(
-                Outcome.ERROR,
-                f"total deadline of {self.settings.total_timeout:g}s exceeded",
-                status=state.get("status"),
+            return await self._get(
+                url,
+                kind=kind,
+                etag=etag,
+                last_modified=last_modified,
+                hops=hops,
+                state=state,
+                result=result,
+                wait_until=wait_until,
             )
+        except Deferred as exc:
+            return result(Outcome.DEFERRED, str(exc))
+        except asyncio.CancelledError:
+            if self._stopping and task is not None and task.cancelling():
+                task.uncancel()
+                return result(Outcome.DEFERRED, "the run stopped before the answer came")
+            raise
+        except Exception as exc:  # a bug or a library's surprise: a row, not a crash
+            log.exception("fetch of %s failed unexpectedly", url)
+            return result(Outcome.ERROR, f"internal error: {exc.__class__.__name__}: {exc}"[:500])
+        finally:
+            if task is not None:
+                self._in_get.discard(task)
 
     async def _get(
         self,
@@ -270,12 +330,16 @@ class Fetcher:
         hops: list[str],
         state: dict[str, object],
         result: _ResultFn,
+        wait_until: float | None,
     ) -> FetchResult:
         current = url
         seen = {url}
+        # The total deadline counts the time on the wire, not the waits for
+        # an origin's turn (queued is not failed).
+        budget = self.settings.total_timeout
         for hop in range(self.settings.max_redirects + 1):
             try:
-                canonicalize(current)
+                current = checked(current)
             except BadURL as exc:
                 return result(
                     Outcome.BLOCKED if hop else Outcome.SKIPPED, f"refused URL {current!r}: {exc}"
@@ -289,14 +353,33 @@ class Fetcher:
             try:
                 # The host turn first: a request waiting for its host must not
                 # hold one of the global slots meanwhile.
-                async with self._turn(origin_of(current)), self._global:
-                    outcome = await self._request(current, headers, state, result)
+                turn = self._turn(origin_of(current), wait_until if hop == 0 else None)
+                async with turn, self._global:
+                    sent = time.monotonic()
+                    try:
+                        async with asyncio.timeout(budget):
+                            outcome = await self._request(current, headers, state, result)
+                    except TimeoutError:
+                        return result(
+                            Outcome.ERROR,
+                            f"total deadline of {self.settings.total_timeout:g}s exceeded",
+                            status=state.get("status"),
+                        )
+                    budget -= time.monotonic() - sent
             except BlockedAddress as exc:
                 return result(Outcome.BLOCKED, str(exc))
             if isinstance(outcome, FetchResult):
                 return outcome
             status, location = outcome
-            nxt = urljoin(current, location)
+            try:
+                nxt = checked(location, base=current)
+            except BadURL as exc:
+                hops.append(location[:500])
+                return result(
+                    Outcome.BLOCKED,
+                    f"refused redirect to {location[:200]!r}: {exc}",
+                    status=status,
+                )
             hops.append(nxt)
             # A feed moves for good only along an unbroken run of 301/308 from
             # the start; a 302 anywhere before stops the move there.
@@ -312,13 +395,27 @@ class Fetcher:
             status=state.get("status"),
         )
 
+    @asynccontextmanager
+    async def _send(self, url: str, headers: Mapping[str, str]) -> AsyncIterator[httpx.Response]:
+        """One GET straight through the transport: no redirect handling, no
+        cookies, no hooks. (The client's own redirect handling parses every
+        Location before we see the response, and fails on the malformed ones
+        a browser would still follow; we read them ourselves.)"""
+        request = self._client.build_request("GET", url, headers=headers)
+        response = await self._transport.handle_async_request(request)
+        response.request = request
+        try:
+            yield response
+        finally:
+            await response.aclose()
+
     async def _request(
         self, url: str, headers: Mapping[str, str], state: dict[str, object], result: _ResultFn
     ) -> FetchResult | tuple[int, str]:
         """One HTTP request: a final result, or a redirect's status and Location."""
         limit = self.settings.max_body_bytes
         try:
-            async with self._client.stream("GET", url, headers=headers) as response:
+            async with self._send(url, headers) as response:
                 status = response.status_code
                 state["status"] = status
                 kept = {k: v for k in KEPT_HEADERS if (v := response.headers.get(k)) is not None}
@@ -361,7 +458,9 @@ class Fetcher:
             cause = exc.__cause__ or exc.__context__
             if isinstance(cause, BlockedAddress):
                 raise cause from None
-            return result(Outcome.ERROR, f"connect error: {exc}")
+            return result(Outcome.ERROR, f"connect error: {exc}", unreachable=True)
+        except httpx.ConnectTimeout as exc:
+            return result(Outcome.ERROR, f"ConnectTimeout: {exc or 'timed out'}", unreachable=True)
         except httpx.TimeoutException as exc:
             return result(
                 Outcome.ERROR,
@@ -372,6 +471,8 @@ class Fetcher:
             return result(
                 Outcome.ERROR, f"{exc.__class__.__name__}: {exc}", status=state.get("status")
             )
+        except httpx.InvalidURL as exc:
+            return result(Outcome.BLOCKED, f"refused URL {url!r}: {exc}")
 
 
 class _ResultFn(Protocol):

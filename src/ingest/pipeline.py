@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections import Counter
 from collections.abc import Sequence
@@ -20,7 +21,7 @@ from urllib.parse import urlsplit
 
 import duckdb
 
-from ingest import staging, warehouse
+from ingest import pending, staging, warehouse
 from ingest.attribute import WireMatcher, publisher_for
 from ingest.backfill import (
     MAX_ARCHIVE_PAGES,
@@ -41,11 +42,21 @@ from ingest.extract import choose_body, extract_pages, word_count
 from ingest.feeds import parse_feed
 from ingest.fetch import Fetcher, origin_of
 from ingest.near import fingerprint
+from ingest.pending import RetryPolicy
 from ingest.rawstore import RawStore
-from ingest.records import Extracted, FeedEntry, FetchKind, FetchResult, Outcome, ParsedFeed
+from ingest.records import (
+    BodyStatus,
+    Extracted,
+    FeedEntry,
+    FetchKind,
+    FetchResult,
+    Outcome,
+    ParsedFeed,
+    PendingPage,
+)
 from ingest.registry import Registry
-from ingest.robots import RobotsPolicy, RobotsRecord, record_from_fetch, robots_url
-from ingest.schedule import Policy, plan
+from ingest.robots import RobotsPolicy, RobotsRecord, as_logged, record_from_fetch, robots_url
+from ingest.schedule import Failure, Policy, classify, plan
 from ingest.settings import Settings
 from ingest.staging import Staged, StagingError
 from ingest.urls import BadURL, canonicalize, registered_domain
@@ -73,6 +84,13 @@ def batched(items: Sequence[DueFeed], size: int) -> list[list[DueFeed]]:
 class RunStart:
     feeds: list[DueFeed]
     robots: list[RobotsRecord]
+    # links held back by earlier runs whose next attempt has come: fetched first
+    pending: FeedBatch | None = None
+
+
+# Pending links taken per run at most (oldest first): the page budget bounds
+# what is fetched; this bounds what is held in memory.
+MAX_PENDING_PER_RUN = 20_000
 
 
 def prepare_run(
@@ -84,15 +102,17 @@ def prepare_run(
     all_feeds: bool = False,
     source_ids: Sequence[str] = (),
 ) -> RunStart:
-    """Migrate, sync the registry, record the run; list the feeds due now and
-    the cached robots.txt answers."""
+    """Migrate, sync the registry, record the run; list the feeds due now,
+    the pending links due now and the cached robots.txt answers."""
     now = now_utc()
     with warehouse.writer(settings.warehouse) as con:
         warehouse.sync_registry(con, registry, now)
         warehouse.start_run(con, run_id, flow, now)
         feeds = warehouse.due_feeds(con, now, all_feeds=all_feeds, source_ids=source_ids)
         robots = warehouse.robots_records(con, now)
-    return RunStart(feeds, robots)
+        due = warehouse.due_pending(con, now, source_ids, MAX_PENDING_PER_RUN)
+        waiting = pending_batch(con, due, run_id, settings, now) if due else None
+    return RunStart(feeds, robots, waiting)
 
 
 def finish_run(settings: Settings, run_id: str, status: str, counts: Counter[str]) -> None:
@@ -234,6 +254,19 @@ def parse_feeds(
             batch.load.rejects.append(
                 Reject("parse", parsed.problem[:500], res.fetched_at, feed.url, feed.feed_id)
             )
+        for link, why in parsed.bad_links:
+            batch.load.rejects.append(Reject("parse", why, res.fetched_at, link, feed.feed_id))
+        if reused := parsed.counts.get("entry_guid_reused"):
+            batch.load.rejects.append(
+                Reject(
+                    "parse",
+                    f"feed gives {reused} item(s) the GUID of another item with a different "
+                    "link; each link was taken as its own article",
+                    res.fetched_at,
+                    feed.url,
+                    feed.feed_id,
+                )
+            )
         if parsed.counts.get("items_over_cap"):
             batch.load.rejects.append(
                 Reject(
@@ -255,15 +288,24 @@ def parse_feeds(
 
 def skip_known(batch: FeedBatch, settings: Settings) -> FeedBatch:
     """Entries whose URL is already an article become sightings, not fetches;
-    then each feed's next poll is planned from how many entries were new."""
+    entries whose link already waits in ``pending_pages`` join the queue
+    rather than being fetched twice; then each feed's next poll is planned
+    from how many entries were new."""
     if batch.new_entries:
+        urls = [e.url for e in batch.new_entries]
         with warehouse.writer(settings.warehouse) as con:
-            known = warehouse.known_listings(con, (e.url for e in batch.new_entries))
+            known = warehouse.known_listings(con, urls)
+            waiting = warehouse.pending_keys(con, urls)
+        queued_urls = {u for u, _ in waiting}
         fresh: list[FeedEntry] = []
         now = now_utc()
         for entry in batch.new_entries:
             seen = known.get(entry.url)
-            if seen is None:
+            if seen is None and entry.url in queued_urls:
+                if (entry.url, entry.feed_id) not in waiting:
+                    batch.load.pending.append(pending.queued(entry, now, "link already queued"))
+                batch.counts["entries_pending"] += 1
+            elif seen is None:
                 fresh.append(entry)
             elif listing_changed(entry, seen):
                 # The feed retitled or updated a known article: fetch it again
@@ -282,6 +324,35 @@ def skip_known(batch: FeedBatch, settings: Settings) -> FeedBatch:
     # Planned: the parsed feeds (every entry, known ones included) are not
     # needed any more, and a batch lives until all of its pages are loaded.
     batch.polled = []
+    return batch
+
+
+def pending_batch(
+    con: duckdb.DuckDBPyConnection,
+    due: Sequence[PendingPage],
+    run_id: str,
+    settings: Settings,
+    now: datetime,
+) -> FeedBatch:
+    """The links of ``pending_pages`` whose next attempt has come, as a batch
+    fetched before any feed's: a retry, or a queued link still unknown, is
+    fetched; a queued link that became a known article meanwhile (another
+    feed listed it) is only a sighting."""
+    batch = FeedBatch(
+        run_id=run_id,
+        load=LoadBatch(run_id, cluster_window_days=settings.cluster_window_days),
+    )
+    known = warehouse.known_listings(con, (p.entry.url for p in due))
+    for p in due:
+        seen = known.get(p.entry.url)
+        retry_page = seen is not None and seen.body_status == BodyStatus.PROVISIONAL
+        if seen is None or (retry_page and p.kind == pending.RETRY):
+            batch.new_entries.append(p.entry)
+        else:
+            batch.load.listings.append(Listing(p.entry, seen.article_id, now))
+            batch.load.pending_done.append((p.entry.url, p.entry.feed_id))
+    batch.counts["pending_due"] = len(due)
+    batch.counts["pending_fetched"] = len(batch.new_entries)
     return batch
 
 
@@ -394,19 +465,33 @@ class RobotsCache:
     def __init__(self, records: Sequence[RobotsRecord], settings: Settings) -> None:
         self.settings = settings
         self._policies = {r.origin: RobotsPolicy(r, settings.user_agent) for r in records}
-        self._pending: dict[str, asyncio.Task[RobotsPolicy]] = {}
+        self._pending: dict[str, asyncio.Future[RobotsPolicy | None]] = {}
 
-    async def policy(self, fetcher: Fetcher, origin: str, batch: FeedBatch) -> RobotsPolicy:
+    async def policy(
+        self, fetcher: Fetcher, origin: str, batch: FeedBatch, wait_until: float | None = None
+    ) -> RobotsPolicy | None:
+        """The origin's robots.txt answer; None when it could not be asked
+        before ``wait_until`` (the page then waits too)."""
         if origin in self._policies:
             return self._policies[origin]
         if origin not in self._pending:
-            self._pending[origin] = asyncio.ensure_future(self._fetch(fetcher, origin, batch))
-        return await asyncio.shield(self._pending[origin])
+            self._pending[origin] = asyncio.ensure_future(
+                self._fetch(fetcher, origin, batch, wait_until)
+            )
+        found = await asyncio.shield(self._pending[origin])
+        if found is None and self._pending.get(origin) is not None:
+            self._pending.pop(origin, None)  # the next caller asks again
+        return found
 
-    async def _fetch(self, fetcher: Fetcher, origin: str, batch: FeedBatch) -> RobotsPolicy:
-        res = await fetcher.get(robots_url(origin), FetchKind.ROBOTS)
-        batch.load.fetches.append((res.without_body(), None))
-        batch.counts[f"robots_{res.outcome}"] += 1
+    async def _fetch(
+        self, fetcher: Fetcher, origin: str, batch: FeedBatch, wait_until: float | None
+    ) -> RobotsPolicy | None:
+        res = await fetcher.get(robots_url(origin), FetchKind.ROBOTS, wait_until=wait_until)
+        if res.outcome is Outcome.DEFERRED:
+            return None
+        logged = as_logged(res.without_body())
+        batch.load.fetches.append((logged, None))
+        batch.counts[f"robots_{logged.outcome}"] += 1
         record = record_from_fetch(origin, res, timedelta(hours=self.settings.robots_ttl_hours))
         batch.load.robots.append(record)
         policy = RobotsPolicy(record, self.settings.user_agent)
@@ -421,20 +506,50 @@ class RobotsCache:
                 fetcher.set_crawl_delay(origin, delay)
 
 
+def loop_deadline(deadline: float | None) -> float | None:
+    """A wall-clock deadline (``time.time()``) as a time of the running loop."""
+    if deadline is None:
+        return None
+    return asyncio.get_running_loop().time() + (deadline - time.time())
+
+
 async def fetch_pages(
-    fetcher: Fetcher, batch: FeedBatch, robots: RobotsCache | None = None
+    fetcher: Fetcher,
+    batch: FeedBatch,
+    robots: RobotsCache | None = None,
+    deadline: float | None = None,
 ) -> list[Page]:
     """Fetch every new entry's page once (two feeds may list the same link),
-    after asking the site's robots.txt; a disallowed page is ``skipped``."""
+    after asking the site's robots.txt; a disallowed page is ``skipped``.
+
+    ``deadline`` (wall clock) is the run's page budget: a page whose origin's
+    turn would come later is not requested (outcome ``deferred``)."""
+    wait_until = loop_deadline(deadline)
 
     async def one(entry: FeedEntry) -> FetchResult:
         if robots is not None:
-            policy = await robots.policy(fetcher, origin_of(entry.url), batch)
+            policy = await robots.policy(fetcher, origin_of(entry.url), batch, wait_until)
+            if policy is None:
+                return FetchResult(
+                    entry.url,
+                    FetchKind.PAGE,
+                    Outcome.DEFERRED,
+                    now_utc(),
+                    error="robots.txt not asked before the run's page budget ran out",
+                )
             allowed, reason = policy.allowed(entry.url)
             if not allowed:
-                outcome = Outcome.BLOCKED if policy.blocked else Outcome.SKIPPED
+                # An unreachable robots.txt means "disallow all" for now: a
+                # failure that may pass, retried like a page that failed.
+                outcome = (
+                    Outcome.BLOCKED
+                    if policy.blocked
+                    else Outcome.ERROR
+                    if policy.unreachable
+                    else Outcome.SKIPPED
+                )
                 return FetchResult(entry.url, FetchKind.PAGE, outcome, now_utc(), error=reason)
-        return await fetcher.get(entry.url, FetchKind.PAGE)
+        return await fetcher.get(entry.url, FetchKind.PAGE, wait_until=wait_until)
 
     unique: dict[str, asyncio.Task[FetchResult]] = {}
     async with asyncio.TaskGroup() as tg:
@@ -503,31 +618,75 @@ def _sane_canonical(page_canonical: str | None, final_url: str, registry: Regist
     return None
 
 
+def retry_policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(
+        base=timedelta(minutes=settings.page_retry_minutes),
+        window=timedelta(hours=settings.page_retry_hours),
+    )
+
+
 def build_candidates(
     batch: FeedBatch,
     pages: Sequence[Page],
     extracted: Sequence[Extracted | None],
     registry: Registry,
     settings: Settings,
+    *,
+    queue: bool = True,
 ) -> FeedBatch:
-    """Choose each body (page or feed text), canonical URL, publisher and wire."""
+    """Choose each body (page or feed text, and its status), canonical URL,
+    publisher and wire; hold back the links whose page is still to come.
+
+    Without ``queue`` (backfills) nothing goes to ``pending_pages``: a page
+    that was not requested or failed transiently is left out, and the same
+    backfill command tries it again."""
     matcher = WireMatcher(registry)
+    policy = retry_policy(settings)
     for page, ex in zip(pages, extracted, strict=True):
         entry, res = page.entry, page.fetch
         # The body is extracted and archived: drop it now, so that a run never
         # holds its pages, whoever still refers to this batch.
         page.fetch = res.without_body()
+        if res.outcome is Outcome.DEFERRED:
+            # never requested: no fetch row, no article; the next run fetches it
+            if queue:
+                batch.load.pending.append(pending.queued(entry, res.fetched_at, res.error))
+            batch.counts["pages_deferred"] += 1
+            continue
         batch.load.fetches.append((page.fetch, entry.feed_id))
         batch.counts[f"page_{res.outcome}"] += 1
+        transient = pending.page_failure(res) is Failure.TRANSIENT
+        hold = transient and not pending.gave_up(entry, res.fetched_at, policy)
+        if hold and not queue:
+            batch.counts["pages_retry_later"] += 1
+            continue
+        if hold:
+            batch.load.pending.append(pending.retry(entry, res.fetched_at, res.error, policy))
+            batch.counts["pages_retry_later"] += 1
+        elif entry.queued_at is not None:
+            batch.load.pending_done.append((entry.url, entry.feed_id))
         chosen = choose_body(ex, entry, settings.min_body_chars)
         if chosen is None:
+            if hold:
+                continue  # no text yet: the article comes with its page
             reason = res.error or (ex.problem if ex else None) or "no text on page or in feed"
             batch.load.rejects.append(
                 Reject("extract", reason[:500], res.fetched_at, entry.url, entry.feed_id)
             )
             batch.counts["articles_rejected"] += 1
             continue
+        if ex is not None and chosen.extractor == ex.extractor:
+            status, why = BodyStatus.PAGE, None
+        elif hold:
+            status, why = BodyStatus.PROVISIONAL, f"page to be retried: {res.error}"
+        elif transient:
+            status = BodyStatus.FEED_FINAL
+            why = f"page still failing after {entry.attempts + 1} attempts: {res.error}"
+        else:
+            status = BodyStatus.FEED_FINAL
+            why = res.error or chosen.problem or (ex.problem if ex else None) or "no page text"
         batch.counts[f"body_{chosen.extractor.split('-')[0]}"] += 1
+        batch.counts[f"body_status_{status}"] += 1
         final = entry.url
         if res.ok and res.final_url:
             try:
@@ -553,6 +712,8 @@ def build_candidates(
                 source_id=source_id,
                 wire_service=wire,
                 seen_at=res.fetched_at,
+                body_status=status,
+                body_reason=why[:500] if why else None,
             )
         )
     return batch
@@ -705,16 +866,18 @@ async def stage_chunks(
     settings: Settings,
     *,
     slots: asyncio.Semaphore | None = None,
+    deadline: float | None = None,
 ) -> list[Staged]:
     """Fetch, extract and attribute chunks of pages and stage each chunk as it
     is done. ``slots`` bounds the chunks in flight (shared by every caller in
     the process): the next chunks download while the process pool extracts,
-    and at most that many chunks of pages are in memory."""
+    and at most that many chunks of pages are in memory. ``deadline`` (wall
+    clock): the run's page budget."""
     gate = slots or asyncio.Semaphore(CHUNKS_IN_FLIGHT)
 
     async def one(chunk: FeedBatch) -> Staged:
         async with gate:
-            pages = await fetch_pages(fetcher, chunk, robots)
+            pages = await fetch_pages(fetcher, chunk, robots, deadline)
 
             def work() -> Staged:
                 extracted = extract_batch(pages, settings, chunk)
@@ -727,6 +890,13 @@ async def stage_chunks(
     return list(await asyncio.gather(*(one(c) for c in chunks)))
 
 
+def page_deadline(settings: Settings, started: float | None = None) -> float | None:
+    """The wall-clock time a scheduled run stops sending page requests."""
+    if settings.page_budget_seconds is None:
+        return None
+    return (started if started is not None else time.time()) + settings.page_budget_seconds
+
+
 async def run_batch(
     fetcher: Fetcher,
     *,
@@ -735,14 +905,24 @@ async def run_batch(
     registry: Registry,
     settings: Settings,
     run_id: str,
+    deadline: float | None = None,
+    waiting: FeedBatch | None = None,
 ) -> Counter[str]:
-    """Every stage for one batch of feeds, without Prefect (tests, benchmarks)."""
-    results = await fetch_feeds(fetcher, feeds)
-    batch = skip_known(parse_feeds(feeds, results, registry, settings, run_id), settings)
-    chunks = page_chunks(batch, PAGE_CHUNK)
-    staged = await stage_chunks(fetcher, chunks, robots, registry, settings)
-    staged.append(stage(settings, batch))  # feed states last: after all of their entries
+    """Every stage for one batch of feeds, without Prefect (tests,
+    benchmarks); with ``waiting`` (the run's due pending links) those are
+    fetched first, the same way."""
+    staged: list[Staged] = []
     counts: Counter[str] = Counter()
+    if waiting is not None:
+        chunks = page_chunks(waiting, PAGE_CHUNK)
+        staged += await stage_chunks(fetcher, chunks, robots, registry, settings, deadline=deadline)
+        staged.append(stage(settings, waiting))
+    if feeds:
+        results = await fetch_feeds(fetcher, feeds)
+        batch = skip_known(parse_feeds(feeds, results, registry, settings, run_id), settings)
+        chunks = page_chunks(batch, PAGE_CHUNK)
+        staged += await stage_chunks(fetcher, chunks, robots, registry, settings, deadline=deadline)
+        staged.append(stage(settings, batch))  # feed states last: after all of their entries
     for s in staged:
         counts.update(s.counts)
     counts.update(load_staged_files(settings, staged))
@@ -764,16 +944,11 @@ async def discover(
     found = Discovery()
     chosen = [s for s in registry if not params.source_ids or s.source_id in params.source_ids]
     if params.urls_file:
-        part = read_url_list(Path(params.urls_file), registry, params.source_ids)
-        found.items += part.items
-        for k, v in part.skipped.items():
-            found.skip(k, v)
+        found.merge(read_url_list(Path(params.urls_file), registry, params.source_ids))
     for warc in params.warc:
-        part = await asyncio.to_thread(scan_warc, Path(warc), registry, params)
-        found.items += part.items
-        for k, v in part.skipped.items():
-            found.skip(k, v)
+        found.merge(await asyncio.to_thread(scan_warc, Path(warc), registry, params))
     if params.urls_file or params.warc:
+        _reject_bad_urls(found, log)
         return found
     for source in chosen:
         for sitemap in source.sitemaps:
@@ -789,7 +964,21 @@ async def discover(
             await _walk_archive(
                 fetcher, source_id=source.source_id, feed=feed, params=params, log=log, found=found
             )
+    _reject_bad_urls(found, log)
     return found
+
+
+def _reject_bad_urls(found: Discovery, log: LoadBatch) -> None:
+    now = now_utc()
+    log.rejects += [Reject("plan", reason, now, url) for url, reason in found.bad_urls]
+
+
+def _unreadable(found: Discovery, res: FetchResult, skip: str) -> None:
+    """A sitemap or archive page that could not be read; a failure that may
+    pass leaves the plan incomplete, so the same command discovers again."""
+    found.skip(skip)
+    if res.outcome is Outcome.DEFERRED or classify(res, is_feed=True) is Failure.TRANSIENT:
+        found.incomplete = True
 
 
 async def _walk_sitemap(
@@ -805,7 +994,7 @@ async def _walk_sitemap(
         res = await fetcher.get(url, FetchKind.SITEMAP)
         log.fetches.append((res.without_body(), None))
         if not res.ok:
-            found.skip("sitemap_fetch_failed")
+            _unreadable(found, res, "sitemap_fetch_failed")
             continue
         pages, children = parse_sitemap(res.body)
         for child in children:
@@ -815,8 +1004,8 @@ async def _walk_sitemap(
                 continue
             try:
                 queue.append((canonicalize(child.url, base=url), depth + 1))
-            except BadURL:
-                found.skip("bad_url")
+            except BadURL as exc:
+                found.bad_url(child.url, exc)
         for page in pages:
             if page.when is None and not params.include_undated:
                 found.skip("sitemap_undated")
@@ -826,8 +1015,8 @@ async def _walk_sitemap(
                 continue
             try:
                 link = canonicalize(page.url, base=url)
-            except BadURL:
-                found.skip("bad_url")
+            except BadURL as exc:
+                found.bad_url(page.url, exc)
                 continue
             found.items.append(PlanItem(link, source_id, url, "sitemap", page.when, page.title))
 
@@ -845,7 +1034,7 @@ async def _walk_archive(
         res = await fetcher.get(url, FetchKind.FEED)
         log.fetches.append((res.without_body(), None))
         if not res.ok:
-            found.skip("archive_fetch_failed")
+            _unreadable(found, res, "archive_fetch_failed")
             return
         page = parse_archive_page(res.body, dict(res.headers), res.final_url or url)
         dates = [when for _, when, _ in page.entries if when is not None]
@@ -860,12 +1049,24 @@ async def _walk_archive(
                 found.items.append(
                     PlanItem(canonicalize(link, base=url), source_id, feed, "archive", when, title)
                 )
-            except BadURL:
-                found.skip("bad_url")
+            except BadURL as exc:
+                found.bad_url(link, exc)
         # Archives go back in time: stop once a whole page is older than the range.
         if dates and max(dates) < params.start:
             return
-        url = next((canonicalize(u, base=url) for u in page.next_urls), None)
+        following: str | None = None
+        for onward in page.next_urls:
+            try:
+                following = canonicalize(onward, base=url)
+                break
+            except BadURL as exc:
+                found.bad_url(onward, exc)
+        url = following
+
+
+# A backfill checkpoint that is not done: the page failed transiently (or was
+# not requested) and the same command tries it again.
+RETRY_LATER = "retry"
 
 
 @dataclass
@@ -875,6 +1076,7 @@ class BackfillStart:
     planned: int
     robots: list[RobotsRecord]
     skipped: dict[str, int]
+    retries: int = 0  # of the pending items, those that failed transiently before
 
 
 async def plan_backfill(
@@ -895,11 +1097,14 @@ async def plan_backfill(
         plan = order_plan(found.items, params)
         skipped = found.skipped
         with warehouse.writer(settings.warehouse) as con:
-            warehouse.store_backfill_plan(con, backfill_id, params.describe(), plan, log)
+            warehouse.store_backfill_plan(
+                con, backfill_id, params.describe(), plan, log, complete=not found.incomplete
+            )
     with warehouse.writer(settings.warehouse) as con:
         done = warehouse.backfill_done_urls(con, backfill_id)
-    pending = [item for item in plan if item.url not in done]
-    return BackfillStart(backfill_id, pending, len(plan), robots, skipped)
+        retries = warehouse.backfill_retries(con, backfill_id)
+    todo = [item for item in plan if item.url not in done]
+    return BackfillStart(backfill_id, todo, len(plan), robots, skipped, retries)
 
 
 def _entry(item: PlanItem, registry: Registry) -> FeedEntry:
@@ -985,8 +1190,11 @@ def finish_backfill_batch(
     settings: Settings,
     params: Params,
 ) -> FeedBatch:
-    """Candidates within the date range; every item of the batch checkpointed."""
-    batch = build_candidates(batch, pages, extracted, registry, settings)
+    """Candidates within the date range; every item of the batch with a final
+    outcome checkpointed. A page that was not requested or failed for a
+    reason that may pass is checkpointed as ``retry``, which is not done:
+    the same command fetches it again."""
+    batch = build_candidates(batch, pages, extracted, registry, settings, queue=False)
     kept = []
     for cand in batch.load.candidates:
         when = cand.entry.published_at or cand.extracted.published_at
@@ -1007,7 +1215,15 @@ def finish_backfill_batch(
             batch.counts["backfill_outside_range"] += 1
     batch.load.candidates = kept
     for p in pages:
-        batch.load.done.setdefault(p.entry.url, "rejected")
+        if p.entry.url in batch.load.done:
+            continue
+        if p.fetch.outcome is Outcome.DEFERRED or (
+            pending.page_failure(p.fetch) is Failure.TRANSIENT
+        ):
+            batch.load.done[p.entry.url] = RETRY_LATER
+            batch.counts["backfill_retry_later"] += 1
+        else:
+            batch.load.done[p.entry.url] = "rejected"
     return batch
 
 

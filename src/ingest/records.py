@@ -24,6 +24,22 @@ class Outcome(StrEnum):
     ERROR = "error"
     BLOCKED = "blocked"
     SKIPPED = "skipped"
+    # Never sent: the origin's turn would have come after the run's page
+    # budget, or the run was stopping. Not an HTTP attempt, so never a
+    # ``fetch_log`` row: the link waits in ``pending_pages`` instead.
+    DEFERRED = "deferred"
+
+
+class BodyStatus(StrEnum):
+    """Where an article's body came from (``articles.body_status``)."""
+
+    PAGE = "page"  # the page's own text
+    # The feed's text while the page is retried after a transient failure
+    # (its link waits in ``pending_pages``); upgraded in place when it comes.
+    PROVISIONAL = "provisional"
+    # The feed's text for good: the page is gone, refused, not an article, too
+    # short, or kept failing for longer than the retry window.
+    FEED_FINAL = "feed-final"
 
 
 class FetchKind(StrEnum):
@@ -77,6 +93,9 @@ class FetchResult:
     moved_to: str | None = None  # target of an unbroken chain of 301/308 from the start
     offline: bool = False  # read from a WARC file, not fetched: no fetch_log row
     size: int | None = None  # body size once the body itself was dropped
+    # No connection could be made (the host did not resolve, refused or timed
+    # out connecting): with every host so, the machine is offline.
+    unreachable: bool = False
 
     def without_body(self) -> FetchResult:
         """The same outcome without the body (kept: its size), once extracted."""
@@ -108,6 +127,22 @@ class FeedEntry:
     language: str | None
     updated_at: datetime | None = None  # the entry's <updated>, when it gives one
     via: str = "feed"  # how it was found: feed | sitemap | archive | urls | warc
+    # Set when the link comes back from ``pending_pages``: when it was first
+    # held back, and how many requests for it failed transiently so far.
+    queued_at: datetime | None = None
+    attempts: int = 0
+
+
+@dataclass(frozen=True)
+class PendingPage:
+    """A link whose page is still to come: a ``pending_pages`` row."""
+
+    entry: FeedEntry
+    kind: str  # queued (never requested) | retry (failed transiently)
+    first_seen_at: datetime
+    next_attempt_at: datetime
+    reason: str | None = None
+    attempts: int = 0
 
 
 @dataclass(frozen=True)
@@ -120,6 +155,7 @@ class ParsedFeed:
     counts: Mapping[str, int] = field(default_factory=dict)
     # Publishing hints the scheduler may use (RSS <ttl>, sy:updatePeriod ...).
     ttl_minutes: int | None = None
+    bad_links: tuple[tuple[str, str], ...] = ()  # (link as given, why it was refused)
 
 
 @dataclass(frozen=True)
@@ -166,6 +202,8 @@ class Article:
     entry_title: str | None = None
     entry_updated_at: datetime | None = None
     cluster_score: float | None = None  # containment with the member it joined
+    body_status: str = BodyStatus.PAGE
+    body_reason: str | None = None  # why the body is not the page's
 
 
 @dataclass(frozen=True)

@@ -3,14 +3,17 @@
 Only article pages are checked: feeds and sitemaps are published for
 machines. What an answer means follows RFC 9309: a 4xx means there are no
 rules (allow all); a 5xx or an unreachable server means "assume complete
-disallow" until a later fetch succeeds, which we retry sooner.
+disallow" until a later fetch succeeds, which we retry sooner. The rules are
+read by Protego (the parser Scrapy uses): ``*`` and ``$`` wildcards, the
+longest matching rule wins, and Allow wins a tie with Disallow.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from urllib.robotparser import RobotFileParser
+
+from protego import Protego
 
 from ingest.records import FetchResult, Outcome
 
@@ -39,12 +42,23 @@ def record_from_fetch(origin: str, res: FetchResult, ttl: timedelta) -> RobotsRe
     if res.outcome is Outcome.OK:
         body = res.body[:MAX_ROBOTS_BYTES].decode("utf-8", "replace")
         return RobotsRecord(origin, now, now + ttl, res.status, "ok", body)
-    if res.status is not None and 400 <= res.status < 500:
+    if is_missing(res):
         return RobotsRecord(origin, now, now + ttl, res.status, "missing", None)
     if res.outcome in (Outcome.BLOCKED, Outcome.SKIPPED):
         # Our own guard refused the origin: its pages are refused the same way.
         return RobotsRecord(origin, now, now + ERROR_TTL, res.status, "blocked", res.error)
     return RobotsRecord(origin, now, now + ERROR_TTL, res.status, "error", res.error)
+
+
+def is_missing(res: FetchResult) -> bool:
+    """A 4xx robots.txt: "no rules" (RFC 9309 2.3.1.3), not an error."""
+    return res.outcome is Outcome.ERROR and res.status is not None and 400 <= res.status < 500
+
+
+def as_logged(res: FetchResult) -> FetchResult:
+    """A robots.txt fetch as ``fetch_log`` keeps it: a 4xx answer is a
+    successful fetch that means "no rules", so it is ``ok`` with its status."""
+    return replace(res, outcome=Outcome.OK, error=None) if is_missing(res) else res
 
 
 def product_token(user_agent: str) -> str:
@@ -58,16 +72,20 @@ class RobotsPolicy:
     def __init__(self, record: RobotsRecord, user_agent: str) -> None:
         self.record = record
         self.token = product_token(user_agent)
-        self._parser: RobotFileParser | None = None
+        self._parser: Protego | None = None
         if record.outcome == "ok" and record.body:
-            parser = RobotFileParser()
-            parser.parse(record.body.splitlines())
-            self._parser = parser
+            self._parser = Protego.parse(record.body)
 
     @property
     def blocked(self) -> bool:
         """The origin itself is refused by the address guard."""
         return self.record.outcome == "blocked"
+
+    @property
+    def unreachable(self) -> bool:
+        """robots.txt answered 5xx or could not be fetched: complete disallow
+        is assumed until it can be read (a failure that may pass)."""
+        return self.record.outcome == "error"
 
     def allowed(self, url: str) -> tuple[bool, str | None]:
         """(allowed, reason when not)."""
@@ -80,7 +98,7 @@ class RobotsPolicy:
                 f"robots.txt unreachable (HTTP {self.record.status or '-'}): "
                 "complete disallow assumed (RFC 9309)"
             )
-        if self._parser is None or self._parser.can_fetch(self.token, url):
+        if self._parser is None or self._parser.can_fetch(url, self.token):
             return True, None
         return False, f"disallowed by {self.record.origin}/robots.txt"
 

@@ -45,6 +45,15 @@ def _parse_resolve(value: str | None) -> dict[str, str]:
     return mapping
 
 
+def _budget(value: str | None, default: float | None) -> float | None:
+    """Seconds; ``0`` or ``none`` for no budget."""
+    if value is None or not value.strip():
+        return default
+    if value.strip().lower() in ("0", "none", "off"):
+        return None
+    return float(value)
+
+
 @dataclass(frozen=True)
 class Settings:
     warehouse: Path = DEFAULT_WAREHOUSE
@@ -102,6 +111,18 @@ class Settings:
     # Backfill: pages per batch (one load transaction and one checkpoint each).
     backfill_batch_size: int = 50
 
+    # Pages. A scheduled run spends at most this long fetching pages (from its
+    # start): links an origin cannot politely get to within it (its gap,
+    # robots.txt Crawl-delay, requests in flight) wait in ``pending_pages``
+    # and the next run fetches them first. Ten minutes: two thirds of the
+    # 15-minute schedule, leaving time to extract and load. None: no budget
+    # (backfills and reprocessing wait for every page).
+    page_budget_seconds: float | None = 600.0
+    # Pages that failed transiently are retried after 15 minutes, doubling,
+    # for 36 hours before the feed's text is final.
+    page_retry_minutes: float = 15.0
+    page_retry_hours: float = 36.0
+
     # Extraction. Bodies shorter than this are treated as a failed extraction
     # and the feed's own text is used when it is longer.
     min_body_chars: int = 200
@@ -158,4 +179,9 @@ class Settings:
             ),
             host_gap_seconds=float(env.get("INGEST_HOST_GAP") or base.host_gap_seconds),
             max_connections=int(env.get("INGEST_MAX_CONNECTIONS") or base.max_connections),
+            page_budget_seconds=_budget(env.get("INGEST_PAGE_BUDGET"), base.page_budget_seconds),
+            page_retry_minutes=float(
+                env.get("INGEST_PAGE_RETRY_MINUTES") or base.page_retry_minutes
+            ),
+            page_retry_hours=float(env.get("INGEST_PAGE_RETRY_HOURS") or base.page_retry_hours),
         )

@@ -43,7 +43,7 @@ import pyarrow.parquet as pq
 
 from ingest.dedup import Candidate, Listing
 from ingest.near import Fingerprint
-from ingest.records import Extracted, FeedEntry, FetchResult
+from ingest.records import Extracted, FeedEntry, FetchResult, PendingPage
 from ingest.robots import RobotsRecord
 from ingest.warehouse import FeedUpdate, LoadBatch, RawPage, Reject
 
@@ -64,6 +64,7 @@ _NAMES: dict[str, Any] = {
         LoadBatch,
         RawPage,
         Reject,
+        PendingPage,
         datetime,
     )
 }

@@ -8,9 +8,12 @@ parameters, sorted query, normalised percent-encoding (w3lib does the last two).
 from __future__ import annotations
 
 import ipaddress
+import re
 from functools import lru_cache
-from urllib.parse import SplitResult, urlsplit, urlunsplit
+from urllib.parse import SplitResult, unquote, urljoin, urlsplit, urlunsplit
 
+import httpx
+import idna
 import tldextract
 from w3lib.url import canonicalize_url
 
@@ -69,49 +72,166 @@ def _is_tracking(key: str) -> bool:
     return k in TRACKING_PARAMS or k.startswith(TRACKING_PREFIXES)
 
 
-def _host_port(parts: SplitResult) -> tuple[str, int | None]:
-    try:
-        host = parts.hostname
-        port = parts.port
-    except ValueError as exc:  # bad port, bad IPv6 literal
-        raise BadURL(str(exc)) from exc
-    if not host:
+# What a browser strips or drops before parsing a URL (WHATWG URL Standard):
+# C0 controls and spaces at either end, tabs and newlines anywhere.
+_C0_AND_SPACE = "".join(chr(i) for i in range(0x21))
+_TAB_NEWLINE = re.compile(r"[\t\n\r]")
+# Code points a host may not contain (WHATWG "forbidden host code point"),
+# plus every other ASCII control character.
+_FORBIDDEN_HOST = re.compile(r"[\x00-\x20#%/:<>?@\[\\\]^|\x7f]")
+_IPV4_PART = re.compile(r"^(?:0[xX][0-9a-fA-F]*|[0-9]+)$")
+
+
+def _ipv4(host: str) -> str | None:
+    """The dotted-quad form of a host that is an IPv4 address in any spelling
+    browsers accept (``0177.0.0.1``, ``127.000.000.001``, ``0x7f.1``,
+    ``2130706433``), None when the host is a name; :class:`BadURL` when it
+    looks like a number but is not a valid address (WHATWG IPv4 parser)."""
+    parts = host.split(".")
+    if parts[-1] == "" and len(parts) > 1:
+        parts = parts[:-1]
+    if not _IPV4_PART.match(parts[-1]):
+        return None  # does not end in a number: a domain name
+    if len(parts) > 4:
+        raise BadURL(f"bad IPv4 address {host!r}")
+    numbers = []
+    for part in parts:
+        if not _IPV4_PART.match(part):
+            raise BadURL(f"bad IPv4 address {host!r}")
+        if part[:2].lower() == "0x":
+            numbers.append(int(part[2:] or "0", 16))
+        elif len(part) > 1 and part.startswith("0"):
+            try:
+                numbers.append(int(part, 8))
+            except ValueError:
+                raise BadURL(f"bad IPv4 address {host!r}") from None
+        else:
+            numbers.append(int(part))
+    *head, last = numbers
+    if any(n > 255 for n in head) or last >= 256 ** (5 - len(numbers)):
+        raise BadURL(f"IPv4 address out of range {host!r}")
+    value = last
+    for i, n in enumerate(head):
+        value += n << (8 * (3 - i))
+    return str(ipaddress.IPv4Address(value))
+
+
+def _host(raw: str) -> str:
+    """A URL's host as browsers read it: percent-decoded, IDNA-mapped to
+    ASCII, lower case, an IPv4 address in its dotted-quad form, an IPv6
+    address compressed; :class:`BadURL` for anything else."""
+    if raw.startswith("["):
+        if not raw.endswith("]"):
+            raise BadURL(f"bad IPv6 literal {raw!r}")
+        try:
+            return f"[{ipaddress.IPv6Address(raw[1:-1]).compressed}]"
+        except ValueError as exc:
+            raise BadURL(f"bad IPv6 literal {raw!r}") from exc
+    host = unquote(raw)
+    if not host.isascii():
+        try:
+            host = idna.encode(host, uts46=True, transitional=False).decode("ascii")
+        except (idna.IDNAError, UnicodeError):
+            try:  # IDNA 2003 is more lenient (e.g. with symbols), as browsers were
+                host = host.encode("idna").decode("ascii")
+            except UnicodeError as exc:
+                raise BadURL(f"bad host {raw!r}") from exc
+    host = host.lower()
+    if _FORBIDDEN_HOST.search(host):
+        raise BadURL(f"bad host {raw!r}")
+    address = _ipv4(host)
+    if address is not None:
+        return address
+    host = host.removesuffix(".")
+    labels = host.split(".")
+    if not host or any(not label or len(label) > 63 for label in labels) or len(host) > 253:
+        raise BadURL(f"bad host {raw!r}")
+    return host
+
+
+def _netloc(parts: SplitResult) -> tuple[str, str]:
+    """(host, netloc without credentials): the host checked, the port
+    dropped when it is the scheme's default."""
+    netloc = parts.netloc.rpartition("@")[2]  # credentials are never kept
+    if netloc.startswith("["):
+        raw_host, _, rest = netloc.partition("]")
+        raw_host += "]"
+        raw_port = rest[1:] if rest.startswith(":") else ("" if not rest else None)
+    else:
+        raw_host, _, raw_port = netloc.partition(":")
+    if raw_port is None or (raw_port and not raw_port.isdigit()):
+        raise BadURL(f"bad port in {netloc!r}")
+    if not raw_host:
         raise BadURL("no host")
-    host = host.rstrip(".").lower()
+    host = _host(raw_host)
+    port = int(raw_port) if raw_port else None
+    if port is not None and port > 65535:
+        raise BadURL("Port out of range 0-65535")
+    if port is None or port == DEFAULT_PORTS[parts.scheme]:
+        return host, host
+    return host, f"{host}:{port}"
+
+
+def _slashes(url: str) -> str:
+    """Backslashes before the query read as slashes, as browsers read them
+    in http(s) URLs (``http:\\\\host\\x`` is ``http://host/x``)."""
+    cut = min((i for i in (url.find("?"), url.find("#")) if i >= 0), default=len(url))
+    return url[:cut].replace("\\", "/") + url[cut:]
+
+
+def checked(url: str, base: str | None = None) -> str:
+    """An absolute http(s) URL read the way a browser reads it, in a form the
+    HTTP client accepts; raises :class:`BadURL` otherwise.
+
+    The one validation every URL passes before it is fetched or stored, from
+    a feed, a sitemap, a URL list, a WARC record, a redirect or a canonical
+    link: controls and spaces trimmed, tabs and newlines dropped, ``\\`` read
+    as ``/``, the scheme http or https, the host mapped to ASCII (IDNA) and
+    an IPv4 address in any spelling turned into its dotted-quad form (so that
+    the address guard sees what would be connected to), credentials dropped.
+    Tracking parameters and the query order are left alone (see
+    :func:`canonicalize`)."""
+    url = _slashes(_TAB_NEWLINE.sub("", (url or "").strip(_C0_AND_SPACE)))
+    if base is not None and url:
+        url = urljoin(_slashes(_TAB_NEWLINE.sub("", base.strip(_C0_AND_SPACE))), url)
+    scheme, sep, rest = url.partition(":")
+    scheme = scheme.lower()
+    if not sep or scheme not in ALLOWED_SCHEMES:
+        raise BadURL(f"scheme {scheme if sep else '(none)'!r} is not http(s)")
+    if not rest.startswith("//"):
+        raise BadURL("no host")
+    parts = urlsplit(f"{scheme}:{rest}")
+    host, netloc = _netloc(parts)
+    rebuilt = urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
     try:
-        host = host.encode("idna").decode("ascii") if not host.isascii() else host
-    except UnicodeError as exc:
-        raise BadURL(f"bad host {host!r}") from exc
-    return host, port
+        parsed = httpx.URL(rebuilt)
+    except (httpx.InvalidURL, ValueError, UnicodeError) as exc:
+        raise BadURL(str(exc)) from exc
+    if parsed.raw_host.decode("ascii").lower() != host.strip("[]"):
+        raise BadURL(f"ambiguous host in {url!r}")
+    return rebuilt
 
 
 def canonicalize(url: str, base: str | None = None) -> str:
     """The canonical form of an absolute http(s) URL; raises :class:`BadURL`."""
-    url = (url or "").strip()
-    if base is not None and url and "://" not in url:
-        from urllib.parse import urljoin  # noqa: PLC0415 - rare path
-
-        url = urljoin(base, url)
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    if scheme not in ALLOWED_SCHEMES:
-        raise BadURL(f"scheme {scheme or '(none)'!r} is not http(s)")
-    host, port = _host_port(parts)
-    netloc = host if ":" not in host else f"[{host}]"
-    if port is not None and port != DEFAULT_PORTS[scheme]:
-        netloc = f"{netloc}:{port}"
+    parts = urlsplit(checked(url, base))
     query = "&".join(
         p for p in parts.query.split("&") if p and not _is_tracking(p.split("=", 1)[0])
     )
-    path = parts.path or "/"
-    rebuilt = urlunsplit((scheme, netloc, path, query, ""))
+    rebuilt = urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
     # w3lib sorts the query and normalises percent-encoding; it keeps the
-    # netloc we built (host lower-cased, default port dropped).
-    return str(canonicalize_url(rebuilt, keep_blank_values=True))
+    # netloc (host lower-cased, default port dropped).
+    out = str(canonicalize_url(rebuilt, keep_blank_values=True))
+    try:
+        httpx.URL(out)
+    except (httpx.InvalidURL, ValueError, UnicodeError) as exc:
+        raise BadURL(str(exc)) from exc
+    return out
 
 
 def host_of(url: str) -> str:
-    return _host_port(urlsplit(url))[0]
+    """The host of a URL that passed :func:`checked` (without IPv6 brackets)."""
+    return _netloc(urlsplit(url))[0].strip("[]")
 
 
 @lru_cache(maxsize=65536)

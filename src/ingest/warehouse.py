@@ -15,7 +15,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
@@ -33,15 +33,17 @@ from ingest.dedup import (
     Listing,
     Member,
     Resolution,
+    Revision,
     Stored,
+    StoryItem,
     assign_clusters,
-    changes,
     cluster_id_for,
+    diff,
     resolve,
-    story_time,
+    story_item,
 )
-from ingest.near import Fingerprint, best_match, fingerprint
-from ingest.records import Article, FetchResult
+from ingest.near import Fingerprint, fingerprint
+from ingest.records import Article, BodyStatus, FeedEntry, FetchResult, PendingPage
 from ingest.registry import Registry, feed_id_for
 from ingest.robots import RobotsRecord
 from ingest.schedule import FeedHistory
@@ -363,6 +365,7 @@ class KnownListing:
     article_id: str
     entry_title: str | None
     entry_updated_at: datetime | None
+    body_status: str = BodyStatus.PAGE
 
 
 def known_listings(con: duckdb.DuckDBPyConnection, urls: Iterable[str]) -> dict[str, KnownListing]:
@@ -373,13 +376,29 @@ def known_listings(con: duckdb.DuckDBPyConnection, urls: Iterable[str]) -> dict[
     con.register("wanted_urls", pa.table({"url": pa.array(wanted, pa.string())}))
     try:
         rows = con.execute("""
-            SELECT u.url, u.article_id, a.entry_title, a.entry_updated_at
+            SELECT u.url, u.article_id, a.entry_title, a.entry_updated_at,
+                   coalesce(a.body_status, 'page')
             FROM article_urls u JOIN wanted_urls w USING (url)
             JOIN articles a USING (article_id)
         """).fetchall()
     finally:
         con.unregister("wanted_urls")
-    return {url: KnownListing(a, t, u) for url, a, t, u in rows}
+    return {url: KnownListing(a, t, u, b) for url, a, t, u, b in rows}
+
+
+def pending_keys(con: duckdb.DuckDBPyConnection, urls: Iterable[str]) -> set[tuple[str, str]]:
+    """(url, feed_id) of these links that wait in ``pending_pages``."""
+    wanted = sorted(set(urls))
+    if not wanted:
+        return set()
+    con.register("wanted_urls", pa.table({"url": pa.array(wanted, pa.string())}))
+    try:
+        rows = con.execute(
+            "SELECT p.url, p.feed_id FROM pending_pages p JOIN wanted_urls w USING (url)"
+        ).fetchall()
+    finally:
+        con.unregister("wanted_urls")
+    return {(u, f) for u, f in rows}
 
 
 # --------------------------------------------------------------------------- load
@@ -441,6 +460,10 @@ class LoadBatch:
     raw_pages: list[RawPage] = field(default_factory=list)
     backfill_id: str | None = None
     done: dict[str, str] = field(default_factory=dict)  # backfill checkpoints: url -> outcome
+    # Links whose page is still to come (queued or to retry), and links that
+    # left the queue (url, feed_id): their page came, or failed for good.
+    pending: list[PendingPage] = field(default_factory=list)
+    pending_done: list[tuple[str, str]] = field(default_factory=list)
 
     def spend(self) -> None:
         """Drop the rows of a batch that has been written."""
@@ -452,6 +475,8 @@ class LoadBatch:
             self.rejects,
             self.robots,
             self.raw_pages,
+            self.pending,
+            self.pending_done,
         ):
             rows.clear()
         self.done.clear()
@@ -481,6 +506,31 @@ ARTICLE_SCHEMA = pa.schema(
         ("entry_title", pa.string()),
         ("entry_updated_at", TS),
         ("cluster_score", pa.float64()),
+        ("body_status", pa.string()),
+        ("body_reason", pa.string()),
+    ]
+)
+PENDING_SCHEMA = pa.schema(
+    [
+        ("url", pa.string()),
+        ("feed_id", pa.string()),
+        ("source_id", pa.string()),
+        ("kind", pa.string()),
+        ("link", pa.string()),
+        ("guid", pa.string()),
+        ("title", pa.string()),
+        ("summary", pa.string()),
+        ("content", pa.string()),
+        ("author", pa.string()),
+        ("published_at", TS),
+        ("updated_at", TS),
+        ("language", pa.string()),
+        ("via", pa.string()),
+        ("first_seen_at", TS),
+        ("attempts", pa.int32()),
+        ("next_attempt_at", TS),
+        ("last_reason", pa.string()),
+        ("last_run_id", pa.string()),
     ]
 )
 BAND_SCHEMA = pa.schema(
@@ -630,6 +680,17 @@ def _fetch_row(run_id: str, f: FetchResult, feed_id: str | None) -> dict[str, An
     }
 
 
+def _reject_row(run_id: str, r: Reject) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "feed_id": r.feed_id,
+        "url": r.url,
+        "stage": r.stage,
+        "reason": r.reason,
+        "rejected_at": r.at,
+    }
+
+
 def _lookup(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> Known:
     urls = {u for c in batch.candidates for u in c.urls} | {lst.entry.url for lst in batch.listings}
     pairs = sorted({(c.source_id, c.content_hash) for c in batch.candidates})
@@ -653,11 +714,12 @@ def _lookup(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> Known:
     if by_url:
         ids = sorted(set(by_url.values()))
         rows = con.execute(
-            "SELECT article_id, content_hash, title, coalesce(revision, 0) FROM articles "
+            "SELECT article_id, content_hash, title, coalesce(revision, 0), author, published_at, "
+            "language, wire_service, coalesce(body_status, 'page') FROM articles "
             "WHERE list_contains(?::VARCHAR[], article_id)",
             [ids],
         ).fetchall()
-        stored = {a: Stored(h, t, int(r)) for a, h, t, r in rows}
+        stored = {row[0]: Stored(row[1], row[2], int(row[3]), *row[4:]) for row in rows}
     return Known(by_url=by_url, by_hash=by_hash, stored=stored)
 
 
@@ -684,69 +746,140 @@ def _member_fingerprint(key: str, body: str | None) -> Fingerprint:
     return fp
 
 
+def _story_candidates(
+    con: duckdb.DuckDBPyConnection, items: Sequence[StoryItem], window_days: int
+) -> dict[str, list[Member]]:
+    """Stored articles that share an LSH band with each item and lie within
+    the time window: item article id -> candidate members (the best
+    ``MAX_CANDIDATES`` by shared bands). An item is never its own candidate."""
+    new_bands = [
+        {"article_id": i.article_id, "band": b, "bucket": k, "story_at": i.story_at}
+        for i in items
+        if i.fingerprint.matchable
+        for b, k in i.fingerprint.bands
+    ]
+    if not new_bands:
+        return {}
+    times = [i.story_at for i in items]
+    lo = min(times) - timedelta(days=window_days)
+    hi = max(times) + timedelta(days=window_days)
+    con.register("new_bands", pa.Table.from_pylist(new_bands, schema=BAND_SCHEMA))
+    try:
+        pairs = con.execute(
+            """
+            SELECT n.article_id AS new_id, b.article_id
+            FROM new_bands n JOIN article_bands b USING (band, bucket)
+            WHERE b.story_at BETWEEN n.story_at - to_days(?) AND n.story_at + to_days(?)
+              -- constant bounds too: bands are appended in time order, so
+              -- DuckDB's zone maps skip every row group outside the window
+              -- and the lookup reads the window, not the whole history
+              AND b.story_at BETWEEN ? AND ?
+              AND b.article_id <> n.article_id
+            GROUP BY n.article_id, b.article_id
+            -- verify only the candidates sharing the most bands (the most
+            -- similar by MinHash's estimate): the cost per article stays
+            -- bounded however many articles share a common phrase
+            QUALIFY row_number() OVER (PARTITION BY new_id ORDER BY count(*) DESC,
+                                       b.article_id) <= ?
+            """,
+            [window_days, window_days, lo, hi, MAX_CANDIDATES],
+        ).fetchall()
+    finally:
+        con.unregister("new_bands")
+    wanted = sorted({old for _, old in pairs})
+    members: dict[str, Member] = {}
+    if wanted:
+        for article_id, cluster_id, content, body in con.execute(
+            "SELECT article_id, cluster_id, content_hash, "
+            "CASE WHEN list_contains(?::VARCHAR[], article_id || content_hash) THEN NULL "
+            "ELSE body END FROM articles WHERE list_contains(?::VARCHAR[], article_id)",
+            [list(_MEMBER_CACHE), wanted],
+        ).fetchall():
+            members[article_id] = Member(
+                article_id, cluster_id, _member_fingerprint(article_id + content, body)
+            )
+    candidates: dict[str, list[Member]] = {}
+    for new_id, old in pairs:
+        if old in members:
+            candidates.setdefault(new_id, []).append(members[old])
+    return candidates
+
+
+def _place_stories(
+    con: duckdb.DuckDBPyConnection,
+    items: Sequence[StoryItem],
+    window_days: int,
+    exclude: Iterable[str] = (),
+) -> dict[str, tuple[str, float | None]]:
+    """The story of each item (new articles, or stored ones whose text
+    changed), by the one clustering rule of :func:`ingest.dedup.assign_clusters`.
+    ``exclude``: stored articles whose own rows must not count as an exact copy
+    (the revised articles themselves)."""
+    if not items:
+        return {}
+    hashes = sorted({i.content_hash for i in items})
+    same_text = dict(
+        con.execute(
+            "SELECT content_hash, arg_min(cluster_id, first_seen_at) FROM articles "
+            "WHERE list_contains(?::VARCHAR[], content_hash) "
+            "AND NOT list_contains(?::VARCHAR[], article_id) GROUP BY ALL",
+            [hashes, sorted(exclude)],
+        ).fetchall()
+    )
+    return assign_clusters(items, _story_candidates(con, items, window_days), same_text)
+
+
 def _cluster_new(
     con: duckdb.DuckDBPyConnection, res: Resolution, window_days: int
 ) -> list[Article]:
     """Near-duplicate clustering of the batch's new articles against the warehouse."""
-    if not res.articles:
-        return []
-    new_bands = [
-        {"article_id": a.article_id, "band": b, "bucket": k, "story_at": story_time(a)}
+    items = [story_item(a, res.fingerprints[a.article_id]) for a in res.articles]
+    placed = _place_stories(con, items, window_days)
+    return [
+        replace(a, cluster_id=placed[a.article_id][0], cluster_score=placed[a.article_id][1])
         for a in res.articles
-        for b, k in res.fingerprints[a.article_id].bands
-        if res.fingerprints[a.article_id].matchable
     ]
-    candidates: dict[str, list[Member]] = {}
-    if new_bands:
-        times = [story_time(a) for a in res.articles]
-        lo = min(times) - timedelta(days=window_days)
-        hi = max(times) + timedelta(days=window_days)
-        con.register("new_bands", pa.Table.from_pylist(new_bands, schema=BAND_SCHEMA))
-        try:
-            pairs = con.execute(
-                """
-                SELECT n.article_id AS new_id, b.article_id
-                FROM new_bands n JOIN article_bands b USING (band, bucket)
-                WHERE b.story_at BETWEEN n.story_at - to_days(?) AND n.story_at + to_days(?)
-                  -- constant bounds too: bands are appended in time order, so
-                  -- DuckDB's zone maps skip every row group outside the window
-                  -- and the lookup reads the window, not the whole history
-                  AND b.story_at BETWEEN ? AND ?
-                GROUP BY n.article_id, b.article_id
-                -- verify only the candidates sharing the most bands (the most
-                -- similar by MinHash's estimate): the cost per article stays
-                -- bounded however many articles share a common phrase
-                QUALIFY row_number() OVER (PARTITION BY new_id ORDER BY count(*) DESC,
-                                           b.article_id) <= ?
-                """,
-                [window_days, window_days, lo, hi, MAX_CANDIDATES],
-            ).fetchall()
-        finally:
-            con.unregister("new_bands")
-        wanted = sorted({old for _, old in pairs})
-        members: dict[str, Member] = {}
-        if wanted:
-            for article_id, cluster_id, content, body in con.execute(
-                "SELECT article_id, cluster_id, content_hash, "
-                "CASE WHEN list_contains(?::VARCHAR[], article_id || content_hash) THEN NULL "
-                "ELSE body END FROM articles WHERE list_contains(?::VARCHAR[], article_id)",
-                [list(_MEMBER_CACHE), wanted],
-            ).fetchall():
-                members[article_id] = Member(
-                    article_id, cluster_id, _member_fingerprint(article_id + content, body)
-                )
-        for new_id, old in pairs:
-            if old in members:
-                candidates.setdefault(new_id, []).append(members[old])
-    hashes = sorted({a.content_hash for a in res.articles})
-    same_text = dict(
-        con.execute(
-            "SELECT content_hash, arg_min(cluster_id, first_seen_at) FROM articles "
-            "WHERE list_contains(?::VARCHAR[], content_hash) GROUP BY ALL",
-            [hashes],
-        ).fetchall()
+
+
+def _insert_bands(con: duckdb.DuckDBPyConnection, items: Sequence[StoryItem]) -> None:
+    _insert(
+        con,
+        "article_bands",
+        [
+            {"band": b, "bucket": k, "article_id": i.article_id, "story_at": i.story_at}
+            for i in items
+            if i.fingerprint.matchable
+            for b, k in i.fingerprint.bands
+        ],
+        BAND_SCHEMA,
     )
-    return assign_clusters(res.articles, res.fingerprints, candidates, same_text)
+
+
+def _recluster(
+    con: duckdb.DuckDBPyConnection, revised: Mapping[str, Fingerprint], window_days: int
+) -> set[str]:
+    """Stored articles whose text changed: new bands, and the story each now
+    belongs to. Returns the clusters to refresh (old and new)."""
+    if not revised:
+        return set()
+    ids = sorted(revised)
+    rows = con.execute(
+        "SELECT article_id, content_hash, coalesce(published_at, first_seen_at), cluster_id "
+        "FROM articles WHERE list_contains(?::VARCHAR[], article_id)",
+        [ids],
+    ).fetchall()
+    items = [StoryItem(a, h, when, revised[a]) for a, h, when, _ in rows]
+    before = {a: c for a, _, _, c in rows}
+    con.execute("DELETE FROM article_bands WHERE list_contains(?::VARCHAR[], article_id)", [ids])
+    placed = _place_stories(con, items, window_days, exclude=ids)
+    _insert_bands(con, items)
+    moved = {a: p for a, p in placed.items() if p[0] != before[a]}
+    if moved:
+        con.executemany(
+            "UPDATE articles SET cluster_id = ?, cluster_score = ? WHERE article_id = ?",
+            [[c, score, a] for a, (c, score) in moved.items()],
+        )
+    return set(before.values()) | {c for c, _ in placed.values()}
 
 
 def load_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> dict[str, int]:
@@ -770,6 +903,8 @@ def merge_batches(batches: Sequence[LoadBatch]) -> LoadBatch:
         merged.robots += b.robots
         merged.raw_pages += b.raw_pages
         merged.done.update(b.done)
+        merged.pending += b.pending
+        merged.pending_done += b.pending_done
     return merged
 
 
@@ -814,18 +949,12 @@ def _write_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> dict[str, 
             1 for a in articles if a.cluster_id != cluster_id_for(a.article_id)
         ),
     }
-    _insert(
-        con,
-        "article_bands",
-        [
-            {"band": b, "bucket": k, "article_id": a.article_id, "story_at": story_time(a)}
-            for a in articles
-            for b, k in res.fingerprints[a.article_id].bands
-            if res.fingerprints[a.article_id].matchable
-        ],
-        BAND_SCHEMA,
+    _insert_bands(con, [story_item(a, res.fingerprints[a.article_id]) for a in articles])
+    dirty = {a.cluster_id for a in articles}
+    counts["articles_revised"] = len(res.revisions)
+    dirty |= write_revisions(
+        con, res.revisions, batch.run_id, batch.cluster_window_days, res.revised_fingerprints
     )
-    counts["articles_revised"] = _revise(con, res, batch.run_id)
     if res.entry_updates:
         con.register(
             "entry_updates",
@@ -880,8 +1009,8 @@ def _write_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> dict[str, 
             WHERE articles.article_id = t.article_id AND articles.last_seen_at < t.seen
         """)
         con.unregister("touched")
-    if articles:
-        refresh_clusters(con, {a.cluster_id for a in articles})
+    if dirty:
+        refresh_clusters(con, dirty)
     counts["fetches"] = _insert(
         con,
         "fetch_log",
@@ -889,20 +1018,7 @@ def _write_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> dict[str, 
         FETCH_SCHEMA,
     )
     counts["rejects"] = _insert(
-        con,
-        "rejects",
-        [
-            {
-                "run_id": batch.run_id,
-                "feed_id": r.feed_id,
-                "url": r.url,
-                "stage": r.stage,
-                "reason": r.reason,
-                "rejected_at": r.at,
-            }
-            for r in batch.rejects
-        ],
-        REJECT_SCHEMA,
+        con, "rejects", [_reject_row(batch.run_id, r) for r in batch.rejects], REJECT_SCHEMA
     )
     if batch.feed_updates:
         con.register(
@@ -956,16 +1072,23 @@ def _write_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> dict[str, 
         )
     if batch.done and batch.backfill_id:
         now = datetime.now(UTC)
-        _insert(
-            con,
-            "backfill_done",
-            [
-                {"backfill_id": batch.backfill_id, "url": u, "outcome": o, "done_at": now}
-                for u, o in batch.done.items()
-            ],
-            DONE_SCHEMA,
-            "INSERT OR IGNORE",
-        )
+        rows = [
+            {"backfill_id": batch.backfill_id, "url": u, "outcome": o, "done_at": now}
+            for u, o in batch.done.items()
+        ]
+        con.register("done_rows", pa.Table.from_pylist(rows, schema=DONE_SCHEMA))
+        try:
+            # a 'retry' checkpoint gives way to a final outcome, never the reverse
+            con.execute("""
+                UPDATE backfill_done SET outcome = d.outcome, done_at = d.done_at
+                FROM done_rows d
+                WHERE backfill_done.backfill_id = d.backfill_id AND backfill_done.url = d.url
+                  AND backfill_done.outcome = 'retry' AND d.outcome <> 'retry'
+            """)
+            con.execute("INSERT OR IGNORE INTO backfill_done BY NAME SELECT * FROM done_rows")
+        finally:
+            con.unregister("done_rows")
+    counts.update(_write_pending(con, batch))
     if batch.robots:
         _insert(
             con,
@@ -977,10 +1100,148 @@ def _write_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> dict[str, 
     return counts
 
 
-def _revise(con: duckdb.DuckDBPyConnection, res: Resolution, run_id: str) -> int:
-    """Keep the old version of each revised article, then update the row."""
-    if not res.revisions:
-        return 0
+def _write_pending(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> dict[str, int]:
+    """Links leaving the queue, then links (re)entering it, keyed by (url, feed)."""
+    if batch.pending_done:
+        done = sorted(set(batch.pending_done))
+        con.register(
+            "pending_done",
+            pa.table({"url": [u for u, _ in done], "feed_id": [f for _, f in done]}),
+        )
+        try:
+            con.execute(
+                "DELETE FROM pending_pages p USING pending_done d "
+                "WHERE p.url = d.url AND p.feed_id = d.feed_id"
+            )
+        finally:
+            con.unregister("pending_done")
+    rows = [
+        {
+            "url": p.entry.url,
+            "feed_id": p.entry.feed_id,
+            "source_id": p.entry.source_id,
+            "kind": p.kind,
+            "link": p.entry.link,
+            "guid": p.entry.guid,
+            "title": p.entry.title,
+            "summary": p.entry.summary,
+            "content": p.entry.content,
+            "author": p.entry.author,
+            "published_at": p.entry.published_at,
+            "updated_at": p.entry.updated_at,
+            "language": p.entry.language,
+            "via": p.entry.via,
+            "first_seen_at": p.first_seen_at,
+            "attempts": p.attempts,
+            "next_attempt_at": p.next_attempt_at,
+            "last_reason": (p.reason or "")[:500] or None,
+            "last_run_id": batch.run_id,
+        }
+        for p in {(p.entry.url, p.entry.feed_id): p for p in batch.pending}.values()
+    ]
+    written = _insert(con, "pending_pages", rows, PENDING_SCHEMA, "INSERT OR REPLACE")
+    return {"pending_written": written, "pending_cleared": len(set(batch.pending_done))}
+
+
+def due_pending(
+    con: duckdb.DuckDBPyConnection, now: datetime, source_ids: Sequence[str] = (), limit: int = 0
+) -> list[PendingPage]:
+    """Links whose next attempt has come, oldest first (feeds still in the registry)."""
+    ids = list(source_ids)
+    rows = con.execute(
+        f"""
+        SELECT p.url, p.feed_id, p.source_id, p.kind, p.link, p.guid, p.title, p.summary,
+               p.content, p.author, p.published_at, p.updated_at, p.language, p.via,
+               p.first_seen_at, p.attempts, p.next_attempt_at, p.last_reason
+        FROM pending_pages p
+        WHERE p.next_attempt_at <= ?
+          AND (len(?::VARCHAR[]) = 0 OR list_contains(?::VARCHAR[], p.source_id))
+          AND p.source_id IN (SELECT source_id FROM sources)
+        ORDER BY p.first_seen_at, p.url, p.feed_id
+        {"LIMIT " + str(int(limit)) if limit > 0 else ""}
+        """,
+        [now, ids, ids],
+    ).fetchall()
+    out = []
+    for (
+        url,
+        feed_id,
+        source_id,
+        kind,
+        link,
+        guid,
+        title,
+        summary,
+        content,
+        author,
+        published,
+        updated,
+        language,
+        via,
+        first_seen,
+        attempts,
+        next_at,
+        reason,
+    ) in rows:
+        entry = FeedEntry(
+            feed_id=feed_id,
+            source_id=source_id,
+            url=url,
+            link=link or url,
+            guid=guid,
+            title=title,
+            summary=summary,
+            content=content,
+            author=author,
+            published_at=published,
+            language=language,
+            updated_at=updated,
+            via=via,
+            queued_at=first_seen,
+            attempts=attempts,
+        )
+        out.append(PendingPage(entry, kind, first_seen, next_at, reason, attempts))
+    return out
+
+
+REVISION_SCHEMA = pa.schema(
+    [
+        ("article_id", pa.string()),
+        ("revision", pa.int32()),
+        ("revised_at", TS),
+        ("run_id", pa.string()),
+        ("changed", pa.string()),
+        ("fields", pa.map_(pa.string(), pa.struct([("old", pa.string()), ("new", pa.string())]))),
+        ("title", pa.string()),
+        ("body", pa.string()),
+        ("content_hash", pa.string()),
+        ("word_count", pa.int32()),
+        ("author", pa.string()),
+        ("published_at", TS),
+        ("language", pa.string()),
+        ("wire_service", pa.string()),
+        ("extractor", pa.string()),
+        ("body_status", pa.string()),
+        ("body_reason", pa.string()),
+    ]
+)
+
+
+def write_revisions(
+    con: duckdb.DuckDBPyConnection,
+    revisions: Sequence[Revision],
+    run_id: str,
+    window_days: int,
+    fingerprints: Mapping[str, Fingerprint],
+    *,
+    prefix: str = "",
+) -> set[str]:
+    """The one revision writer (polls, page retries, reprocess): keep each
+    article's old version with every changed field, update the row, and
+    place the articles whose text changed in their story again. Returns the
+    clusters to refresh."""
+    if not revisions:
+        return set()
     table = pa.Table.from_pylist(
         [
             {
@@ -988,45 +1249,49 @@ def _revise(con: duckdb.DuckDBPyConnection, res: Resolution, run_id: str) -> int
                 "revision": r.revision,
                 "revised_at": r.revised_at,
                 "run_id": run_id,
-                "changed": r.changed,
-                "new_title": r.new_title,
-                "new_content_hash": r.new_content_hash,
+                "changed": prefix + r.changed,
+                "fields": [(k, {"old": o, "new": n}) for k, (o, n) in r.fields.items()],
+                "title": r.title,
                 "body": r.body,
+                "content_hash": r.content_hash,
                 "word_count": r.word_count,
+                "author": r.author,
+                "published_at": r.published_at,
+                "language": r.language,
+                "wire_service": r.wire_service,
+                "extractor": r.extractor,
+                "body_status": r.body_status,
+                "body_reason": r.body_reason,
             }
-            for r in res.revisions
+            for r in revisions
         ],
-        schema=pa.schema(
-            [
-                ("article_id", pa.string()),
-                ("revision", pa.int32()),
-                ("revised_at", TS),
-                ("run_id", pa.string()),
-                ("changed", pa.string()),
-                ("new_title", pa.string()),
-                ("new_content_hash", pa.string()),
-                ("body", pa.string()),
-                ("word_count", pa.int32()),
-            ]
-        ),
+        schema=REVISION_SCHEMA,
     )
     con.register("revised", table)
     try:
         con.execute("""
-            INSERT OR IGNORE INTO article_revisions
-            SELECT r.article_id, r.revision, r.revised_at, r.run_id, r.changed, a.title,
-                   r.new_title, a.content_hash, r.new_content_hash, a.body, a.word_count
+            INSERT OR IGNORE INTO article_revisions BY NAME
+            SELECT r.article_id, r.revision, r.revised_at, r.run_id, r.changed, r.fields,
+                   a.title AS old_title, r.title AS new_title,
+                   a.content_hash AS old_content_hash, r.content_hash AS new_content_hash,
+                   a.body AS old_body, a.word_count AS old_word_count
             FROM revised r JOIN articles a USING (article_id)
         """)
         con.execute("""
-            UPDATE articles SET title = coalesce(r.new_title, articles.title), body = r.body,
-                content_hash = r.new_content_hash, word_count = r.word_count,
+            UPDATE articles SET title = coalesce(r.title, articles.title), body = r.body,
+                content_hash = r.content_hash, word_count = r.word_count,
+                author = coalesce(r.author, articles.author),
+                published_at = coalesce(r.published_at, articles.published_at),
+                language = coalesce(r.language, articles.language),
+                wire_service = r.wire_service, extractor = r.extractor,
+                body_status = r.body_status, body_reason = r.body_reason,
                 revision = r.revision, updated_at = r.revised_at
             FROM revised r WHERE articles.article_id = r.article_id
         """)
     finally:
         con.unregister("revised")
-    return len(res.revisions)
+    moved = {r.article_id: fingerprints[r.article_id] for r in revisions if r.body_changed}
+    return _recluster(con, moved, window_days)
 
 
 def refresh_clusters(con: duckdb.DuckDBPyConnection, cluster_ids: Iterable[str]) -> None:
@@ -1121,6 +1386,7 @@ class StoredPage:
     published_at: datetime | None
     first_seen_at: datetime
     revision: int
+    body_status: str = BodyStatus.PAGE
 
 
 def stored_pages(
@@ -1130,7 +1396,7 @@ def stored_pages(
         """
         SELECT a.article_id, a.source_id, a.url, r.final_url, r.sha256, a.title, a.content_hash,
                a.author, a.language, a.wire_service, a.extractor, a.cluster_id, a.published_at,
-               a.first_seen_at, coalesce(a.revision, 0)
+               a.first_seen_at, coalesce(a.revision, 0), coalesce(a.body_status, 'page')
         FROM articles a
         JOIN article_urls u USING (article_id)
         JOIN raw_pages r ON r.url = u.url
@@ -1157,22 +1423,48 @@ class Reextracted:
     extractor: str
     fingerprint: Fingerprint
 
-    @property
-    def text_changed(self) -> bool:
-        return bool(self.changed_parts)
-
-    @property
-    def changed_parts(self) -> str:
+    def revision(self, at: datetime) -> Revision | None:
+        """The revision this re-extraction makes of the stored article (None:
+        nothing changed). Judged by the same rule as every other revision."""
         p = self.page
-        return changes(p.title, self.title, p.content_hash, self.content_hash)
-
-    @property
-    def changed(self) -> bool:
-        p = self.page
-        return self.text_changed or (self.author, self.language, self.wire_service) != (
-            p.author,
-            p.language,
-            p.wire_service,
+        old = Stored(
+            p.content_hash,
+            p.title,
+            p.revision,
+            author=p.author,
+            published_at=p.published_at,
+            language=p.language,
+            wire_service=p.wire_service,
+            body_status=p.body_status,
+        )
+        new = replace(
+            old,
+            content_hash=self.content_hash,
+            title=self.title,
+            author=self.author,
+            language=self.language,
+            wire_service=self.wire_service,
+            body_status=BodyStatus.PAGE,
+        )
+        fields = diff(old, new)
+        if not fields and self.extractor == p.extractor:
+            return None
+        return Revision(
+            article_id=p.article_id,
+            revision=p.revision + 1 if fields else p.revision,
+            revised_at=at,
+            changed=",".join(fields),
+            fields=fields,
+            title=self.title,
+            body=self.body,
+            content_hash=self.content_hash,
+            word_count=self.word_count,
+            author=self.author,
+            published_at=None,
+            language=self.language,
+            wire_service=self.wire_service,
+            extractor=self.extractor,
+            body_status=BodyStatus.PAGE,
         )
 
 
@@ -1182,111 +1474,41 @@ def apply_reprocess(
     run_id: str,
     window_days: int,
 ) -> int:
-    """Store re-extracted articles that changed: revision, row, bands, cluster."""
-    changed = [u for u in updates if u.changed]
-    if not changed:
-        return 0
+    """Store re-extracted articles that changed, through the one revision
+    writer (a revision row per change; an extractor upgrade that changed no
+    field only renames the extractor)."""
     now = datetime.now(UTC)
+    pairs = [(u, r) for u in updates if (r := u.revision(now)) is not None]
+    revisions = [r for _, r in pairs if r.fields]
+    renamed = [(r.extractor, r.article_id) for _, r in pairs if not r.fields]
+    if not pairs:
+        return 0
     with transaction(con):
-        dirty: set[str] = set()
-        for u in changed:
-            p = u.page
-            if u.text_changed:
-                con.execute(
-                    """
-                    INSERT OR IGNORE INTO article_revisions
-                    SELECT article_id, ?, ?, ?, ?, title, ?, content_hash, ?, body, word_count
-                    FROM articles WHERE article_id = ?
-                    """,
-                    [
-                        p.revision + 1,
-                        now,
-                        run_id,
-                        f"reprocess:{u.changed_parts}",
-                        u.title,
-                        u.content_hash,
-                        p.article_id,
-                    ],
-                )
-            con.execute(
-                """
-                UPDATE articles SET title = coalesce(?, title), body = ?, content_hash = ?,
-                    word_count = ?, author = ?, language = ?, wire_service = ?, extractor = ?,
-                    updated_at = ?, revision = revision + ?
-                WHERE article_id = ?
-                """,
-                [
-                    u.title,
-                    u.body,
-                    u.content_hash,
-                    u.word_count,
-                    u.author,
-                    u.language,
-                    u.wire_service,
-                    u.extractor,
-                    now,
-                    int(u.text_changed),
-                    p.article_id,
-                ],
-            )
-            if u.content_hash != p.content_hash:
-                dirty |= _recluster(con, u, window_days)
+        if renamed:
+            con.executemany("UPDATE articles SET extractor = ? WHERE article_id = ?", renamed)
+        dirty = write_revisions(
+            con,
+            revisions,
+            run_id,
+            window_days,
+            {u.page.article_id: u.fingerprint for u, _ in pairs},
+            prefix="reprocess:",
+        )
         if dirty:
             refresh_clusters(con, dirty)
-    return len(changed)
-
-
-def _recluster(con: duckdb.DuckDBPyConnection, u: Reextracted, window_days: int) -> set[str]:
-    """New bands for a changed text, and the story it now belongs to."""
-    p = u.page
-    when = p.published_at or p.first_seen_at
-    con.execute("DELETE FROM article_bands WHERE article_id = ?", [p.article_id])
-    fp = u.fingerprint
-    if fp.matchable:
-        _insert(
-            con,
-            "article_bands",
-            [
-                {"band": b, "bucket": k, "article_id": p.article_id, "story_at": when}
-                for b, k in fp.bands
-            ],
-            BAND_SCHEMA,
-        )
-    others = con.execute(
-        """
-        SELECT DISTINCT a.article_id, a.cluster_id, a.body
-        FROM article_bands mine JOIN article_bands b USING (band, bucket)
-        JOIN articles a ON a.article_id = b.article_id
-        WHERE mine.article_id = ? AND b.article_id <> ?
-          AND b.story_at BETWEEN ?::TIMESTAMPTZ - to_days(?) AND ?::TIMESTAMPTZ + to_days(?)
-        """,
-        [p.article_id, p.article_id, when, window_days, when, window_days],
-    ).fetchall()
-    members = [
-        Member(a, c, fingerprint(body))
-        for a, c, body in others
-        if c != p.cluster_id or a != p.article_id
-    ]
-    match = best_match(fp, [(m.article_id, m.fingerprint) for m in members])
-    new_cluster = (
-        next(m.cluster_id for m in members if m.article_id == match[0])
-        if match
-        else cluster_id_for(p.article_id)
-    )
-    if new_cluster != p.cluster_id:
-        con.execute(
-            "UPDATE articles SET cluster_id = ?, cluster_score = ? WHERE article_id = ?",
-            [new_cluster, match[1] if match else None, p.article_id],
-        )
-    return {p.cluster_id, new_cluster}
+    return len(revisions)
 
 
 # --------------------------------------------------------------------------- backfills
 
 
 def backfill_plan(con: duckdb.DuckDBPyConnection, backfill_id: str) -> list[PlanItem] | None:
-    """The stored plan of a backfill (in processing order), or None if never planned."""
-    if not con.execute("SELECT 1 FROM backfills WHERE backfill_id = ?", [backfill_id]).fetchone():
+    """The stored plan of a backfill (in processing order), or None if never
+    planned, or planned while some sitemap or archive could not be read."""
+    found = con.execute(
+        "SELECT coalesce(complete, true) FROM backfills WHERE backfill_id = ?", [backfill_id]
+    ).fetchone()
+    if not found or not found[0]:
         return None
     rows = con.execute(
         "SELECT url, source_id, input, via, published_at, title, warc_offset FROM backfill_plan "
@@ -1302,11 +1524,17 @@ def store_backfill_plan(
     params: Mapping[str, object],
     plan: Sequence[PlanItem],
     log: LoadBatch,
+    *,
+    complete: bool = True,
 ) -> None:
+    """Store (or replace) a backfill's plan. An incomplete one (a sitemap or
+    archive could not be read) is found again by nobody: the same command
+    discovers again and replaces it."""
     rows = [
         {**item.__dict__, "backfill_id": backfill_id, "position": i} for i, item in enumerate(plan)
     ]
     with transaction(con):
+        con.execute("DELETE FROM backfill_plan WHERE backfill_id = ?", [backfill_id])
         _insert(con, "backfill_plan", rows, PLAN_SCHEMA, "INSERT OR IGNORE")
         _insert(
             con,
@@ -1314,15 +1542,35 @@ def store_backfill_plan(
             [_fetch_row(log.run_id, f, feed_id) for f, feed_id in log.fetches],
             FETCH_SCHEMA,
         )
+        _insert(
+            con,
+            "rejects",
+            [_reject_row(log.run_id, r) for r in log.rejects],
+            REJECT_SCHEMA,
+        )
         con.execute(
-            "INSERT OR IGNORE INTO backfills VALUES (?, ?, ?, ?, NULL)",
-            [backfill_id, json.dumps(params), datetime.now(UTC), len(plan)],
+            "INSERT OR REPLACE INTO backfills (backfill_id, params, created_at, planned, "
+            "finished_at, complete) VALUES (?, ?, ?, ?, NULL, ?)",
+            [backfill_id, json.dumps(params), datetime.now(UTC), len(plan), complete],
         )
 
 
 def backfill_done_urls(con: duckdb.DuckDBPyConnection, backfill_id: str) -> set[str]:
-    rows = con.execute("SELECT url FROM backfill_done WHERE backfill_id = ?", [backfill_id])
+    """Items of a backfill with a final outcome ('retry' checkpoints are not)."""
+    rows = con.execute(
+        "SELECT url FROM backfill_done WHERE backfill_id = ? AND outcome <> 'retry'",
+        [backfill_id],
+    )
     return {u for (u,) in rows.fetchall()}
+
+
+def backfill_retries(con: duckdb.DuckDBPyConnection, backfill_id: str) -> int:
+    """Items of a backfill that failed transiently and are to be tried again."""
+    row = con.execute(
+        "SELECT count(*) FROM backfill_done WHERE backfill_id = ? AND outcome = 'retry'",
+        [backfill_id],
+    ).fetchone()
+    return int(row[0]) if row else 0
 
 
 def finish_backfill(con: duckdb.DuckDBPyConnection, backfill_id: str, at: datetime) -> None:
