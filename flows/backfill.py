@@ -15,8 +15,8 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import acreate_progress_artifact, aupdate_progress_artifact
 from prefect.cache_policies import NO_CACHE
 
-from flows.ingest_feeds import flow_setup, load, q
-from ingest import pipeline, progress
+from flows.ingest_feeds import RunStopped, flow_setup, heartbeat, load, q
+from ingest import pipeline, progress, stopping
 from ingest.backfill import Params, PlanItem, iter_batches
 from ingest.fetch import Fetcher
 from ingest.registry import Registry
@@ -86,8 +86,12 @@ async def backfill(
     sources: str | None = None,
     include_undated: bool = False,
     oldest_first: bool = False,
+    accept_registry_change: bool = False,
 ) -> dict[str, int]:
-    """Ingest history between ``since`` and ``until`` (ISO dates, inclusive)."""
+    """Ingest history between ``since`` and ``until`` (ISO dates, inclusive).
+
+    Only final outcomes are checkpointed: a page that failed for a reason
+    that may pass is fetched again by the same command."""
     log = get_run_logger()
     settings, registry, run_id = flow_setup(warehouse, sources)
     params = Params(
@@ -101,16 +105,25 @@ async def backfill(
     )
     counts: Counter[str] = Counter()
     status = "failed"
+    reason: str | None = None
     try:
-        async with Fetcher(settings) as fetcher:
-            start = await pipeline.plan_backfill(settings, registry, params, run_id, fetcher)
+        async with Fetcher(settings) as fetcher, heartbeat(settings, run_id):
+            start = await pipeline.plan_backfill(
+                settings,
+                registry,
+                params,
+                run_id,
+                fetcher,
+                accept_registry_change=accept_registry_change,
+            )
             counts.update({f"plan_skipped_{k}": v for k, v in start.skipped.items()})
-            counts.update(planned=start.planned, pending=len(start.pending))
+            counts.update(planned=start.planned, pending=len(start.pending), retried=start.retries)
             log.info(
-                "backfill %s: %d planned, %d to do",
+                "backfill %s: %d planned, %d to do (%d of them failed transiently before)",
                 start.backfill_id,
                 start.planned,
                 len(start.pending),
+                start.retries,
             )
             robots = pipeline.RobotsCache(start.robots, settings)
             robots.apply_delays(fetcher)
@@ -120,6 +133,8 @@ async def backfill(
             progress.started(len(start.pending), "backfill")
             done = 0
             for items in iter_batches(start.pending, settings.backfill_batch_size):
+                if stopping.requested():
+                    break
                 batch, pages = await fetch_batch(
                     fetcher, q(robots), q(items), q(registry), settings, run_id, start.backfill_id
                 )
@@ -131,9 +146,15 @@ async def backfill(
                 await aupdate_progress_artifact(
                     artifact_id=artifact, progress=100.0 * done / max(1, len(start.pending))
                 )
-        pipeline.finish_backfill(settings, start.backfill_id)
-        status = "completed"
+        if stopping.requested():
+            status, reason = "stopped", stopping.reason()
+        else:
+            if not counts["backfill_retry_later"]:
+                pipeline.finish_backfill(settings, start.backfill_id)
+            status = "completed"
     finally:
-        pipeline.finish_run(settings, run_id, status, counts)
+        pipeline.finish_run(settings, run_id, status, counts, reason)
     log.info("backfill %s: %s", status, dict(sorted(counts.items())))
+    if status == "stopped":
+        raise RunStopped(reason or "stopped")
     return dict(counts)

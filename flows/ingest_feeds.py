@@ -13,6 +13,8 @@ import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -25,13 +27,13 @@ from prefect.exceptions import ObjectNotFound
 from prefect.runtime import flow_run
 from prefect.utilities.annotations import quote
 
-from ingest import pipeline
+from ingest import pipeline, stopping
 from ingest.extract import warm_pool
 from ingest.fetch import Fetcher
 from ingest.registry import Registry, load_registry
 from ingest.settings import Settings
 from ingest.staging import Staged
-from ingest.warehouse import DueFeed
+from ingest.warehouse import HEARTBEAT_EVERY, DueFeed
 
 T = TypeVar("T")
 
@@ -105,10 +107,21 @@ CHUNKS_PER_TASK = 4
     timeout_seconds=300,
 )
 def prepare_run(
-    settings: Settings, registry: Registry, run_id: str, all_feeds: bool, source_ids: Sequence[str]
+    settings: Settings,
+    registry: Registry,
+    run_id: str,
+    all_feeds: bool,
+    source_ids: Sequence[str],
+    accept_registry_change: bool = False,
 ) -> pipeline.RunStart:
     return pipeline.prepare_run(
-        settings, registry, run_id, "ingest_feeds", all_feeds=all_feeds, source_ids=source_ids
+        settings,
+        registry,
+        run_id,
+        "ingest_feeds",
+        all_feeds=all_feeds,
+        source_ids=source_ids,
+        accept_registry_change=accept_registry_change,
     )
 
 
@@ -134,12 +147,16 @@ async def fetch_extract(
     registry: Registry,
     settings: Settings,
     slots: asyncio.Semaphore,
+    deadline: float | None = None,
 ) -> list[Staged]:
     """Chunks of pages: fetch, extract, attribute, and stage each for the loader.
 
     Only the staged files' names leave the task: pages and bodies never pass
-    through Prefect, and the loader needs nothing but the staging directory."""
-    return await pipeline.stage_chunks(fetcher, chunks, robots, registry, settings, slots=slots)
+    through Prefect, and the loader needs nothing but the staging directory.
+    ``deadline``: the run's page budget (wall clock)."""
+    return await pipeline.stage_chunks(
+        fetcher, chunks, robots, registry, settings, slots=slots, deadline=deadline
+    )
 
 
 @task(
@@ -170,13 +187,42 @@ async def finish_run(
     status: str,
     counts: Counter[str],
     feed_states: list[Staged],
+    reason: str | None = None,
+    keep_schedules: bool = False,
 ) -> str:
     """The feed batches' own rows, leftovers that crashed runs staged,
-    raw-archive retention, and the run's row; returns the final status."""
+    raw-archive retention, and the run's row; returns the final status.
+    ``keep_schedules``: the run was offline, no feed's schedule moves."""
     async with writer_slot():
         return await asyncio.to_thread(
-            pipeline.end_run, settings, run_id, status, counts, feed_states
+            partial(
+                pipeline.end_run,
+                settings,
+                run_id,
+                status,
+                counts,
+                feed_states,
+                reason=reason,
+                keep_schedules=keep_schedules,
+            )
         )
+
+
+@asynccontextmanager
+async def heartbeat(settings: Settings, run_id: str) -> AsyncIterator[None]:
+    """Keep the run's heartbeat fresh while inside: another run takes a run
+    without one for dead and marks it abandoned."""
+
+    async def beat() -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_EVERY.total_seconds())
+            await asyncio.to_thread(pipeline.beat, settings, run_id)
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
 
 
 @flow(name="ingest_feeds", timeout_seconds=6 * 3600)
@@ -185,22 +231,38 @@ async def ingest_feeds(
     warehouse: str | None = None,
     sources: str | None = None,
     source_ids: list[str] | None = None,
+    page_budget_seconds: float | None = None,
+    accept_registry_change: bool = False,
 ) -> dict[str, int]:
-    """One ingestion pass over due feeds (all feeds with ``all_feeds``)."""
+    """One ingestion pass over due feeds (all feeds with ``all_feeds``).
+
+    Links held back by earlier runs come first; pages are requested until the
+    run's page budget (``page_budget_seconds``, else ``INGEST_PAGE_BUDGET``)
+    runs out, and what an origin could not politely give by then waits for
+    the next run."""
     log = get_run_logger()
     settings, registry, run_id = flow_setup(warehouse, sources)
+    if page_budget_seconds is not None:
+        settings = replace(settings, page_budget_seconds=page_budget_seconds or None)
+    deadline = pipeline.page_deadline(settings)
     warm_pool(settings.extract_workers)  # workers start while feeds are fetched
-    start = prepare_run(settings, q(registry), run_id, all_feeds, source_ids or [])
+    start = prepare_run(
+        settings, q(registry), run_id, all_feeds, source_ids or [], accept_registry_change
+    )
     feeds = start.feeds
     robots = pipeline.RobotsCache(start.robots, settings)
     log.info(
-        "run %s: %d feeds due of %d in %s",
+        "run %s: %d feeds due of %d in %s; %d held-back links due",
         run_id,
         len(feeds),
         sum(1 for _ in registry.feeds()),
         settings.sources,
+        len(start.pending.new_entries) if start.pending else 0,
     )
-    counts: Counter[str] = Counter(feeds_due=len(feeds))
+    for dead in start.abandoned:
+        log.warning("run %s had no heartbeat for long: marked abandoned", dead)
+    counts: Counter[str] = Counter(feeds_due=len(feeds), runs_abandoned=len(start.abandoned))
+    hosts: dict[str, bool] = {}
     feed_slots = asyncio.Semaphore(BATCHES_IN_FLIGHT)
     chunk_slots = asyncio.Semaphore(CHUNKS_IN_FLIGHT)
     load_lock = asyncio.Lock()  # one writer: loads are serialised
@@ -208,7 +270,7 @@ async def ingest_feeds(
 
     async def one_group(fetcher: Fetcher, chunks: list[pipeline.FeedBatch]) -> Counter[str]:
         staged = await fetch_extract(
-            fetcher, q(chunks), q(robots), q(registry), settings, q(chunk_slots)
+            fetcher, q(chunks), q(robots), q(registry), settings, q(chunk_slots), deadline
         )
         counts: Counter[str] = Counter()
         for s in staged:
@@ -217,29 +279,37 @@ async def ingest_feeds(
             counts.update(await load(settings, staged))
         return counts
 
-    async def one_batch(fetcher: Fetcher, feed_batch: list[DueFeed]) -> Counter[str]:
-        async with feed_slots:
-            batch = await fetch_feeds(fetcher, feed_batch, q(registry), settings, run_id)
+    async def pages_of(fetcher: Fetcher, batch: pipeline.FeedBatch) -> Counter[str]:
+        """A batch's pages, then its own rows (feed states, listings, feed
+        fetches, links leaving the queue), staged once every page is in and
+        loaded by finish-run (one load for every batch of the run)."""
         chunks = pipeline.page_chunks(batch, PAGE_CHUNK)
         groups = [chunks[i : i + CHUNKS_PER_TASK] for i in range(0, len(chunks), CHUNKS_PER_TASK)]
         counts: Counter[str] = Counter()
         for result in await asyncio.gather(*(one_group(fetcher, g) for g in groups)):
             counts.update(result)
-        # feed states, listings and feed fetch rows, once every page is in: staged
-        # now, loaded by finish-run (one load for every batch of the run)
         staged = await asyncio.to_thread(pipeline.stage, settings, batch)
         counts.update(staged.counts)
         feed_states.append(staged)
         return counts
 
+    async def one_batch(fetcher: Fetcher, feed_batch: list[DueFeed]) -> Counter[str]:
+        async with feed_slots:
+            batch = await fetch_feeds(fetcher, feed_batch, q(registry), settings, run_id)
+        for host, reached in batch.hosts.items():
+            hosts[host] = hosts.get(host, False) or reached
+        return await pages_of(fetcher, batch)
+
     status = "failed"
+    reason: str | None = None
     try:
-        async with Fetcher(settings) as fetcher:
+        async with heartbeat(settings, run_id), Fetcher(settings) as fetcher:
             robots.apply_delays(fetcher)
-            outcomes = await asyncio.gather(
-                *(one_batch(fetcher, b) for b in pipeline.batched(feeds, settings.feed_batch_size)),
-                return_exceptions=True,
-            )
+            batches = pipeline.batched(feeds, settings.feed_batch_size)
+            work = [one_batch(fetcher, b) for b in batches]
+            if start.pending is not None:
+                work.insert(0, pages_of(fetcher, start.pending))  # held-back links first
+            outcomes = await asyncio.gather(*work, return_exceptions=True)
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 counts["batches_failed"] += 1
@@ -247,16 +317,37 @@ async def ingest_feeds(
             else:
                 counts.update(outcome)
         status = "completed" if not counts["batches_failed"] else "failed"
+        if counts["batches_failed"]:
+            reason = f"{counts['batches_failed']} feed batch(es) failed; see the logs"
+        if (offline := pipeline.offline(hosts)) is not None:
+            status, reason = "failed", offline
+            counts["offline"] = 1
+        elif stopping.requested():
+            status, reason = "stopped", stopping.reason()
     finally:
-        status = await finish_run(settings, run_id, status, counts, q(feed_states))
+        status = await finish_run(
+            settings, run_id, status, counts, q(feed_states), reason, counts["offline"] > 0
+        )
         await _publish(counts, run_id)
     log.info("run %s %s: %s", run_id, status, dict(sorted(counts.items())))
+    if status == "stopped":
+        raise RunStopped(reason or "stopped")
     if status != "completed":
-        raise RuntimeError(
-            f"{counts['batches_failed']} feed batch(es) failed, feed states of "
-            f"{counts['feed_states_not_loaded']} not loaded; see the logs"
-        )
+        if counts["feed_states_not_loaded"]:
+            reason = (
+                f"{reason or 'run failed'}; feed states of "
+                f"{counts['feed_states_not_loaded']} batch(es) not loaded (the next run loads them)"
+            )
+        raise RunFailed(reason or "run failed; see the logs")
     return dict(counts)
+
+
+class RunFailed(RuntimeError):
+    """The run ended without completing; the message says why in one line."""
+
+
+class RunStopped(RuntimeError):
+    """The run was stopped early on request; what it fetched is loaded."""
 
 
 async def _publish(counts: Counter[str], run_id: str) -> None:

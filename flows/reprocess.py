@@ -13,8 +13,8 @@ from datetime import UTC, date, datetime, time
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from flows.ingest_feeds import flow_setup, q, writer_slot
-from ingest import pipeline, progress, warehouse
+from flows.ingest_feeds import RunStopped, flow_setup, heartbeat, q, writer_slot
+from ingest import pipeline, progress, stopping, warehouse
 from ingest.registry import Registry
 from ingest.settings import Settings
 
@@ -49,6 +49,7 @@ async def reprocess(
     source_ids: list[str] | None = None,
     warehouse: str | None = None,
     sources: str | None = None,
+    accept_registry_change: bool = False,
 ) -> dict[str, int]:
     """Re-run extraction, dedup and attribution on stored pages."""
     log = get_run_logger()
@@ -56,19 +57,29 @@ async def reprocess(
     start = datetime.combine(date.fromisoformat(since), time.min, UTC) if since else None
     counts: Counter[str] = Counter()
     status = "failed"
-    pipeline.start_run(settings, registry, run_id, "reprocess")
+    reason: str | None = None
+    pipeline.start_run(
+        settings, registry, run_id, "reprocess", accept_registry_change=accept_registry_change
+    )
     try:
-        pages = pipeline.stored_pages(settings, start, source_ids or [])
-        log.info("reprocess: %d stored pages", len(pages))
-        progress.started(len(pages), "reprocess")
-        for i in range(0, len(pages), BATCH):
-            part = pages[i : i + BATCH]
-            updates, c = await reextract(q(part), q(registry), settings)
-            counts.update(c)
-            counts.update(await store(settings, q(updates), run_id))
-            progress.advanced(len(part))
+        async with heartbeat(settings, run_id):
+            pages = pipeline.stored_pages(settings, start, source_ids or [])
+            log.info("reprocess: %d stored pages", len(pages))
+            progress.started(len(pages), "reprocess")
+            for i in range(0, len(pages), BATCH):
+                if stopping.requested():
+                    break
+                part = pages[i : i + BATCH]
+                updates, c = await reextract(q(part), q(registry), settings)
+                counts.update(c)
+                counts.update(await store(settings, q(updates), run_id))
+                progress.advanced(len(part))
         status = "completed"
+        if stopping.requested():
+            status, reason = "stopped", stopping.reason()
     finally:
-        pipeline.finish_run(settings, run_id, status, counts)
+        pipeline.finish_run(settings, run_id, status, counts, reason)
     log.info("reprocess %s: %s", status, dict(sorted(counts.items())))
+    if status == "stopped":
+        raise RunStopped(reason or "stopped")
     return dict(counts)

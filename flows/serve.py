@@ -71,8 +71,12 @@ def _built(
     raise RuntimeError("serve_scheduled() blocks: call it outside a running event loop")
 
 
-def scheduled_deployment(interval_minutes: int = 15, all_feeds: bool = False) -> RunnerDeployment:
-    """The ``ingest-feeds`` deployment: one pass every ``interval_minutes``."""
+def scheduled_deployment(
+    interval_minutes: int = 15, all_feeds: bool = False, page_budget: float | None = None
+) -> RunnerDeployment:
+    """The ``ingest-feeds`` deployment: one pass every ``interval_minutes``
+    (each fetching pages for at most ``page_budget`` seconds; 0: no budget;
+    None: the INGEST_PAGE_BUDGET setting)."""
     if interval_minutes < 1:
         raise ValueError(f"interval_minutes must be at least 1, not {interval_minutes}")
     # MODULE_PATH: the runs import ``flows.ingest_feeds``, whatever the current
@@ -83,7 +87,8 @@ def scheduled_deployment(interval_minutes: int = 15, all_feeds: bool = False) ->
             schedule=Interval(
                 timedelta(minutes=interval_minutes), timezone="UTC", slug=SCHEDULE_SLUG
             ),
-            parameters={"all_feeds": all_feeds},
+            parameters={"all_feeds": all_feeds}
+            | ({} if page_budget is None else {"page_budget_seconds": page_budget}),
             tags=SCHEDULED_TAGS,
             entrypoint_type=EntrypointType.MODULE_PATH,
         )
@@ -112,7 +117,9 @@ def manual_deployments() -> list[RunnerDeployment]:
     return deployments
 
 
-def serve_scheduled(interval_minutes: int = 15, all_feeds: bool = False) -> None:
+def serve_scheduled(
+    interval_minutes: int = 15, all_feeds: bool = False, page_budget: float | None = None
+) -> None:
     """Run ``ingest_feeds`` every ``interval_minutes`` in this process, with
     ``backfill`` and ``reprocess`` available for manual runs; blocks until
     interrupted.
@@ -123,4 +130,4 @@ def serve_scheduled(interval_minutes: int = 15, all_feeds: bool = False) -> None
     """
     if not get_current_settings().api.url:
         raise NoSchedulerError
-    serve(scheduled_deployment(interval_minutes, all_feeds), *manual_deployments())
+    serve(scheduled_deployment(interval_minutes, all_feeds, page_budget), *manual_deployments())

@@ -51,17 +51,33 @@ def settings(site: SiteServer, tmp_path: Path) -> Settings:
     )
 
 
-def run_once(settings: Settings, registry: Registry, *, all_feeds: bool = True) -> Counter[str]:
-    """One whole pass through the library stages (no Prefect)."""
+def run_once(
+    settings: Settings,
+    registry: Registry,
+    *,
+    all_feeds: bool = True,
+    accept_registry_change: bool = False,
+) -> Counter[str]:
+    """One whole pass through the library stages (no Prefect): the links held
+    back by earlier runs first, then every due feed, within the page budget."""
     run_id = pipeline.new_run_id()
-    start = pipeline.prepare_run(settings, registry, run_id, "test", all_feeds=all_feeds)
+    start = pipeline.prepare_run(
+        settings,
+        registry,
+        run_id,
+        "test",
+        all_feeds=all_feeds,
+        accept_registry_change=accept_registry_change,
+    )
     robots = pipeline.RobotsCache(start.robots, settings)
+    deadline = pipeline.page_deadline(settings)
 
     async def go() -> Counter[str]:
         counts: Counter[str] = Counter()
         async with Fetcher(settings) as fetcher:
             robots.apply_delays(fetcher)
-            for batch in pipeline.batched(start.feeds, settings.feed_batch_size):
+            waiting = start.pending
+            for batch in pipeline.batched(start.feeds, settings.feed_batch_size) or [[]]:
                 counts.update(
                     await pipeline.run_batch(
                         fetcher,
@@ -70,8 +86,11 @@ def run_once(settings: Settings, registry: Registry, *, all_feeds: bool = True) 
                         registry=registry,
                         settings=settings,
                         run_id=run_id,
+                        deadline=deadline,
+                        waiting=waiting,
                     )
                 )
+                waiting = None
         return counts
 
     counts = asyncio.run(go())

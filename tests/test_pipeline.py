@@ -268,7 +268,7 @@ def test_registry_change_keeps_feed_state(
 ) -> None:
     run_once(settings, registry)
     smaller = Registry(tuple(s for s in registry if s.source_id != "valley-courier"))
-    run_once(replace(settings), smaller)
+    run_once(replace(settings), smaller, accept_registry_change=True)
     con = duckdb.connect(str(settings.warehouse), read_only=True)
     rows = dict(con.execute("SELECT source_id, in_registry FROM feeds").fetchall())
     assert rows["valley-courier"] is False

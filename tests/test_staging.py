@@ -202,17 +202,19 @@ def test_leftovers_of_ended_or_dead_runs_are_loaded_by_the_next_run(
     settings: Settings, registry: Registry, reference: Path
 ) -> None:
     staged = stage_run(settings, registry, run_id="crashed")
-    # the run that staged them is still 'running' and its files are fresh: left alone
+    # the run that staged them is still 'running' with a fresh heartbeat: left alone
     assert pipeline.load_leftovers(settings, "next") == {}
     assert len(staging.pending(settings.staging_path)) == len(staged)
-    # a file over an hour old is a leftover even if its run never recorded its end
-    old = time.time() - 2 * 3600
-    os.utime(staged[0].path, (old, old))
-    assert pipeline.load_leftovers(settings, "next")["staged_leftovers_loaded"] == 1
-    # once the run has ended, all of its files are leftovers, loaded oldest first
-    pipeline.finish_run(settings, "crashed", "failed", pipeline.Counter())
+    # its heartbeat stopped long ago (killed without recording its end): every
+    # file of it is a leftover, loaded oldest first
+    con = duckdb.connect(str(settings.warehouse))
+    con.execute(
+        "UPDATE runs SET heartbeat_at = now() - INTERVAL 10 MINUTE, "
+        "started_at = now() - INTERVAL 20 MINUTE WHERE run_id = 'crashed'"
+    )
+    con.close()
     counts = pipeline.load_leftovers(settings, "next")
-    assert counts["staged_leftovers_loaded"] == len(staged) - 1
+    assert counts["staged_leftovers_loaded"] == len(staged)
     assert staging.pending(settings.staging_path) == []
     assert rows(settings, "SELECT DISTINCT run_id, loaded_by FROM staged_batches") == [
         ("crashed", "next")
@@ -233,7 +235,7 @@ def test_a_broken_staged_file_is_set_aside_with_the_rest_of_its_run(
     fresh_part = settings.staging_path / ".being-written.parquet.part"
     fresh_part.write_bytes(b"PAR1")
     old = time.time() - 2 * 3600
-    os.utime(part, (old, old))
+    os.utime(part, (old, old))  # a half-written file of a dead writer
     counts = pipeline.load_leftovers(settings, "sweeper")
     # the file before it loads; it and every later file of its run are set
     # aside, so the run's feed states (staged last) never pass unloaded pages

@@ -14,18 +14,19 @@ import decimal
 import io
 import json
 import os
+import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from ingest import staging, warehouse
+from ingest import staging, stopping, warehouse
 from ingest.registry import (
     RegistryError,
     dump_registry,
@@ -49,6 +50,7 @@ app.add_typer(sources_app, name="sources")
 
 console = Console()
 err = Console(stderr=True)
+T = TypeVar("T")
 
 
 class State:
@@ -106,6 +108,12 @@ def _check_sources(settings: Settings, ids: list[str]) -> None:
             )
 
 
+ACCEPT_HELP = (
+    "Sync the registry even though it is another file than last time, or drops or changes "
+    "sources, domains, credits or kinds that stored articles use."
+)
+
+
 @app.command()
 def run(
     all_feeds: Annotated[
@@ -114,31 +122,31 @@ def run(
     source: Annotated[
         list[str] | None, typer.Option("--source", help="Only these source ids.")
     ] = None,
+    accept_registry_change: Annotated[
+        bool, typer.Option("--accept-registry-change", help=ACCEPT_HELP)
+    ] = False,
 ) -> None:
     """One ingestion pass over due feeds, as a Prefect flow run.
 
     Exits 0 when the run completed, even if some feeds failed: failures are
-    rows in fetch_log and rejects.
+    rows in fetch_log and rejects. Exits 1 when the run failed (no network
+    included), 130 or 143 when it was stopped by Ctrl+C or SIGTERM.
     """
     settings = state.settings
     _check_sources(settings, source or [])
     from flows.ingest_feeds import ingest_feeds  # noqa: PLC0415 - Prefect is slow to import
 
-    try:
-        counts = asyncio.run(
-            ingest_feeds(
-                all_feeds=all_feeds,
-                warehouse=str(settings.warehouse),
-                sources=str(settings.sources),
-                source_ids=list(source or []),
-            )
-        )
-    except (RegistryError, warehouse.WarehouseError) as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(1) from None
-    except Exception as exc:
-        err.print(f"[red]run failed:[/red] {exc}", highlight=False)
-        raise typer.Exit(1) from None
+    counts = _run_flow(
+        "run",
+        lambda: ingest_feeds(
+            all_feeds=all_feeds,
+            warehouse=str(settings.warehouse),
+            sources=str(settings.sources),
+            source_ids=list(source or []),
+            accept_registry_change=accept_registry_change,
+        ),
+        bar=False,
+    )
     _print_counts("run summary", counts)
 
 
@@ -188,22 +196,70 @@ class _RichBar:
         self.bar.stop()
 
 
-def _run_flow(name: str, call: Any) -> dict[str, int]:
-    """Run a flow coroutine with a progress bar; one clear error on failure."""
+_signals: list[int] = []
+
+
+def _on_signal(signum: int) -> None:
+    """First Ctrl+C / SIGTERM: stop early and load what was fetched. A second
+    one: quit at once (the children end with this process)."""
+    name = signal.Signals(signum).name
+    if stopping.requested():
+        err.print(f"{name} again: quitting at once", highlight=False)
+        os._exit(128 + signum)
+    _signals.append(signum)
+    err.print(
+        f"{name}: stopping; what was fetched is loaded, the rest waits for the next run "
+        "(press Ctrl+C again to quit at once)",
+        highlight=False,
+    )
+    stopping.request(f"stopped by {name}")
+
+
+def _drive(call: Coroutine[Any, Any, T]) -> T:
+    """Run a flow coroutine on a loop that turns Ctrl+C and SIGTERM into an
+    early, orderly stop."""
+    with asyncio.Runner() as runner:
+        loop = runner.get_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, _on_signal, sig)
+        try:
+            return runner.run(call)
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+
+
+def _run_flow(name: str, make: Callable[[], Any], *, bar: bool = True) -> dict[str, int]:
+    """Run a flow (with a progress bar) beside a temporary Prefect server of
+    this process; one clear line on failure, 130/143 when stopped."""
+    from flows.ingest_feeds import RunFailed, RunStopped  # noqa: PLC0415
+    from flows.tempserver import ServerStartError, temporary_server  # noqa: PLC0415
+
     from ingest import progress  # noqa: PLC0415
 
-    bar = _RichBar()
-    progress.install(bar)
+    rich_bar = _RichBar() if bar else None
+    progress.install(rich_bar)
     try:
-        return dict(asyncio.run(call))
+        with temporary_server():
+            return dict(_drive(make()))
+    except RunStopped as exc:
+        err.print(f"{name} stopped: {exc}", highlight=False)
+        raise typer.Exit(128 + (_signals[0] if _signals else signal.SIGINT)) from None
+    except (RunFailed, ServerStartError) as exc:
+        err.print(f"[red]{name} failed:[/red] {exc}", highlight=False)
+        raise typer.Exit(1) from None
     except (RegistryError, warehouse.WarehouseError, ValueError, OSError) as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(1) from None
     except Exception as exc:
+        if stopping.requested():
+            err.print(f"{name} stopped: {stopping.reason()}", highlight=False)
+            raise typer.Exit(128 + (_signals[0] if _signals else signal.SIGINT)) from None
         err.print(f"[red]{name} failed:[/red] {exc}", highlight=False)
         raise typer.Exit(1) from None
     finally:
-        bar.stop()
+        if rich_bar is not None:
+            rich_bar.stop()
         progress.install(None)
 
 
@@ -243,6 +299,9 @@ def backfill(
         ),
     ] = False,
     oldest_first: Annotated[bool, typer.Option("--oldest-first")] = False,
+    accept_registry_change: Annotated[
+        bool, typer.Option("--accept-registry-change", help=ACCEPT_HELP)
+    ] = False,
 ) -> None:
     """Ingest history for a date range: sitemaps and archived feeds of the registry's
     sources, or a URL list, or WARC files. Resumable: run the same command again
@@ -262,7 +321,8 @@ def backfill(
 
     counts = _run_flow(
         "backfill",
-        backfill_flow(
+        lambda: backfill_flow(
+            accept_registry_change=accept_registry_change,
             since=since,
             until=until,
             source_ids=list(source or []),
@@ -283,6 +343,9 @@ def reprocess(
     source: Annotated[
         list[str] | None, typer.Option("--source", help="Only these sources.")
     ] = None,
+    accept_registry_change: Annotated[
+        bool, typer.Option("--accept-registry-change", help=ACCEPT_HELP)
+    ] = False,
 ) -> None:
     """Re-extract stored raw pages with the current extractor, without refetching;
     unchanged results leave rows untouched, changed ones keep a revision."""
@@ -291,7 +354,8 @@ def reprocess(
 
     counts = _run_flow(
         "reprocess",
-        reprocess_flow(
+        lambda: reprocess_flow(
+            accept_registry_change=accept_registry_change,
             since=since,
             source_ids=list(source or []),
             warehouse=str(settings.warehouse),
@@ -314,8 +378,13 @@ def serve(
     os.environ.setdefault("INGEST_SOURCES", str(state.settings.sources))
     from flows.serve import NoSchedulerError, serve_scheduled  # noqa: PLC0415
 
+    # A pass has two thirds of the interval to fetch pages unless the page
+    # budget was set (INGEST_PAGE_BUDGET); what is left waits for the next pass.
+    budget = state.settings.page_budget_seconds
+    if budget == Settings().page_budget_seconds:
+        budget = interval * 60 * 2 / 3
     try:
-        serve_scheduled(interval_minutes=interval, all_feeds=all_feeds)
+        serve_scheduled(interval_minutes=interval, all_feeds=all_feeds, page_budget=budget or 0)
     except NoSchedulerError as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(1) from None
@@ -419,8 +488,35 @@ def status(
             FROM runs ORDER BY started_at DESC LIMIT {int(runs)}
         """,
         )
+        queue = warehouse.query(
+            path,
+            """
+            SELECT (SELECT count(*) FROM pending_pages WHERE kind = 'queued') AS queued,
+                   (SELECT count(*) FROM pending_pages WHERE kind = 'retry') AS retrying,
+                   (SELECT count(*) FROM articles WHERE body_status = 'provisional')
+                       AS provisional_bodies,
+                   (SELECT min(next_attempt_at) FROM pending_pages) AS next_attempt
+        """,
+        )
+        why = warehouse.query(
+            path,
+            f"""
+            SELECT run_id, status, reason FROM (
+                SELECT * FROM runs ORDER BY started_at DESC LIMIT {int(runs)})
+            WHERE reason IS NOT NULL ORDER BY started_at DESC
+        """,
+        )
     _print_table("feeds", feeds)
     _print_table("recent runs", recent)
+    for run_id, run_status, reason in why.rows:
+        console.print(f"run {run_id} {run_status}: {reason}", highlight=False)
+    queued, retrying, provisional, next_attempt = queue.rows[0]
+    console.print(
+        f"pending pages: {queued} queued (never requested: their origin's turn came after a "
+        f"run's page budget), {retrying} to retry after a transient failure; "
+        f"{provisional} articles have a provisional body (the feed's text until the page comes)"
+        + (f"; next attempt {next_attempt:%Y-%m-%d %H:%M} UTC" if next_attempt else "")
+    )
     from ingest.rawstore import RawStore  # noqa: PLC0415
 
     files, size = RawStore(state.settings.raw_path).usage()
@@ -554,9 +650,17 @@ def demo(
     from ingest.demo.runner import run_demo  # noqa: PLC0415
 
     def run_pass(wh: Path, sources: Path) -> dict[str, int]:
-        return asyncio.run(ingest_feeds(all_feeds=True, warehouse=str(wh), sources=str(sources)))
+        return _run_flow(
+            "demo run",
+            lambda: ingest_feeds(all_feeds=True, warehouse=str(wh), sources=str(sources)),
+            bar=False,
+        )
 
-    raise typer.Exit(run_demo(workdir, console, run_pass))
+    from flows.tempserver import temporary_server  # noqa: PLC0415
+
+    with temporary_server():  # one server for both passes
+        code = run_demo(workdir, console, run_pass)
+    raise typer.Exit(code)
 
 
 # Prefect's local server sends a telemetry heartbeat; it is pointless here

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import multiprocessing
+import os
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -23,6 +24,7 @@ import trafilatura
 from lxml import html as lxml_html
 from trafilatura.settings import Document
 
+from ingest import lifeline
 from ingest.feeds import sane_date
 from ingest.near import fingerprint
 from ingest.rawstore import RawStore
@@ -106,7 +108,11 @@ def process_pool(workers: int) -> ProcessPoolExecutor:
     pool = _POOLS.get(workers)
     if pool is None:
         pool = ProcessPoolExecutor(
-            max_workers=workers, mp_context=multiprocessing.get_context("spawn")
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            # workers end with this process, even when it is killed
+            initializer=lifeline.watch_parent,
+            initargs=(os.getpid(),),
         )
         _POOLS[workers] = pool
     return pool

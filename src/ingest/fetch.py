@@ -25,6 +25,7 @@ import brotli
 import certifi
 import httpx
 
+from ingest import stopping
 from ingest.guard import AddressGuard, BlockedAddress, PerOriginTransport, guarded_transport
 from ingest.records import FetchKind, FetchResult, Outcome
 from ingest.settings import Settings
@@ -195,6 +196,7 @@ class Fetcher:
         self._global = asyncio.Semaphore(settings.max_connections)
         self._stopping = False
         self._in_get: set[asyncio.Task[object]] = set()
+        stopping.register(self)
 
     def set_crawl_delay(self, origin: str, seconds: float) -> None:
         """Space requests to ``origin`` at least this far apart (robots.txt)."""

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 import time
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -57,9 +59,9 @@ from ingest.records import (
 from ingest.registry import Registry
 from ingest.robots import RobotsPolicy, RobotsRecord, as_logged, record_from_fetch, robots_url
 from ingest.schedule import Failure, Policy, classify, plan
-from ingest.settings import Settings
+from ingest.settings import Settings, default_sources_path
 from ingest.staging import Staged, StagingError
-from ingest.urls import BadURL, canonicalize, registered_domain
+from ingest.urls import BadURL, canonicalize, host_of, registered_domain
 from ingest.warehouse import DueFeed, FeedUpdate, LoadBatch, RawPage, Reject
 
 log = logging.getLogger(__name__)
@@ -71,6 +73,22 @@ def now_utc() -> datetime:
 
 def new_run_id() -> str:
     return uuid.uuid4().hex
+
+
+def run_host() -> str:
+    """Which machine and process runs this (``runs.host``)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def beat(settings: Settings, run_id: str) -> bool:
+    """Record that the run is alive; False when the warehouse was busy
+    (the next beat tries again: a busy warehouse is a loading run)."""
+    try:
+        with warehouse.writer(settings.warehouse, wait=5.0) as con:
+            warehouse.heartbeat(con, run_id, now_utc())
+    except warehouse.WarehouseBusy:
+        return False
+    return True
 
 
 def batched(items: Sequence[DueFeed], size: int) -> list[list[DueFeed]]:
@@ -86,6 +104,7 @@ class RunStart:
     robots: list[RobotsRecord]
     # links held back by earlier runs whose next attempt has come: fetched first
     pending: FeedBatch | None = None
+    abandoned: list[str] = field(default_factory=list)  # dead runs marked so now
 
 
 # Pending links taken per run at most (oldest first): the page budget bounds
@@ -101,23 +120,49 @@ def prepare_run(
     *,
     all_feeds: bool = False,
     source_ids: Sequence[str] = (),
+    accept_registry_change: bool = False,
 ) -> RunStart:
     """Migrate, sync the registry, record the run; list the feeds due now,
     the pending links due now and the cached robots.txt answers."""
     now = now_utc()
     with warehouse.writer(settings.warehouse) as con:
-        warehouse.sync_registry(con, registry, now)
-        warehouse.start_run(con, run_id, flow, now)
+        sync(con, registry, now, run_id, accept_registry_change)
+        abandoned = warehouse.start_run(con, run_id, flow, now, run_host())
         feeds = warehouse.due_feeds(con, now, all_feeds=all_feeds, source_ids=source_ids)
         robots = warehouse.robots_records(con, now)
         due = warehouse.due_pending(con, now, source_ids, MAX_PENDING_PER_RUN)
         waiting = pending_batch(con, due, run_id, settings, now) if due else None
-    return RunStart(feeds, robots, waiting)
+    return RunStart(feeds, robots, waiting, abandoned)
 
 
-def finish_run(settings: Settings, run_id: str, status: str, counts: Counter[str]) -> None:
+def sync(
+    con: duckdb.DuckDBPyConnection,
+    registry: Registry,
+    now: datetime,
+    run_id: str,
+    accept_change: bool,
+) -> None:
+    """Sync the registry into the warehouse (refused when it would drop or
+    change what stored articles use, unless ``accept_change``)."""
+    warehouse.sync_registry(
+        con,
+        registry,
+        now,
+        accept_change=accept_change,
+        run_id=run_id,
+        shipped=default_sources_path(),
+    )
+
+
+def finish_run(
+    settings: Settings,
+    run_id: str,
+    status: str,
+    counts: Counter[str],
+    reason: str | None = None,
+) -> None:
     with warehouse.writer(settings.warehouse) as con:
-        warehouse.finish_run(con, run_id, status, counts, now_utc())
+        warehouse.finish_run(con, run_id, status, counts, now_utc(), reason=reason)
 
 
 def end_run(
@@ -126,14 +171,18 @@ def end_run(
     status: str,
     counts: Counter[str],
     feed_states: Sequence[Staged] = (),
+    *,
+    reason: str | None = None,
+    keep_schedules: bool = False,
 ) -> str:
     """What a scheduled run does last: load its feed batches' own rows (feed
     states, listings, feed fetches; staged once each batch's pages were in),
     load what crashed runs left in the staging directory, expire raw pages
-    past their retention, and record the run's end and counts. Returns the
-    run's final status."""
+    past their retention, and record the run's end, counts and ``reason``.
+    With ``keep_schedules`` (the run was offline) no feed's state moves.
+    Returns the run's final status."""
     try:
-        counts.update(load_staged_files(settings, feed_states))
+        counts.update(load_staged_files(settings, feed_states, keep_schedules=keep_schedules))
     except warehouse.WarehouseBusy:
         raise
     except Exception as exc:  # the files stay: the next run loads them as leftovers
@@ -148,7 +197,7 @@ def end_run(
     with warehouse.writer(settings.warehouse) as con:
         orphans = _expire_raw(con, settings)
         counts["raw_pages_expired"] = len(orphans)
-        warehouse.finish_run(con, run_id, status, counts, now_utc())
+        warehouse.finish_run(con, run_id, status, counts, now_utc(), reason=reason)
     RawStore(settings.raw_path).remove(orphans)
     return status
 
@@ -201,6 +250,27 @@ class FeedBatch:
     polled: list[Polled] = field(default_factory=list)
     load: LoadBatch = field(default_factory=lambda: LoadBatch(""))
     counts: Counter[str] = field(default_factory=Counter)
+    # host -> whether any request to it got an answer (offline detection)
+    hosts: dict[str, bool] = field(default_factory=dict)
+
+
+def reach(hosts: dict[str, bool], res: FetchResult) -> None:
+    """Note whether ``res``'s host answered (any HTTP answer counts)."""
+    if res.outcome is Outcome.DEFERRED:
+        return
+    try:
+        host = host_of(res.url)
+    except BadURL:
+        return
+    hosts[host] = hosts.get(host, False) or not res.unreachable
+
+
+def offline(hosts: Mapping[str, bool]) -> str | None:
+    """Why the run could not reach the network, or None: no host that was
+    tried could be resolved or connected to."""
+    if hosts and not any(hosts.values()):
+        return f"no network: {len(hosts)} of {len(hosts)} hosts unreachable"
+    return None
 
 
 async def fetch_feeds(fetcher: Fetcher, feeds: Sequence[DueFeed]) -> list[FetchResult]:
@@ -228,6 +298,11 @@ def parse_feeds(
     )
     seen: set[str] = set()
     for feed, res in zip(feeds, results, strict=True):
+        if res.outcome is Outcome.DEFERRED:
+            # never requested (the run is stopping): the feed stays due as it was
+            batch.counts["feed_deferred"] += 1
+            continue
+        reach(batch.hosts, res)
         # the feed's body is parsed here and not kept: the batch lives until
         # all of its pages are loaded, and its fetch rows are staged to disk
         batch.load.fetches.append((res.without_body(), feed.feed_id))
@@ -747,11 +822,17 @@ def load_staged(settings: Settings, staged: Staged, loaded_by: str | None = None
 
 
 def load_staged_files(
-    settings: Settings, staged: Sequence[Staged], loaded_by: str | None = None
+    settings: Settings,
+    staged: Sequence[Staged],
+    loaded_by: str | None = None,
+    *,
+    keep_schedules: bool = False,
 ) -> Counter[str]:
     """Load staged files in order, each exactly once, up to ``MERGE_FILES``
     consecutive files of one run per transaction; the files are read before
-    the warehouse is opened, so the writer holds it only to write."""
+    the warehouse is opened, so the writer holds it only to write. With
+    ``keep_schedules`` their feed state updates are left out (an offline run
+    moves no feed's schedule)."""
     counts: Counter[str] = Counter()
     pending = list(staged)
     while pending:
@@ -766,6 +847,8 @@ def load_staged_files(
             this = (batch.run_id, batch.backfill_id, batch.cluster_window_days)
             if key is not None and this != key:
                 break
+            if keep_schedules:
+                batch.feed_updates.clear()
             key = this
             group.append((replace(pending.pop(0), batch_id=batch_id), batch))
         with warehouse.writer(settings.warehouse) as con:
@@ -783,16 +866,14 @@ def load_staged_files(
     return counts
 
 
-# A staged file older than this is a leftover even if its run still shows as
-# running (killed without a chance to record its end). A live run loads its
-# files within seconds; one it has not loaded yet is at worst loaded by the
-# sweep instead, once, since loading is exactly-once either way.
+# A half-written staging file (dot-name) this old belongs to a dead writer.
 LEFTOVER_AGE = timedelta(hours=1)
 
 
 def load_leftovers(settings: Settings, run_id: str) -> Counter[str]:
-    """Load the staged batches of runs that ended (or died) before loading
-    them, oldest first.
+    """Load the staged batches of runs that ended (or died: no heartbeat for
+    ``warehouse.STALE_AFTER``) before loading them, oldest first. A live
+    run's files, on this machine or another, are left to it.
 
     A file that cannot be read (damaged, or from a version whose records no
     longer decode) is moved to ``failed/`` with a ``rejects`` row (stage
@@ -809,14 +890,13 @@ def load_leftovers(settings: Settings, run_id: str) -> Counter[str]:
     if not files:
         return counts
     with warehouse.writer(settings.warehouse) as con:
-        running = warehouse.running_runs(con)
-    old = (now - LEFTOVER_AGE).timestamp()
+        running = warehouse.running_runs(con, now)
     broken_runs: dict[str, str] = {}
     held_runs: set[str] = set()
     for path in files:
         owner = staging.run_of(path)
         try:
-            if owner == run_id or (owner in running and path.stat().st_mtime >= old):
+            if owner == run_id or owner in running:
                 continue
             if owner in held_runs:
                 continue  # an earlier file of this run is waiting: keep the order
@@ -1080,14 +1160,20 @@ class BackfillStart:
 
 
 async def plan_backfill(
-    settings: Settings, registry: Registry, params: Params, run_id: str, fetcher: Fetcher
+    settings: Settings,
+    registry: Registry,
+    params: Params,
+    run_id: str,
+    fetcher: Fetcher,
+    *,
+    accept_registry_change: bool = False,
 ) -> BackfillStart:
     """Find or make the plan of this backfill; list what is not done yet."""
     backfill_id = params.backfill_id()
     now = now_utc()
     with warehouse.writer(settings.warehouse) as con:
-        warehouse.sync_registry(con, registry, now)
-        warehouse.start_run(con, run_id, "backfill", now)
+        sync(con, registry, now, run_id, accept_registry_change)
+        warehouse.start_run(con, run_id, "backfill", now, run_host())
         plan = warehouse.backfill_plan(con, backfill_id)
         robots = warehouse.robots_records(con, now)
     skipped: dict[str, int] = {}
@@ -1291,8 +1377,15 @@ def apply_reextracted(
     return {"reprocess_changed": changed, "reprocess_unchanged": len(updates) - changed}
 
 
-def start_run(settings: Settings, registry: Registry, run_id: str, flow: str) -> None:
+def start_run(
+    settings: Settings,
+    registry: Registry,
+    run_id: str,
+    flow: str,
+    *,
+    accept_registry_change: bool = False,
+) -> None:
     now = now_utc()
     with warehouse.writer(settings.warehouse) as con:
-        warehouse.sync_registry(con, registry, now)
-        warehouse.start_run(con, run_id, flow, now)
+        sync(con, registry, now, run_id, accept_registry_change)
+        warehouse.start_run(con, run_id, flow, now, run_host())

@@ -59,7 +59,8 @@ def feed_id_for(url: str) -> str:
 @dataclass(frozen=True)
 class Registry:
     sources: tuple[Source, ...]
-    origin: str = "<memory>"
+    origin: str = "<memory>"  # the file it was read from
+    sha256: str = ""  # of the file's bytes (of the parsed data when not from a file)
 
     def __iter__(self) -> Iterator[Source]:
         return iter(self.sources)
@@ -190,7 +191,8 @@ def parse_registry(data: dict[str, object], origin: str = "<memory>") -> Registr
         )
     if problems:
         raise RegistryError(origin, problems)
-    return Registry(tuple(sources), origin)
+    digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+    return Registry(tuple(sources), origin, digest)
 
 
 def load_registry(path: Path) -> Registry:
@@ -202,7 +204,8 @@ def load_registry(path: Path) -> Registry:
         data = tomllib.loads(text.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise RegistryError(str(path), [f"not valid TOML: {exc}"]) from exc
-    return parse_registry(data, str(path))
+    registry = parse_registry(data, str(path))
+    return replace(registry, sha256=hashlib.sha256(text).hexdigest())
 
 
 def _toml_str(value: str) -> str:

@@ -203,8 +203,87 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
 # --------------------------------------------------------------------------- registry
 
 
-def sync_registry(con: duckdb.DuckDBPyConnection, registry: Registry, now: datetime) -> None:
-    """Make ``sources`` and ``feeds`` match the registry (feed state is kept)."""
+class RegistryChangeRefused(WarehouseError):
+    """The registry would drop or change what stored articles use, or is
+    another file than the one the warehouse was synced with."""
+
+
+SHIPPED = "(shipped)"
+
+
+def registry_path(registry: Registry, shipped: Path | None = None) -> str:
+    """How a sync names its registry: ``(shipped)`` for the one in the package
+    (whatever the install path), an absolute path for a file, else its name."""
+    origin = Path(registry.origin)
+    if not origin.is_file():
+        return registry.origin
+    if shipped is not None and shipped.is_file() and origin.resolve() == shipped.resolve():
+        return SHIPPED
+    return str(origin.resolve())
+
+
+def _a_file(path: str) -> bool:
+    """A registry read from a file (not built in memory by a library user)."""
+    return path == SHIPPED or Path(path).is_absolute()
+
+
+def registry_conflicts(con: duckdb.DuckDBPyConnection, registry: Registry, path: str) -> list[str]:
+    """What syncing ``registry`` would do that the warehouse must not do
+    silently: another registry file than the last sync's, or a source,
+    domain, credit or kind that stored articles use dropped or changed.
+    Adding sources, feeds, domains or credits is never a conflict."""
+    problems: list[str] = []
+    last = con.execute("SELECT path FROM registry_syncs ORDER BY synced_at DESC LIMIT 1").fetchone()
+    if last is not None and last[0] != path and _a_file(path) and _a_file(last[0]):
+        problems.append(f"this warehouse was last synced with {last[0]}, not {path}")
+    used = con.execute("""
+        WITH use AS (
+            SELECT source_id, count(*) AS n FROM articles GROUP BY ALL
+            UNION ALL
+            SELECT wire_service, count(*) FROM articles WHERE wire_service IS NOT NULL GROUP BY ALL
+        )
+        SELECT s.source_id, s.kind, s.domains, s.credits, sum(use.n)::BIGINT
+        FROM sources s JOIN use USING (source_id) GROUP BY ALL ORDER BY 1
+    """).fetchall()
+    for source_id, kind, domains, credits, n in used:
+        new = registry.get(source_id)
+        what = f"source {source_id!r} ({n} stored article(s) use it)"
+        if new is None:
+            problems.append(f"{what} is not in the registry")
+            continue
+        if new.kind != kind:
+            problems.append(f"{what} would change kind from {kind} to {new.kind}")
+        if lost := sorted(set(domains or ()) - set(new.domains)):
+            problems.append(f"{what} would lose domain(s) {', '.join(lost)}")
+        if lost := sorted(set(credits or ()) - set(new.credits)):
+            problems.append(f"{what} would lose credit(s) {', '.join(lost)}")
+    return problems
+
+
+def sync_registry(
+    con: duckdb.DuckDBPyConnection,
+    registry: Registry,
+    now: datetime,
+    *,
+    accept_change: bool = False,
+    run_id: str | None = None,
+    shipped: Path | None = None,
+) -> None:
+    """Make ``sources`` and ``feeds`` match the registry (feed state is kept)
+    and record the sync (path and content hash).
+
+    Raises :class:`RegistryChangeRefused` when the registry is another file
+    than the last sync's, or would drop or change a source, domain, credit or
+    kind that stored articles use, unless ``accept_change``."""
+    path = registry_path(registry, shipped)
+    problems = registry_conflicts(con, registry, path)
+    if problems and not accept_change:
+        lines = "\n".join(f"  - {p}" for p in problems)
+        raise RegistryChangeRefused(
+            f"refused to sync the registry {registry.origin} into this warehouse:\n{lines}\n"
+            "Nothing was changed. If this is intended, run the command again with "
+            "--accept-registry-change."
+        )
     sources = pa.Table.from_pylist(
         [
             {
@@ -272,6 +351,18 @@ def sync_registry(con: duckdb.DuckDBPyConnection, registry: Registry, now: datet
         """)
         con.unregister("reg_sources")
         con.unregister("reg_feeds")
+        con.execute(
+            "INSERT INTO registry_syncs VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                now,
+                path,
+                registry.sha256,
+                len(registry),
+                sum(1 for _ in registry.feeds()),
+                run_id,
+                "; ".join(problems) if problems else None,
+            ],
+        )
 
 
 @dataclass(frozen=True)
@@ -1589,18 +1680,65 @@ def staged_recorded(con: duckdb.DuckDBPyConnection, batch_ids: Sequence[str]) ->
     return {r[0] for r in rows}
 
 
-def running_runs(con: duckdb.DuckDBPyConnection) -> set[str]:
-    """Runs that have not recorded their end."""
-    return {
-        r[0] for r in con.execute("SELECT run_id FROM runs WHERE finished_at IS NULL").fetchall()
-    }
+# A running run writes its heartbeat this often; one silent for STALE_AFTER
+# is taken for dead (killed, or its machine lost) and marked 'abandoned'.
+HEARTBEAT_EVERY = timedelta(seconds=30)
+STALE_AFTER = timedelta(minutes=5)
 
 
-def start_run(con: duckdb.DuckDBPyConnection, run_id: str, flow: str, started_at: datetime) -> None:
+def running_runs(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> set[str]:
+    """Runs that have not recorded their end and are alive (heartbeat fresh)."""
+    at = now or datetime.now(UTC)
+    rows = con.execute(
+        "SELECT run_id FROM runs WHERE finished_at IS NULL "
+        "AND coalesce(heartbeat_at, started_at) >= ?",
+        [at - STALE_AFTER],
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def abandon_stale_runs(con: duckdb.DuckDBPyConnection, now: datetime) -> list[str]:
+    """Mark runs whose heartbeat stopped long ago as 'abandoned' (their
+    process died without recording its end); returns their ids. A run on
+    another machine that is alive keeps its heartbeat fresh and is left alone."""
+    rows = con.execute(
+        """
+        UPDATE runs SET status = 'abandoned',
+               finished_at = coalesce(heartbeat_at, started_at),
+               reason = 'no heartbeat since ' ||
+                        strftime(coalesce(heartbeat_at, started_at), '%Y-%m-%d %H:%M:%S') ||
+                        ' UTC (the process died or was killed)'
+        WHERE finished_at IS NULL AND coalesce(heartbeat_at, started_at) < ?
+        RETURNING run_id
+        """,
+        [now - STALE_AFTER],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def heartbeat(con: duckdb.DuckDBPyConnection, run_id: str, at: datetime) -> None:
     con.execute(
-        "INSERT OR IGNORE INTO runs (run_id, flow, started_at, status) VALUES (?, ?, ?, 'running')",
-        [run_id, flow, started_at],
+        "UPDATE runs SET heartbeat_at = ? WHERE run_id = ? AND finished_at IS NULL",
+        [at, run_id],
     )
+
+
+def start_run(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    flow: str,
+    started_at: datetime,
+    host: str | None = None,
+) -> list[str]:
+    """Record a run as running (its first heartbeat now); returns the runs
+    this marked abandoned."""
+    abandoned = abandon_stale_runs(con, started_at)
+    con.execute(
+        "INSERT OR IGNORE INTO runs (run_id, flow, started_at, status, heartbeat_at, host) "
+        "VALUES (?, ?, ?, 'running', ?, ?)",
+        [run_id, flow, started_at, started_at, host],
+    )
+    return abandoned
 
 
 def finish_run(
@@ -1609,10 +1747,14 @@ def finish_run(
     status: str,
     counts: Mapping[str, int],
     finished_at: datetime,
+    *,
+    reason: str | None = None,
 ) -> None:
+    summary = json.dumps(dict(sorted(counts.items())))
     con.execute(
-        "UPDATE runs SET status = ?, counts = ?, finished_at = ? WHERE run_id = ?",
-        [status, json.dumps(dict(sorted(counts.items()))), finished_at, run_id],
+        "UPDATE runs SET status = ?, counts = ?, finished_at = ?, heartbeat_at = ?, reason = ? "
+        "WHERE run_id = ?",
+        [status, summary, finished_at, finished_at, reason, run_id],
     )
 
 

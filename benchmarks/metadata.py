@@ -1,0 +1,153 @@
+"""Article metadata and body extraction against the hand-labelled dev set.
+
+Runs each prediction function of ``PREDICTORS`` over every page of
+``tests/fixtures/metadata`` (real news pages, see its README) and prints the
+per-field scores side by side, then a per-language table and, for the first
+predictor, the worst pages of each field (useful to spot label errors as well as
+extraction errors). Add a column by adding a function to ``PREDICTORS``.
+
+Run: ``.venv/bin/python benchmarks/metadata.py [--worst 15] [--only NAME]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Any
+
+import trafilatura
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from metadata_score import (
+    Gold,
+    PageScore,
+    Prediction,
+    Report,
+    evaluate,
+    format_report,
+    load_devset,
+)
+
+
+def _as_dict(doc: Any) -> dict[str, Any]:
+    if doc is None:
+        return {}
+    if isinstance(doc, dict):
+        return doc
+    as_dict = getattr(doc, "as_dict", None)
+    return dict(as_dict()) if callable(as_dict) else {}
+
+
+def trafilatura_plain(gold: Gold) -> Prediction:
+    """Plain ``trafilatura.bare_extraction`` with its default settings: author split
+    on ';', the date taken as a day (trafilatura returns a date only), UTC midnight."""
+    doc = _as_dict(trafilatura.bare_extraction(gold.html, url=gold.url, with_metadata=True))
+    authors = [a.strip() for a in (doc.get("author") or "").split(";") if a.strip()]
+    published: datetime | None = None
+    raw_date = doc.get("date")
+    if raw_date:
+        try:
+            published = datetime.combine(date.fromisoformat(str(raw_date)[:10]), time(), UTC)
+        except ValueError:
+            published = None
+    return Prediction(
+        title=doc.get("title"),
+        authors=authors,
+        published_at=published,
+        published_precision="day",
+        language=doc.get("language"),
+        body=doc.get("text") or "",
+    )
+
+
+PREDICTORS: dict[str, Callable[[Gold], Prediction]] = {
+    "trafilatura": trafilatura_plain,
+}
+
+
+def _worst(report: Report, rows_by_id: dict[str, Gold], n: int) -> str:
+    out: list[str] = []
+
+    def section(title: str, rows: list[PageScore], show: Callable[[PageScore, Gold], str]) -> None:
+        out.append(f"\n== worst {title} ({len(rows)} wrong or imperfect; first {n})")
+        for r in rows[:n]:
+            out.append(f"  {r.id}: {show(r, rows_by_id[r.id])}")
+
+    section(
+        "title",
+        [r for r in report.rows if not r.title_ok],
+        lambda r, g: f"pred={r.pred_title!r} gold={g.title!r}",
+    )
+    section(
+        "authors",
+        sorted((r for r in report.rows if r.authors_f1 < 1), key=lambda r: r.authors_f1),
+        lambda r, g: f"F1={r.authors_f1:.2f} pred={list(r.pred_authors)} gold={list(g.authors)}",
+    )
+    section(
+        "published (wrong date)",
+        [r for r in report.rows if not r.published_date_ok],
+        lambda r, g: f"pred={r.pred_published} gold={g.published} ({g.published_precision})",
+    )
+    section(
+        "language",
+        [r for r in report.rows if not r.language_ok],
+        lambda r, g: f"pred={r.pred_language!r} gold={g.language!r}",
+    )
+    section(
+        "body",
+        sorted(report.rows, key=lambda r: r.body_f1),
+        lambda r, g: (
+            f"F1={r.body_f1:.2f} P={r.body_precision:.2f} R={r.body_recall:.2f} "
+            f"(gold {len(g.body)} chars)"
+        ),
+    )
+    return "\n".join(out)
+
+
+def _by_language(reports: list[Report]) -> str:
+    fields = ("title", "authors", "publ", "date", "body")
+    head = "lang    n" + "".join(
+        f"  {r.name[:12]:>12}:" + "".join(f"{f:>8}" for f in fields) for r in reports
+    )
+    lines = [head]
+    per = [r.by_language() for r in reports]
+    for lang in per[0]:
+        cells: list[str] = []
+        for groups in per:
+            g = groups[lang]
+            vals = (
+                g.title_exact,
+                g.authors_f1,
+                g.published_correct,
+                g.published_date_correct,
+                g.body_f1,
+            )
+            cells.append(" " * 15 + "".join(f"{v:>8.2f}" for v in vals))
+        lines.append(f"{lang:<4}{per[0][lang].n:>5}" + "".join(cells))
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--worst", type=int, default=15, help="pages listed per field")
+    parser.add_argument("--only", action="append", help="run only these predictors")
+    args = parser.parse_args()
+    devset = load_devset()
+    names = args.only or list(PREDICTORS)
+    reports = [evaluate(PREDICTORS[name], devset, name) for name in names]
+    langs = {g.language for g in devset}
+    sites = {g.site_name for g in devset}
+    print(f"{len(devset)} pages, {len(sites)} publishers, {len(langs)} languages\n")
+    print(format_report(*reports))
+    print("\nper language (title exact, authors F1, published correct, date correct, body F1):")
+    print(_by_language(reports))
+    if args.worst:
+        print(_worst(reports[0], {g.id: g for g in devset}, args.worst))
+
+
+if __name__ == "__main__":
+    main()
