@@ -21,6 +21,8 @@ from contextlib import contextmanager
 
 import httpx
 import prefect
+from prefect.events.worker import EventsWorker
+from prefect.logging.handlers import APILogWorker
 from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
 
 # What Prefect's own temporary server runs with (prefect.server.api.server).
@@ -117,6 +119,16 @@ def temporary_server() -> Iterator[subprocess.Popen[bytes] | None]:
                     )
                 time.sleep(0.1)
         with temporary_settings(updates={PREFECT_API_URL: f"http://127.0.0.1:{port}/api"}):
-            yield proc
+            try:
+                yield proc
+            finally:
+                _drain()
     finally:
         _stop(proc)
+
+
+def _drain() -> None:
+    """Send Prefect's queued logs and events while the server is still up:
+    afterwards its workers would retry a closed port for minutes at exit."""
+    APILogWorker.drain_all(timeout=10)
+    EventsWorker.drain_all(timeout=10)

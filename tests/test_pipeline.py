@@ -246,7 +246,7 @@ def test_query_waits_for_writer_then_says_busy(settings: Settings, registry: Reg
     proc.start()
     try:
         assert ready.wait(30)
-        with pytest.raises(warehouse.WarehouseBusy, match="held by another process"):
+        with pytest.raises(warehouse.WarehouseBusy, match=r"held by process \d+ \(python"):
             warehouse.query(settings.warehouse, "SELECT 1", wait=0.5)
     finally:
         proc.terminate()

@@ -417,8 +417,30 @@ def query(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to this file.")
     ] = None,
+    allow_files: Annotated[
+        bool,
+        typer.Option(
+            "--allow-files",
+            help="Let the query read local files too (e.g. the staged Parquet batches).",
+        ),
+    ] = False,
+    timeout: Annotated[
+        float | None,
+        typer.Option("--timeout", help="Stop the query after this many seconds [default: 300]."),
+    ] = None,
+    memory_limit: Annotated[
+        str | None, typer.Option("--memory-limit", help="DuckDB memory limit [default: 4GB].")
+    ] = None,
 ) -> None:
-    """Read-only SQL against the warehouse; a write statement is refused."""
+    """Read-only SQL against the warehouse, and nothing else: a statement that is
+    not a SELECT is refused, local files are not readable unless --allow-files, and
+    a query stops after --timeout seconds."""
+    settings = state.settings
+    limits = warehouse.ReadLimits(
+        allow_files=allow_files,
+        timeout_seconds=timeout if timeout is not None else settings.query_timeout_seconds,
+        memory_limit=memory_limit or settings.query_memory_limit,
+    )
     if fmt is Format.parquet:
         if output is None:
             err.print("[red]error:[/red] --format parquet needs --output FILE")
@@ -426,12 +448,12 @@ def query(
         import pyarrow.parquet as pq  # noqa: PLC0415
 
         with clear_errors():
-            arrow = warehouse.query_arrow(state.settings.warehouse, sql)
+            arrow = warehouse.query_arrow(settings.warehouse, sql, limits=limits)
         pq.write_table(arrow, output)
         err.print(f"wrote {arrow.num_rows} rows to {output}")
         return
     with clear_errors():
-        result = warehouse.query(state.settings.warehouse, sql)
+        result = warehouse.query(settings.warehouse, sql, limits=limits)
     if fmt is Format.table and output is None:
         _print_table(None, result)
         return

@@ -123,6 +123,11 @@ class Settings:
     page_retry_minutes: float = 15.0
     page_retry_hours: float = 36.0
 
+    # `ingest query`: a query is stopped after 5 minutes (a long one would
+    # keep every load waiting) and may use 4 GB of memory.
+    query_timeout_seconds: float = 300.0
+    query_memory_limit: str = "4GB"
+
     # Extraction. Bodies shorter than this are treated as a failed extraction
     # and the feed's own text is used when it is longer.
     min_body_chars: int = 200
@@ -184,4 +189,8 @@ class Settings:
                 env.get("INGEST_PAGE_RETRY_MINUTES") or base.page_retry_minutes
             ),
             page_retry_hours=float(env.get("INGEST_PAGE_RETRY_HOURS") or base.page_retry_hours),
+            query_timeout_seconds=float(
+                env.get("INGEST_QUERY_TIMEOUT") or base.query_timeout_seconds
+            ),
+            query_memory_limit=env.get("INGEST_QUERY_MEMORY") or base.query_memory_limit,
         )

@@ -11,15 +11,16 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import numpy as np
@@ -49,7 +50,11 @@ from ingest.robots import RobotsRecord
 from ingest.schedule import FeedHistory
 
 _LOCKED = re.compile(r"lock|being used by another process|conflicting lock", re.IGNORECASE)
-READ_STATEMENTS = frozenset({"SELECT", "EXPLAIN", "PRAGMA", "CALL", "RELATION"})
+# What `ingest query` runs: SELECT-like statements as DuckDB's own parser
+# types them (DESCRIBE, SHOW, SUMMARIZE and FROM-first queries are SELECTs).
+# PRAGMA and EXPLAIN only read once the configuration is locked.
+READ_STATEMENTS = frozenset({"SELECT", "EXPLAIN", "PRAGMA", "RELATION"})
+_HOLDER = re.compile(r"PID (\d+)")
 
 
 class WarehouseError(Exception):
@@ -85,6 +90,52 @@ def _config(read_only: bool) -> dict[str, Any]:
     return {"autoinstall_known_extensions": False, "TimeZone": "UTC"}
 
 
+def holder(message: str) -> str:
+    """Who holds the warehouse, from DuckDB's lock error: the process id and
+    its command line when this machine can tell, else "another process"."""
+    found = _HOLDER.search(message)
+    if not found:
+        return "another process"
+    pid = found.group(1)
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return f"process {pid}"
+    words = [w.decode("utf-8", "replace") for w in raw.split(b"\0") if w]
+    named = next(
+        (i for i, w in enumerate(words) if w == "ingest.cli" or Path(w).name == "ingest"), None
+    )
+    if named is not None:  # `ingest run`, `python .../bin/ingest run`, `python -m ingest.cli run`
+        words = ["ingest", *words[named + 1 :]]
+    elif words:
+        words = [Path(words[0]).name, *words[1:]]
+    command = " ".join(words)[:120]
+    return f"process {pid} ({command})" if command else f"process {pid}"
+
+
+C = TypeVar("C")
+
+
+def _retry_locked(path: Path, wait: float, open_once: Callable[[], C]) -> C:
+    """``open_once()`` retried for ``wait`` seconds while another process
+    holds the file; then :class:`WarehouseBusy` naming the holder."""
+    deadline = time.monotonic() + wait
+    delay = 0.05
+    while True:
+        try:
+            return open_once()
+        except (duckdb.IOException, duckdb.BinderException, duckdb.CatalogException) as exc:
+            if not _LOCKED.search(str(exc)):
+                raise WarehouseError(f"cannot open {path}: {exc}") from exc
+            if time.monotonic() >= deadline:
+                raise WarehouseBusy(
+                    f"the warehouse {path} is held by {holder(str(exc))}; gave up after "
+                    f"{wait:g}s. Try again shortly."
+                ) from exc
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+
 def connect(
     path: Path, *, read_only: bool = False, wait: float = 60.0
 ) -> duckdb.DuckDBPyConnection:
@@ -94,21 +145,11 @@ def connect(
         raise WarehouseError(f"no warehouse at {path}: run `ingest run` first")
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
-    deadline = time.monotonic() + wait
-    delay = 0.05
-    while True:
-        try:
-            return duckdb.connect(str(path), read_only=read_only, config=_config(read_only))
-        except duckdb.IOException as exc:
-            if not _LOCKED.search(str(exc)):
-                raise WarehouseError(f"cannot open {path}: {exc}") from exc
-            if time.monotonic() >= deadline:
-                raise WarehouseBusy(
-                    f"the warehouse {path} is held by another process (an ingestion run is "
-                    f"loading); gave up after {wait:g}s. Try again shortly."
-                ) from exc
-            time.sleep(delay)
-            delay = min(delay * 2, 1.0)
+    return _retry_locked(
+        path,
+        wait,
+        lambda: duckdb.connect(str(path), read_only=read_only, config=_config(read_only)),
+    )
 
 
 def migrate(con: duckdb.DuckDBPyConnection, directory: Path | None = None) -> list[int]:
@@ -1768,6 +1809,7 @@ class QueryResult:
 
 
 def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> None:
+    """Refuse anything but SELECT-like statements, as DuckDB's parser types them."""
     try:
         statements = con.extract_statements(sql)
     except duckdb.Error as exc:
@@ -1783,33 +1825,82 @@ def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> None:
             )
 
 
+@dataclass(frozen=True)
+class ReadLimits:
+    """What a query may do. By default it reads the warehouse and nothing
+    else: no local files, no extensions, no settings; a time and memory bound."""
+
+    allow_files: bool = False  # read local files too (e.g. staged Parquet batches)
+    timeout_seconds: float = 300.0
+    memory_limit: str = "4GB"
+
+
+class QueryTimeout(WarehouseError):
+    pass
+
+
 @contextmanager
-def _read(path: Path, sql: str, wait: float) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only connection for ``sql``; a write statement is refused before
-    anything runs, and SQL errors become :class:`WarehouseError`."""
-    con = connect(path, read_only=True, wait=wait)
+def _read(
+    path: Path, sql: str, wait: float, limits: ReadLimits
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection that reads the warehouse and nothing else (unless
+    ``limits.allow_files``): statements checked by DuckDB's parser before
+    anything runs; the warehouse attached read-only, then external access
+    turned off and the configuration locked; a timer interrupts a query
+    past ``limits.timeout_seconds``. SQL errors become :class:`WarehouseError`."""
+    path = Path(path)
+    if not path.exists():
+        raise WarehouseError(f"no warehouse at {path}: run `ingest run` first")
+    con = duckdb.connect(":memory:", config=_config(True))
+    timer: threading.Timer | None = None
     try:
         check_read_only(con, sql)
+        literal = "'" + str(path).replace("'", "''") + "'"
+        _retry_locked(path, wait, lambda: con.execute(f"ATTACH {literal} AS wh (READ_ONLY)"))
+        con.execute("USE wh")
+        con.execute(f"SET memory_limit = '{limits.memory_limit}'")
+        if not limits.allow_files:
+            con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
+        timer = threading.Timer(limits.timeout_seconds, con.interrupt)
+        timer.daemon = True
+        timer.start()
         yield con
+    except duckdb.InterruptException as exc:
+        raise QueryTimeout(
+            f"the query ran longer than {limits.timeout_seconds:g}s and was stopped "
+            "(INGEST_QUERY_TIMEOUT / --timeout)"
+        ) from exc
+    except duckdb.PermissionException as exc:
+        raise ReadOnlyViolation(
+            f"refused: `ingest query` reads the warehouse only ({exc}); "
+            "--allow-files lets it read local files too"
+        ) from exc
     except duckdb.Error as exc:
-        if "read-only" in str(exc).lower():
+        if "read-only" in str(exc).lower() or "lock_configuration" in str(exc).lower():
             raise ReadOnlyViolation(f"refused: {exc}") from exc
         raise WarehouseError(f"SQL error: {exc}") from exc
     finally:
+        if timer is not None:
+            timer.cancel()
         con.close()
 
 
-def query(path: Path, sql: str, wait: float = 60.0) -> QueryResult:
+def query(
+    path: Path, sql: str, wait: float = 60.0, limits: ReadLimits | None = None
+) -> QueryResult:
     """Run read-only SQL and return its rows."""
-    with _read(path, sql, wait) as con:
+    with _read(path, sql, wait, limits or ReadLimits()) as con:
         con.execute(sql)
         columns = [d[0] for d in con.description or []]
         return QueryResult(columns, con.fetchall() if columns else [])
 
 
-def query_arrow(path: Path, sql: str, wait: float = 60.0) -> pa.Table:
+def query_arrow(
+    path: Path, sql: str, wait: float = 60.0, limits: ReadLimits | None = None
+) -> pa.Table:
     """Run read-only SQL and return an Arrow table (types kept, for Parquet)."""
-    with _read(path, sql, wait) as con:
+    with _read(path, sql, wait, limits or ReadLimits()) as con:
         return con.sql(sql).to_arrow_table()
 
 
