@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import httpx
 import prefect
@@ -87,8 +88,14 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
+@dataclass(frozen=True)
+class TemporaryServer:
+    process: subprocess.Popen[bytes]
+    api_url: str
+
+
 @contextmanager
-def temporary_server() -> Iterator[subprocess.Popen[bytes] | None]:
+def temporary_server() -> Iterator[TemporaryServer | None]:
     """Inside, Prefect talks to a temporary server of this process (none is
     started when ``PREFECT_API_URL`` names a server)."""
     settings = get_current_settings()
@@ -118,9 +125,10 @@ def temporary_server() -> Iterator[subprocess.Popen[bytes] | None]:
                         f"the temporary Prefect server did not answer within {timeout:g}s"
                     )
                 time.sleep(0.1)
-        with temporary_settings(updates={PREFECT_API_URL: f"http://127.0.0.1:{port}/api"}):
+        api_url = f"http://127.0.0.1:{port}/api"
+        with temporary_settings(updates={PREFECT_API_URL: api_url}):
             try:
-                yield proc
+                yield TemporaryServer(proc, api_url)
             finally:
                 _drain()
     finally:

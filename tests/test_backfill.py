@@ -261,11 +261,15 @@ def test_url_list_and_warc(
         pages = [(u, d) for u, d, _ in lq] + [
             ("https://unknown.example.org/y", datetime(2026, 3, 11, tzinfo=UTC))
         ]
+        # and an error page captured for a known domain: not an article
+        pages.append((vc[0][0].replace("/vc/", "/vc/missing-"), datetime(2026, 3, 11, tzinfo=UTC)))
         for url, when in pages:
             path = url.split(str(site.port), 1)[-1]
-            body = site.site.resources[path].body if path in site.site.resources else b"<html/>"
+            found = path in site.site.resources
+            body = site.site.resources[path].body if found else b"<html>moved</html>"
+            status = "200 OK" if found or "unknown" in url else "404 Not Found"
             http = StatusAndHeaders(
-                "200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1"
+                status, [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1"
             )
             record = writer.create_warc_record(
                 url,
@@ -289,6 +293,9 @@ def test_url_list_and_warc(
     assert counts["plan_skipped_no_source_for_domain"] == 1
     assert counts["plan_skipped_bad_url"] == 1
     assert counts["plan_skipped_other_domain"] == 1
+    assert counts["plan_skipped_not_ok_status"] == 1  # the 404 record
+    assert rows(wh, "SELECT count(*) FROM articles WHERE url LIKE '%missing-%'") == [(0,)]
+    assert rows(wh, "SELECT count(*) FROM rejects WHERE stage = 'plan'") == [(1,)]  # not a url
     by_via = dict(rows(wh, "SELECT via, count(DISTINCT article_id) FROM sightings GROUP BY 1"))
     assert by_via == {"urls": len(vc), "warc": len(lq)}
     # WARC records were read from the file, not fetched
@@ -344,6 +351,47 @@ def test_reprocess_after_extractor_change(
     assert again["reprocess_changed"] == 0
     assert rows(settings.warehouse, "SELECT max(updated_at) FROM articles") == stamp
     assert len(site.requests) == len(site.requests)  # (no fetch happened: raw store only)
+
+
+def test_backfill_offline_then_online_equals_backfill_online(
+    site: SiteServer, history: tuple[Path, Registry], tmp_path: Path
+) -> None:
+    """Transient failures are not done: offline, nothing is checkpointed as
+    final; the same command online then does all of it, and says how many it
+    retried."""
+    sources, _ = history
+    vc = stories(site.site, "valley-courier")
+    url_list = tmp_path / "urls.txt"
+    url_list.write_text("\n".join(u for u, _, _ in vc) + "\n", encoding="utf-8")
+    both = tmp_path / "both.duckdb"
+    online = tmp_path / "online.duckdb"
+
+    def go(wh: Path) -> dict[str, int]:
+        return asyncio.run(
+            backfill(
+                since="2026-03-01", warehouse=str(wh), sources=str(sources), urls_file=str(url_list)
+            )
+        )
+
+    site.stop()  # nothing listens on the port: every request is refused
+    try:
+        offline = go(both)
+    finally:
+        site.start()
+    assert offline["backfill_retry_later"] == len(vc)
+    assert rows(both, "SELECT count(*) FROM articles") == [(0,)]
+    assert rows(both, "SELECT DISTINCT outcome FROM backfill_done") == [("retry",)]
+    assert rows(both, "SELECT count(*) FROM backfills WHERE finished_at IS NOT NULL") == [(0,)]
+    again = go(both)
+    assert again["pending"] == len(vc) and again["retried"] == len(vc)
+    go(online)
+    sql = (
+        "SELECT canonical_url, source_id, title, content_hash, body_status FROM articles ORDER BY 1"
+    )
+    assert rows(both, sql) == rows(online, sql)
+    assert len(rows(both, sql)) == len(vc)
+    assert rows(both, "SELECT count(*) FROM backfill_done WHERE outcome = 'retry'") == [(0,)]
+    assert go(both)["pending"] == 0
 
 
 def _cli(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:

@@ -8,6 +8,7 @@ a non-zero exit code.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import csv
 import datetime as dt
 import decimal
@@ -16,11 +17,12 @@ import json
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, cast
 
 import typer
 from rich.console import Console
@@ -199,11 +201,11 @@ class _RichBar:
 _signals: list[int] = []
 
 
-def _on_signal(signum: int) -> None:
+def _on_signal(signum: int, loop: asyncio.AbstractEventLoop | None) -> None:
     """First Ctrl+C / SIGTERM: stop early and load what was fetched. A second
     one: quit at once (the children end with this process)."""
     name = signal.Signals(signum).name
-    if stopping.requested():
+    if _signals:
         err.print(f"{name} again: quitting at once", highlight=False)
         os._exit(128 + signum)
     _signals.append(signum)
@@ -212,21 +214,45 @@ def _on_signal(signum: int) -> None:
         "(press Ctrl+C again to quit at once)",
         highlight=False,
     )
-    stopping.request(f"stopped by {name}")
+    if loop is not None and not loop.is_closed():
+        loop.call_soon_threadsafe(stopping.request, f"stopped by {name}")
+    else:
+        stopping.request(f"stopped by {name}")
 
 
 def _drive(call: Coroutine[Any, Any, T]) -> T:
-    """Run a flow coroutine on a loop that turns Ctrl+C and SIGTERM into an
-    early, orderly stop."""
-    with asyncio.Runner() as runner:
-        loop = runner.get_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, _on_signal, sig)
+    """Run a flow coroutine so that Ctrl+C and SIGTERM make an early, orderly
+    stop. The flow runs on a loop in a thread of its own, in this context (its
+    Prefect settings): the main thread keeps the signals, which a flow engine
+    otherwise takes over for SIGTERM."""
+    outcome: dict[str, Any] = {}
+    loops: list[asyncio.AbstractEventLoop] = []
+
+    def work() -> None:
         try:
-            return runner.run(call)
-        finally:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(sig)
+            with asyncio.Runner() as runner:
+                loops.append(runner.get_loop())
+                outcome["value"] = runner.run(call)
+        except BaseException as exc:  # handed to the main thread
+            outcome["error"] = exc
+
+    def handler(signum: int, _frame: object) -> None:
+        _on_signal(signum, loops[0] if loops else None)
+
+    thread = threading.Thread(
+        target=contextvars.copy_context().run, args=(work,), name="ingest-flow"
+    )
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        thread.start()
+        while thread.is_alive():
+            thread.join(0.2)
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+    if "error" in outcome:
+        raise outcome["error"]
+    return cast(T, outcome["value"])
 
 
 def _run_flow(name: str, make: Callable[[], Any], *, bar: bool = True) -> dict[str, int]:

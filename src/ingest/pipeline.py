@@ -568,7 +568,10 @@ class RobotsCache:
         batch.load.fetches.append((logged, None))
         batch.counts[f"robots_{logged.outcome}"] += 1
         record = record_from_fetch(origin, res, timedelta(hours=self.settings.robots_ttl_hours))
-        batch.load.robots.append(record)
+        if not res.unreachable:
+            # an origin that could not be reached at all (offline, say) is not
+            # remembered as "disallow all" for an hour: the next run asks again
+            batch.load.robots.append(record)
         policy = RobotsPolicy(record, self.settings.user_agent)
         if (delay := policy.crawl_delay()) is not None:
             fetcher.set_crawl_delay(origin, delay)

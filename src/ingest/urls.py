@@ -159,7 +159,7 @@ def _netloc(parts: SplitResult) -> tuple[str, str]:
         raw_port = rest[1:] if rest.startswith(":") else ("" if not rest else None)
     else:
         raw_host, _, raw_port = netloc.partition(":")
-    if raw_port is None or (raw_port and not raw_port.isdigit()):
+    if raw_port is None or (raw_port and not (raw_port.isascii() and raw_port.isdigit())):
         raise BadURL(f"bad port in {netloc!r}")
     if not raw_host:
         raise BadURL("no host")
@@ -193,18 +193,25 @@ def checked(url: str, base: str | None = None) -> str:
     :func:`canonicalize`)."""
     url = _slashes(_TAB_NEWLINE.sub("", (url or "").strip(_C0_AND_SPACE)))
     if base is not None and url:
-        url = urljoin(_slashes(_TAB_NEWLINE.sub("", base.strip(_C0_AND_SPACE))), url)
+        try:
+            url = urljoin(_slashes(_TAB_NEWLINE.sub("", base.strip(_C0_AND_SPACE))), url)
+        except ValueError as exc:
+            raise BadURL(str(exc)) from exc
     scheme, sep, rest = url.partition(":")
     scheme = scheme.lower()
     if not sep or scheme not in ALLOWED_SCHEMES:
         raise BadURL(f"scheme {scheme if sep else '(none)'!r} is not http(s)")
     if not rest.startswith("//"):
         raise BadURL("no host")
-    parts = urlsplit(f"{scheme}:{rest}")
+    try:
+        parts = urlsplit(f"{scheme}:{rest}")
+    except ValueError as exc:
+        raise BadURL(str(exc)) from exc
     host, netloc = _netloc(parts)
     rebuilt = urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
     try:
         parsed = httpx.URL(rebuilt)
+        parsed.host  # noqa: B018 - decodes the host: a malformed A-label fails here
     except (httpx.InvalidURL, ValueError, UnicodeError) as exc:
         raise BadURL(str(exc)) from exc
     if parsed.raw_host.decode("ascii").lower() != host.strip("[]"):

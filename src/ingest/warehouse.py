@@ -1877,7 +1877,7 @@ def _read(
             "--allow-files lets it read local files too"
         ) from exc
     except duckdb.Error as exc:
-        if "read-only" in str(exc).lower() or "lock_configuration" in str(exc).lower():
+        if "read-only" in str(exc).lower() or "configuration has been locked" in str(exc):
             raise ReadOnlyViolation(f"refused: {exc}") from exc
         raise WarehouseError(f"SQL error: {exc}") from exc
     finally:
