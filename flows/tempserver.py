@@ -39,17 +39,19 @@ class ServerStartError(RuntimeError):
     """The temporary server did not answer in time."""
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
-def _start(port: int) -> subprocess.Popen[bytes]:
+def launch(port: int, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """Start the server process on ``port`` (it ends with this process)."""
     env = {
         **os.environ,
         **_SERVER_ENV,
         **get_current_settings().to_environment_variables(exclude_unset=True),
+        **(extra_env or {}),
     }
     return subprocess.Popen(  # noqa: S603 - our own interpreter and module
         [
@@ -77,7 +79,7 @@ def _start(port: int) -> subprocess.Popen[bytes]:
     )
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
+def stop(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is not None:
         return
     proc.terminate()
@@ -103,16 +105,16 @@ def temporary_server() -> Iterator[TemporaryServer | None]:
         yield None
         return
     timeout = float(settings.server.ephemeral.startup_timeout_seconds)
-    port = _free_port()
-    proc = _start(port)
+    port = free_port()
+    proc = launch(port)
     try:
         deadline = time.monotonic() + timeout
         with httpx.Client(trust_env=False) as client:
             while True:
                 code = proc.poll()
                 if code == _PORT_IN_USE:
-                    port = _free_port()
-                    proc = _start(port)
+                    port = free_port()
+                    proc = launch(port)
                 elif code is not None:
                     raise ServerStartError(f"the temporary Prefect server exited with {code}")
                 try:
@@ -132,7 +134,7 @@ def temporary_server() -> Iterator[TemporaryServer | None]:
             finally:
                 _drain()
     finally:
-        _stop(proc)
+        stop(proc)
 
 
 def _drain() -> None:

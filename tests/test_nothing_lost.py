@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
+import random
 import time
 import tomllib
 from collections import Counter
@@ -545,3 +547,127 @@ def test_query_reads_the_warehouse_and_nothing_else(
     # and the warehouse is free again at once for a writer
     with warehouse.writer(wh, wait=1.0):
         pass
+
+
+# --------------------------------------------------------------------------- the budget case
+
+BULK_HOST = "www.bulk-news.test"
+WORDS = [
+    "harbour",
+    "council",
+    "budget",
+    "river",
+    "storm",
+    "school",
+    "rail",
+    "bridge",
+    "market",
+    "festival",
+    "museum",
+    "court",
+    "minister",
+    "village",
+    "farmers",
+    "election",
+    "hospital",
+    "airport",
+    "forest",
+    "energy",
+    "water",
+    "police",
+    "library",
+    "stadium",
+    "coast",
+]
+
+
+def _bulk_article(n: int) -> bytes:
+    rng = random.Random(n)
+    paras = "".join(
+        "<p>" + " ".join(rng.choice(WORDS) for _ in range(60)) + f" ({n}.{i})</p>"
+        for i in range(12)
+    )
+    return (
+        f"<!doctype html><html lang='en'><head><title>Bulk story {n}</title></head><body>"
+        f"<article><h1>Bulk story {n}</h1>{paras}</article></body></html>"
+    ).encode()
+
+
+@pytest.mark.slow
+def test_one_origin_with_120_links_behind_crawl_delay_gets_every_page_over_runs(
+    site: SiteServer, settings: Settings, tmp_path: Path
+) -> None:
+    """The issue's case: a big publisher's first poll, 120 new links behind
+    `Crawl-delay: 1`, one slow page, and a run budget far too small. After as
+    many runs as the budget needs every body is the page's, nothing waiting
+    for its turn was logged as a timeout, and each run says what it carried."""
+    n = 120
+    base = site.url("/bulk", host=BULK_HOST)
+    items = "".join(
+        f"<item><title>Bulk story {i}</title><link>{base}/a/{i}</link>"
+        f"<description>Short summary of bulk story {i}.</description></item>"
+        for i in range(n)
+    )
+    feed = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Bulk</title>'
+        f"{items}</channel></rss>"
+    )
+
+    def robots(req: RequestInfo) -> Reply:
+        if req.host == BULK_HOST:
+            return Reply(200, {}, b"User-agent: *\nCrawl-delay: 1\n")
+        return Reply(404, {}, b"")
+
+    site.route("/robots.txt", robots)
+    site.route(
+        "/bulk/feed.xml",
+        lambda _: Reply(200, {"Content-Type": "application/rss+xml"}, feed.encode()),
+    )
+    for i in range(n):
+
+        def page(_: RequestInfo, i: int = i) -> Reply:
+            if i == 7:
+                time.sleep(2.5)  # a slow page holds one of the origin's two slots
+            return Reply(200, {"Content-Type": "text/html"}, _bulk_article(i))
+
+        site.route(f"/bulk/a/{i}", page)
+    registry = parse_registry(
+        tomllib.loads(
+            '[[sources]]\nid = "bulk"\nname = "Bulk News"\nkind = "publisher"\n'
+            f'homepage = "{base}/"\ndomains = ["bulk-news.test"]\nfeeds = ["{base}/feed.xml"]\n'
+        )
+    )
+    settings = replace(
+        settings,
+        resolve={BULK_HOST: "127.0.0.1"},
+        host_gap_seconds=0.2,
+        per_host_connections=2,
+        page_budget_seconds=25.0,
+        total_timeout=4.0,
+    )
+    runs: list[Counter[str]] = []
+    for _ in range(12):
+        runs.append(run_once(settings, registry))
+        if rows(settings.warehouse, "SELECT count(*) FROM pending_pages") == [(0,)]:
+            break
+    assert len(runs) >= 3, "the budget should not have covered every page in one run"
+    assert runs[0]["pages_deferred"] > 0
+    assert all(r["pending_fetched"] > 0 for r in runs[1:])
+    assert rows(settings.warehouse, "SELECT count(*), min(word_count) FROM articles")[0][0] == n
+    assert rows(
+        settings.warehouse, "SELECT count(*) FROM articles WHERE body_status <> 'page'"
+    ) == [(0,)]
+    assert rows(
+        settings.warehouse,
+        "SELECT count(*) FROM fetch_log WHERE kind = 'page' AND outcome <> 'ok'",
+    ) == [(0,)]
+    # what each run carried over is in its counts
+    counts = [
+        json.loads(c)
+        for (c,) in rows(settings.warehouse, "SELECT counts FROM runs ORDER BY started_at")
+    ]
+    assert counts[0]["pages_deferred"] > 0 and counts[0]["pending_written"] > 0
+    # every link the first run could not get to left the queue exactly once
+    assert sum(c.get("pending_cleared", 0) for c in counts) == n - runs[0]["page_ok"]
+    pages = Counter(r.path for r in site.requests if r.path.startswith("/bulk/a/"))
+    assert len(pages) == n and max(pages.values()) == 1

@@ -1,0 +1,191 @@
+"""kill -9 at seeded pseudo-random moments of `ingest run` and `ingest
+backfill`, each followed by a re-run: the warehouse ends equal to an
+uninterrupted run's (articles, bodies, story clusters; sightings may differ
+by poll), and no process of the killed command is left behind.
+
+The seed is printed; set INGEST_KILL_SEED to replay a failing series.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import httpx
+import pytest
+from flows.tempserver import free_port, launch, stop
+from tests.clitools import children, cli_env, start, wait_gone
+from tests.test_backfill import SINCE, UNTIL, add_history
+
+from ingest.demo.server import Reply, RequestInfo, SiteServer
+from ingest.registry import dump_registry
+
+pytestmark = pytest.mark.slow
+
+RUN_TRIALS = 12
+BACKFILL_TRIALS = 10
+
+
+@pytest.fixture(scope="module")
+def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One Prefect server for every command of the trials (each would
+    otherwise start its own, a few seconds each); killing a command then
+    kills the command alone."""
+    home = tmp_path_factory.mktemp("prefect-home")
+    port = free_port()
+    proc = launch(port, {"PREFECT_HOME": str(home)})
+    url = f"http://127.0.0.1:{port}/api"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, "the Prefect server did not start"
+        time.sleep(0.2)
+    try:
+        yield url
+    finally:
+        stop(proc)
+
+
+def seed() -> int:
+    value = int(os.environ.get("INGEST_KILL_SEED") or random.SystemRandom().randrange(10**6))
+    print(f"kill trials: INGEST_KILL_SEED={value}")
+    return value
+
+
+def snapshot(path: Path) -> tuple[list[tuple[object, ...]], list[frozenset[str]]]:
+    """Articles as stored, and the stories as sets of canonical URLs (a
+    story's id is named after whichever copy came first, which may differ)."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        articles = con.execute(
+            "SELECT canonical_url, source_id, title, content_hash, word_count, body_status, "
+            "wire_service, published_at FROM articles ORDER BY canonical_url"
+        ).fetchall()
+        stories = con.execute(
+            "SELECT list(canonical_url ORDER BY canonical_url) FROM articles GROUP BY cluster_id"
+        ).fetchall()
+    finally:
+        con.close()
+    return articles, sorted((frozenset(s) for (s,) in stories), key=sorted)
+
+
+def slow_pages(site: SiteServer, seconds: float) -> None:
+    for story in site.site.stories:
+        resource = site.site.resources[story.path]
+
+        def handler(_: RequestInfo, resource: object = resource) -> Reply:
+            time.sleep(seconds)
+            return Reply(200, {"Content-Type": resource.content_type}, resource.body)  # type: ignore[attr-defined]
+
+        site.route(story.path, handler)
+
+
+def run(args: list[str], env: dict[str, str]) -> float:
+    began = time.monotonic()
+    proc = start(args, env)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err.decode()[-3000:]
+    return time.monotonic() - began
+
+
+def descendants(pid: int) -> set[int]:
+    found, todo = set(), [pid]
+    while todo:
+        for child in children(todo.pop()):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def kill_at(args: list[str], env: dict[str, str], after: float) -> str:
+    """Start the command and kill -9 it ``after`` seconds later (if it still
+    runs); returns what happened."""
+    proc = start(args, env)
+    deadline = time.monotonic() + after
+    kids: set[int] = set()
+    while time.monotonic() < deadline and proc.poll() is None:
+        kids |= descendants(proc.pid)
+        time.sleep(0.05)
+    if proc.poll() is not None:
+        proc.communicate()
+        return "finished first"
+    kids |= descendants(proc.pid)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=30)
+    left = wait_gone(kids, 5)
+    assert not left, f"processes left behind by the killed command: {left}"
+    return "killed"
+
+
+def trials(
+    name: str,
+    args: list[str],
+    env: dict[str, str],
+    tmp_path: Path,
+    count: int,
+    rng: random.Random,
+) -> None:
+    reference = tmp_path / f"{name}-whole.duckdb"
+    took = run(args, {**env, "INGEST_WAREHOUSE": str(reference)})
+    expected = snapshot(reference)
+    assert expected[0], "the uninterrupted run stored nothing"
+    outcomes = []
+    for i in range(count):
+        wh = tmp_path / f"{name}-{i}.duckdb"
+        trial_env = {**env, "INGEST_WAREHOUSE": str(wh)}
+        after = rng.uniform(0.5, took)
+        outcomes.append((round(after, 2), kill_at(args, trial_env, after)))
+        run(args, trial_env)
+        assert snapshot(wh) == expected, f"trial {i} (killed after {after:.2f}s) differs"
+    assert sum(1 for _, what in outcomes if what == "killed") >= count // 2, outcomes
+
+
+def test_kill_9_during_ingest_run_then_rerun_equals_uninterrupted(
+    site: SiteServer, tmp_path: Path, prefect_server: str
+) -> None:
+    rng = random.Random(seed())
+    slow_pages(site, 0.15)
+    sources = tmp_path / "sources.toml"
+    sources.write_text(site.site.sources_toml(), encoding="utf-8")
+    env = cli_env(
+        site,
+        tmp_path / "home",
+        PREFECT_API_URL=prefect_server,
+        INGEST_SOURCES=str(sources),
+        INGEST_PER_HOST="1",
+    )
+    trials("run", ["run"], env, tmp_path, RUN_TRIALS, rng)
+
+
+def test_kill_9_during_ingest_backfill_then_rerun_equals_uninterrupted(
+    site: SiteServer, tmp_path: Path, prefect_server: str
+) -> None:
+    rng = random.Random(seed())
+    slow_pages(site, 0.15)
+    sources = tmp_path / "history.toml"
+    sources.write_text(dump_registry(add_history(site).sources), encoding="utf-8")
+    env = cli_env(
+        site,
+        tmp_path / "home",
+        PREFECT_API_URL=prefect_server,
+        INGEST_SOURCES=str(sources),
+        INGEST_BACKFILL_BATCH="2",
+    )
+    trials(
+        "backfill",
+        ["backfill", "--since", SINCE, "--until", UNTIL],
+        env,
+        tmp_path,
+        BACKFILL_TRIALS,
+        rng,
+    )
