@@ -64,8 +64,29 @@ def trafilatura_plain(gold: Gold) -> Prediction:
     )
 
 
+def project(gold: Gold) -> Prediction:
+    """The project's extraction step (``ingest.extract.extract_page``) as it runs
+    for a page whose feed entry carries the link only: every field from the
+    page, with what a registry entry would say of the source (its name and
+    country; no language, no time zone)."""
+    from ingest.extract import extract_page
+    from ingest.metadata import Context
+
+    context = Context(url=gold.url, source_name=gold.site_name, country=gold.country)
+    ex = extract_page(gold.html, gold.url, context)
+    return Prediction(
+        title=ex.title,
+        authors=list(ex.authors),
+        published_at=ex.published_at,
+        published_precision=ex.published_precision,
+        language=ex.language,
+        body=ex.body,
+    )
+
+
 PREDICTORS: dict[str, Callable[[Gold], Prediction]] = {
     "trafilatura": trafilatura_plain,
+    "project": project,
 }
 
 

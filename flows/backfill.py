@@ -61,7 +61,7 @@ async def extract_batch(
     params: Params,
 ) -> Staged:
     def work() -> Staged:
-        extracted = pipeline.extract_batch(pages, settings, batch)
+        extracted = pipeline.extract_batch(pages, settings, batch, registry)
         built = pipeline.finish_backfill_batch(
             batch,
             pages=pages,

@@ -165,6 +165,16 @@ class Revision:
     extractor: str
     body_status: str
     body_reason: str | None = None
+    # metadata that follows the new version (not compared: a change of these
+    # alone is no revision)
+    authors: tuple[str, ...] = ()
+    published_precision: str | None = None
+    modified_at: datetime | None = None
+    description: str | None = None
+    image_url: str | None = None
+    section: str | None = None
+    keywords: tuple[str, ...] = ()
+    metadata_sources: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def body_changed(self) -> bool:
@@ -220,8 +230,29 @@ def resolve(
         ex = cand.extracted
         title = ex.title or cand.entry.title
         author = ex.author or cand.entry.author
-        published_at = cand.entry.published_at or ex.published_at
+        # the page's own time when it gives one (the metadata step weighs the
+        # feed's date among its candidates); else the feed's, else the page's day
+        published_at = (
+            ex.published_at
+            if ex.published_at is not None and ex.published_precision != "day"
+            else cand.entry.published_at or ex.published_at
+        )
+        precision = (
+            ex.published_precision
+            if published_at is not None and published_at == ex.published_at
+            else ("minute" if published_at is not None else None)
+        )
         language = ex.language or cand.entry.language
+        extra = {
+            "authors": ex.authors or ((author,) if author else ()),
+            "published_precision": precision,
+            "modified_at": ex.modified_at,
+            "description": ex.description,
+            "image_url": ex.image_url,
+            "section": ex.section,
+            "keywords": ex.keywords,
+            "metadata_sources": ex.metadata_sources,
+        }
         existing = next((by_url[u] for u in cand.urls if u in by_url), None)
         if existing is not None and existing not in revised and existing in known.stored:
             old = known.stored[existing]
@@ -257,6 +288,7 @@ def resolve(
                         extractor=ex.extractor,
                         body_status=cand.body_status,
                         body_reason=cand.body_reason,
+                        **extra,  # type: ignore[arg-type]
                     )
                 )
         if existing is None:
@@ -291,6 +323,7 @@ def resolve(
                     entry_updated_at=cand.entry.updated_at,
                     body_status=cand.body_status,
                     body_reason=cand.body_reason,
+                    **extra,  # type: ignore[arg-type]
                 )
             )
             res.fingerprints[article_id] = cand.fingerprint or fingerprint(ex.body)

@@ -22,78 +22,86 @@ from pathlib import Path
 
 import trafilatura
 from lxml import html as lxml_html
+from lxml.html import HtmlElement
 from trafilatura.settings import Document
+from trafilatura.utils import load_html
 
-from ingest import lifeline
+from ingest import languages, lifeline, metadata
 from ingest.feeds import sane_date
 from ingest.near import fingerprint
 from ingest.rawstore import RawStore
 from ingest.records import Extracted, FeedEntry
 
 EXTRACTOR = f"trafilatura-{trafilatura.__version__}"
-_LANG = re.compile(rb"<html[^>]*?\blang\s*=\s*[\"']?([A-Za-z]{2,3})", re.IGNORECASE)
-# htmldate (under trafilatura) finds the publication *date*; the time of day
-# lives in these machine-readable spots, which we read first.
-_PUBLISHED = re.compile(
-    rb"(?:property|name|itemprop)\s*=\s*[\"'](?:article:published_time|og:article:published_time|"
-    rb"datePublished|pubdate|publish[_-]?date)[\"'][^>]*?content\s*=\s*[\"']([^\"']{10,40})"
-    rb"|[\"']datePublished[\"']\s*:\s*[\"']([^\"']{10,40})",
-    re.IGNORECASE,
-)
-_DATE_PARAMS = {"original_date": True, "extensive_search": False}
+# The fast path's text is kept unless it is short against the page's visible
+# text: then the full extraction (trafilatura's fallbacks) is tried and the
+# longer body wins. Measured on the metadata dev set (tests/fixtures/metadata):
+# pages where the fast path kept under a fifth of what the full one finds.
+FALLBACK_SHARE = 0.2
+FALLBACK_MIN_WORDS = 150
 
 
-def _parse_date(value: str | None) -> datetime | None:
-    if not value:
-        return None
+def _body(tree: HtmlElement, url: str, *, fast: bool) -> str:
+    doc = trafilatura.bare_extraction(
+        tree,
+        url=url,
+        fast=fast,
+        include_comments=False,
+        include_tables=True,
+        with_metadata=False,
+    )
+    return ((doc.text if isinstance(doc, Document) else "") or "").strip()
+
+
+def extract_page(body: bytes, url: str, context: metadata.Context | None = None) -> Extracted:
+    """Extract one fetched page: its body (trafilatura) and its metadata (one
+    decision per field from every candidate the page, its listing and its
+    source offer). Never raises: a failure is an empty body with a reason."""
+    context = context or metadata.Context(url=url)
     try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
-
-
-def _published(body: bytes) -> datetime | None:
-    match = _PUBLISHED.search(body, 0, 300_000)
-    if match is None:
-        return None
-    raw = (match.group(1) or match.group(2)).decode("ascii", "replace")
-    return _parse_date(raw)
-
-
-def extract_page(body: bytes, url: str) -> Extracted:
-    """Extract one fetched page. Never raises: a failure is an empty body with a reason."""
+        tree = load_html(body)
+    except Exception as exc:
+        return Extracted(body="", extractor=EXTRACTOR, problem=f"unreadable HTML: {exc!r}"[:300])
+    if tree is None:
+        return Extracted(body="", extractor=EXTRACTOR, problem="no HTML found")
     try:
-        doc = trafilatura.bare_extraction(
-            body,
-            url=url,
-            with_metadata=True,
-            include_comments=False,
-            fast=True,
-            include_tables=True,
-            date_extraction_params=_DATE_PARAMS,
-        )
+        page = metadata.gather(tree, url)
+        visible = metadata.visible_text(tree)
+        text = _body(tree, url, fast=True)
+        if len(text.split()) < FALLBACK_MIN_WORDS or len(text) < FALLBACK_SHARE * len(visible):
+            full = _body(tree, url, fast=False)
+            if len(full) > len(text):
+                text = full
     except Exception as exc:
         return Extracted(body="", extractor=EXTRACTOR, problem=f"extractor crashed: {exc!r}"[:300])
-    match = _LANG.search(body[:4096])
-    if not isinstance(doc, Document):
-        return Extracted(body="", extractor=EXTRACTOR, problem="no article text found")
+    now = datetime.now(UTC)
+    language = languages.detect(text or visible, page, context)
+    meta = metadata.describe(page, context, now, tree=tree, visible=visible, language=language)
     return Extracted(
-        body=(doc.text or "").strip(),
+        body=text,
         extractor=EXTRACTOR,
-        title=doc.title or None,
-        author=doc.author or None,
-        published_at=sane_date(_published(body) or _parse_date(doc.date), datetime.now(UTC))[0],
-        language=(doc.language or (match.group(1).decode("ascii").lower() if match else None)),
-        page_canonical=doc.url or None,
-        sitename=doc.sitename or None,
+        title=meta.title,
+        author=meta.author,
+        published_at=sane_date(meta.published_at, now)[0],
+        language=meta.language,
+        page_canonical=meta.canonical,
+        sitename=meta.sitename,
+        problem=None if text else "no article text found",
+        authors=meta.authors,
+        published_precision=meta.published_precision if meta.published_at else None,
+        modified_at=sane_date(meta.modified_at, now)[0],
+        description=meta.description,
+        image_url=meta.image_url,
+        section=meta.section,
+        keywords=meta.keywords,
+        metadata_sources=meta.sources,
     )
 
 
-def _extract_item(item: tuple[bytes, str, str | None]) -> Extracted:
+def _extract_item(item: tuple[bytes, str, str | None, metadata.Context | None]) -> Extracted:
     """Worker side: extract, fingerprint the body, archive the raw page."""
-    body, url, raw_root = item
-    ex = extract_page(body, url)
+    body, url, raw_root, context = item
+    ex = extract_page(body, url, context)
     sha = RawStore(Path(raw_root)).put(body) if raw_root else None
     fp = fingerprint(ex.body) if ex.body else None
     return replace(ex, fingerprint=fp, raw_sha256=sha)
@@ -131,7 +139,7 @@ def warm_pool(workers: int) -> None:
     if workers > 1:
         pool = process_pool(workers)
         for _ in range(workers):
-            pool.submit(_extract_item, (_WARM_PAGE, "https://warm.invalid/", None))
+            pool.submit(_extract_item, (_WARM_PAGE, "https://warm.invalid/", None, None))
 
 
 def shutdown_pools() -> None:
@@ -140,14 +148,17 @@ def shutdown_pools() -> None:
 
 
 def extract_pages(
-    items: Sequence[tuple[bytes, str]], workers: int, raw_root: Path | None = None
+    items: Sequence[tuple[bytes, str] | tuple[bytes, str, metadata.Context | None]],
+    workers: int,
+    raw_root: Path | None = None,
 ) -> list[Extracted]:
     """Extract many pages, in parallel when ``workers > 1``; order is kept.
+    Each item is (page bytes, URL[, what its listing and source say]).
 
     With ``raw_root`` each page is also archived there by the worker that
     extracts it (compression is not free: it stays off the main process)."""
     root = str(raw_root) if raw_root else None
-    work = [(body, url, root) for body, url in items]
+    work = [(item[0], item[1], root, item[2] if len(item) > 2 else None) for item in items]
     if workers <= 1 or len(items) <= 1:
         return [_extract_item(w) for w in work]
     chunk = max(1, len(items) // (workers * 4))
@@ -199,16 +210,19 @@ def choose_body(page: Extracted | None, entry: FeedEntry, min_chars: int) -> Ext
         problem = page.problem if page is not None else None
         if page is None:
             return feed
-        return Extracted(
+        # the feed's text, with the page's metadata (decided with the feed's
+        # listing among its candidates) where the page had any
+        return replace(
+            page,
             body=feed.body,
             extractor=feed.extractor,
-            title=feed.title or page.title,
-            author=feed.author or page.author,
-            published_at=feed.published_at or page.published_at,
-            language=feed.language or page.language,
-            page_canonical=page.page_canonical,
-            sitename=page.sitename,
+            title=page.title or feed.title,
+            author=page.author or feed.author,
+            authors=page.authors or ((feed.author,) if feed.author else ()),
+            published_at=page.published_at or feed.published_at,
+            language=page.language or feed.language,
             problem=problem or "page text too short",
+            fingerprint=None,
         )
     if page is not None and page.body:
         return page

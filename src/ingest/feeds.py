@@ -17,6 +17,7 @@ from typing import Any
 
 import feedparser
 
+from ingest.metadata import parse_stamp
 from ingest.records import FeedEntry, ParsedFeed
 from ingest.urls import BadURL, canonicalize
 
@@ -173,6 +174,10 @@ def parse_feed(
         if guid:
             seen_guids.add(guid)
         published = struct_to_utc(raw.get("published_parsed") or raw.get("updated_parsed"))
+        stamp = parse_stamp(_text(raw.get("published") or raw.get("updated")), strict=True)
+        if stamp is None:
+            stamp = parse_stamp(_text(raw.get("published") or raw.get("updated")))
+        offset = stamp.offset if stamp is not None and stamp.has_time else None
         if published is None and (raw.get("published") or raw.get("updated")):
             counts["date_unparseable"] += 1
         published, date_problem = sane_date(published, now)
@@ -193,6 +198,7 @@ def parse_feed(
                 published_at=published,
                 language=language,
                 updated_at=updated,
+                published_offset=int(offset.total_seconds() // 60) if offset is not None else None,
             )
         )
     counts["entries"] = len(entries)

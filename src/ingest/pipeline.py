@@ -17,13 +17,13 @@ import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import duckdb
 
-from ingest import pending, staging, warehouse
+from ingest import metadata, pending, staging, warehouse
 from ingest.attribute import WireMatcher, publisher_for
 from ingest.backfill import (
     MAX_ARCHIVE_PAGES,
@@ -637,18 +637,59 @@ async def fetch_pages(
     return [Page(e, unique[e.url].result()) for e in batch.new_entries]
 
 
+def source_context(registry: Registry | None, source_id: str, url: str) -> metadata.Context:
+    """What the metadata step knows of a page from its source alone."""
+    source = registry.get(source_id) if registry is not None else None
+    return metadata.Context(
+        url=url,
+        source_name=source.name if source else None,
+        country=source.country if source else None,
+        timezone=source.timezone if source else None,
+        language=source.language if source else None,
+        not_people=_not_people(registry),
+    )
+
+
+def page_context(
+    entry: FeedEntry, registry: Registry | None, url: str | None = None
+) -> metadata.Context:
+    """What the metadata step knows of a page besides the page: its listing
+    (title, author, date in the feed's own offset, language) and its source
+    (name, country, time zone, language), and which names are never people."""
+    published = entry.published_at
+    if published is not None and entry.published_offset is not None:
+        published = published.astimezone(timezone(timedelta(minutes=entry.published_offset)))
+    return replace(
+        source_context(registry, entry.source_id, url or entry.url),
+        entry_title=entry.title,
+        entry_author=entry.author,
+        entry_published=published if entry.published_offset is not None else None,
+        entry_language=entry.language,
+    )
+
+
+def _not_people(registry: Registry | None) -> tuple[str, ...]:
+    if registry is None:
+        return ()
+    return tuple(n for s in registry.wires() for n in (s.name, *s.credits))
+
+
 def extract_batch(
-    pages: Sequence[Page], settings: Settings, batch: FeedBatch | None = None
+    pages: Sequence[Page],
+    settings: Settings,
+    batch: FeedBatch | None = None,
+    registry: Registry | None = None,
 ) -> list[Extracted | None]:
     """Extract every fetched page in the process pool; None where none was fetched.
 
     With ``batch``, every fetched page is also kept in the raw archive (by the
     worker) and listed in the batch's ``raw_pages``."""
-    todo: dict[str, tuple[bytes, str]] = {}
+    todo: dict[str, tuple[bytes, str, metadata.Context]] = {}
     fetched: dict[str, Page] = {}
     for p in pages:
         if p.fetch.ok and p.fetch.body and p.entry.url not in todo:
-            todo[p.entry.url] = (p.fetch.body, p.fetch.final_url or p.entry.url)
+            final = p.fetch.final_url or p.entry.url
+            todo[p.entry.url] = (p.fetch.body, final, page_context(p.entry, registry, final))
             fetched[p.entry.url] = p
     keys = list(todo)
     raw_root = settings.raw_path if batch is not None else None
@@ -963,7 +1004,7 @@ async def stage_chunks(
             pages = await fetch_pages(fetcher, chunk, robots, deadline)
 
             def work() -> Staged:
-                extracted = extract_batch(pages, settings, chunk)
+                extracted = extract_batch(pages, settings, chunk, registry)
                 return stage(
                     settings, build_candidates(chunk, pages, extracted, registry, settings)
                 )
@@ -1344,7 +1385,15 @@ def reextract(
         else:
             counts["reprocess_raw_missing"] += 1
     results = extract_pages(
-        [(body, p.final_url or p.url) for p, body in todo], settings.extract_workers
+        [
+            (
+                body,
+                p.final_url or p.url,
+                source_context(registry, p.source_id, p.final_url or p.url),
+            )
+            for p, body in todo
+        ],
+        settings.extract_workers,
     )
     matcher = WireMatcher(registry)
     out: list[warehouse.Reextracted] = []
@@ -1366,6 +1415,7 @@ def reextract(
                 wire_service=None if wire == page.source_id else wire,
                 extractor=ex.extractor,
                 fingerprint=fingerprint(ex.body),
+                metadata=ex,
             )
         )
     counts["reprocess_pages"] += len(pages)

@@ -61,6 +61,7 @@ class Source:
     credits: tuple[str, ...] = ()
     country: str | None = None
     language: str | None = None
+    timezone: str | None = None  # IANA name: how to read the site's naive local times
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,9 @@ class FeedEntry:
     language: str | None
     updated_at: datetime | None = None  # the entry's <updated>, when it gives one
     via: str = "feed"  # how it was found: feed | sitemap | archive | urls | warc
+    # The UTC offset (minutes) the feed wrote its date in: a page's naive local
+    # time is read in it when the page itself gives none.
+    published_offset: int | None = None
     # Set when the link comes back from ``pending_pages``: when it was first
     # held back, and how many requests for it failed transiently so far.
     queued_at: datetime | None = None
@@ -165,9 +169,18 @@ class Extracted:
     body: str
     extractor: str  # e.g. "trafilatura-2.3.1", "feed-content", "feed-summary"
     title: str | None = None
-    author: str | None = None
+    author: str | None = None  # the people, joined with "; "
     published_at: datetime | None = None
     language: str | None = None
+    authors: tuple[str, ...] = ()  # people only
+    published_precision: str | None = None  # minute | day
+    modified_at: datetime | None = None
+    description: str | None = None
+    image_url: str | None = None
+    section: str | None = None
+    keywords: tuple[str, ...] = ()
+    # field -> where its value came from (jsonld, og, meta, h1, byline, feed, ...)
+    metadata_sources: Mapping[str, str] = field(default_factory=dict)
     page_canonical: str | None = None  # <link rel=canonical> / og:url, unvalidated
     sitename: str | None = None
     problem: str | None = None  # why the page itself gave no usable body
@@ -204,6 +217,14 @@ class Article:
     cluster_score: float | None = None  # containment with the member it joined
     body_status: str = BodyStatus.PAGE
     body_reason: str | None = None  # why the body is not the page's
+    authors: tuple[str, ...] = ()
+    published_precision: str | None = None
+    modified_at: datetime | None = None
+    description: str | None = None
+    image_url: str | None = None
+    section: str | None = None
+    keywords: tuple[str, ...] = ()
+    metadata_sources: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

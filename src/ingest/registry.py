@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ingest.records import Source
 from ingest.urls import BadURL, canonicalize, host_of, on_domain, registered_domain
@@ -32,6 +33,7 @@ KEYS = frozenset(
         "domains",
         "country",
         "language",
+        "timezone",
         "feeds",
         "sitemaps",
         "credits",
@@ -134,7 +136,7 @@ def parse_registry(data: dict[str, object], origin: str = "<memory>") -> Registr
             continue
         wrong_types = [
             k
-            for k in ("id", "name", "kind", "homepage", "country", "language")
+            for k in ("id", "name", "kind", "homepage", "country", "language", "timezone")
             if k in item and not isinstance(item[k], str)
         ]
         if wrong_types:
@@ -172,6 +174,12 @@ def parse_registry(data: dict[str, object], origin: str = "<memory>") -> Registr
             seen_feeds.setdefault(url, source_id)
         for url in sitemaps:
             _check_url(url, where, "sitemap", problems)
+        zone = str(item["timezone"]) if item.get("timezone") else None
+        if zone is not None:
+            try:
+                ZoneInfo(zone)
+            except (ZoneInfoNotFoundError, ValueError):
+                problems.append(f"{where}: timezone {zone!r} is not an IANA time zone")
         credits = _str_list(item.get("credits"), where, "credits", problems)
         if credits and kind != "wire":
             problems.append(f'{where}: credits are for kind = "wire" sources only')
@@ -187,6 +195,7 @@ def parse_registry(data: dict[str, object], origin: str = "<memory>") -> Registr
                 credits=credits,
                 country=str(item["country"]) if item.get("country") else None,
                 language=str(item["language"]) if item.get("language") else None,
+                timezone=zone,
             )
         )
     if problems:
@@ -230,6 +239,8 @@ def dump_registry(sources: Iterable[Source]) -> str:
             out.append(f"country = {_toml_str(s.country)}")
         if s.language:
             out.append(f"language = {_toml_str(s.language)}")
+        if s.timezone:
+            out.append(f"timezone = {_toml_str(s.timezone)}")
         out.append(f"feeds = {_toml_list(s.feeds)}")
         out.append(f"sitemaps = {_toml_list(s.sitemaps)}")
         out.append(f"credits = {_toml_list(s.credits)}")

@@ -44,7 +44,7 @@ from ingest.dedup import (
     story_item,
 )
 from ingest.near import Fingerprint, fingerprint
-from ingest.records import Article, BodyStatus, FeedEntry, FetchResult, PendingPage
+from ingest.records import Article, BodyStatus, Extracted, FeedEntry, FetchResult, PendingPage
 from ingest.registry import Registry, feed_id_for
 from ingest.robots import RobotsRecord
 from ingest.schedule import FeedHistory
@@ -337,6 +337,7 @@ def sync_registry(
                 "language": s.language,
                 "credits": list(s.credits),
                 "sitemaps": list(s.sitemaps),
+                "timezone": s.timezone,
                 "updated_at": now,
             }
             for s in registry
@@ -352,6 +353,7 @@ def sync_registry(
                 ("language", pa.string()),
                 ("credits", pa.list_(pa.string())),
                 ("sitemaps", pa.list_(pa.string())),
+                ("timezone", pa.string()),
                 ("updated_at", pa.timestamp("us", tz="UTC")),
             ]
         ),
@@ -371,12 +373,13 @@ def sync_registry(
         con.execute("""
             MERGE INTO sources AS t USING reg_sources AS s ON t.source_id = s.source_id
             WHEN MATCHED AND (t.name, t.kind, t.domains, t.homepage, t.country, t.language,
-                              t.credits, t.sitemaps)
+                              t.credits, t.sitemaps, t.timezone)
                       IS DISTINCT FROM (s.name, s.kind, s.domains, s.homepage, s.country,
-                              s.language, s.credits, s.sitemaps)
+                              s.language, s.credits, s.sitemaps, s.timezone)
                 THEN UPDATE SET name = s.name, kind = s.kind, domains = s.domains,
                      homepage = s.homepage, country = s.country, language = s.language,
-                     credits = s.credits, sitemaps = s.sitemaps, updated_at = s.updated_at
+                     credits = s.credits, sitemaps = s.sitemaps, timezone = s.timezone,
+                     updated_at = s.updated_at
             WHEN NOT MATCHED THEN INSERT BY NAME
         """)
         con.execute("""
@@ -640,6 +643,14 @@ ARTICLE_SCHEMA = pa.schema(
         ("cluster_score", pa.float64()),
         ("body_status", pa.string()),
         ("body_reason", pa.string()),
+        ("authors", pa.list_(pa.string())),
+        ("published_precision", pa.string()),
+        ("modified_at", TS),
+        ("description", pa.string()),
+        ("image_url", pa.string()),
+        ("section", pa.string()),
+        ("keywords", pa.list_(pa.string())),
+        ("metadata_sources", pa.map_(pa.string(), pa.string())),
     ]
 )
 PENDING_SCHEMA = pa.schema(
@@ -1355,6 +1366,14 @@ REVISION_SCHEMA = pa.schema(
         ("extractor", pa.string()),
         ("body_status", pa.string()),
         ("body_reason", pa.string()),
+        ("authors", pa.list_(pa.string())),
+        ("published_precision", pa.string()),
+        ("modified_at", TS),
+        ("description", pa.string()),
+        ("image_url", pa.string()),
+        ("section", pa.string()),
+        ("keywords", pa.list_(pa.string())),
+        ("metadata_sources", pa.map_(pa.string(), pa.string())),
     ]
 )
 
@@ -1394,6 +1413,14 @@ def write_revisions(
                 "extractor": r.extractor,
                 "body_status": r.body_status,
                 "body_reason": r.body_reason,
+                "authors": list(r.authors) or None,
+                "published_precision": r.published_precision,
+                "modified_at": r.modified_at,
+                "description": r.description,
+                "image_url": r.image_url,
+                "section": r.section,
+                "keywords": list(r.keywords) or None,
+                "metadata_sources": dict(r.metadata_sources) or None,
             }
             for r in revisions
         ],
@@ -1417,6 +1444,15 @@ def write_revisions(
                 language = coalesce(r.language, articles.language),
                 wire_service = r.wire_service, extractor = r.extractor,
                 body_status = r.body_status, body_reason = r.body_reason,
+                authors = coalesce(r.authors, articles.authors),
+                published_precision = CASE WHEN r.published_at IS NULL
+                    THEN articles.published_precision ELSE r.published_precision END,
+                modified_at = coalesce(r.modified_at, articles.modified_at),
+                description = coalesce(r.description, articles.description),
+                image_url = coalesce(r.image_url, articles.image_url),
+                section = coalesce(r.section, articles.section),
+                keywords = coalesce(r.keywords, articles.keywords),
+                metadata_sources = coalesce(r.metadata_sources, articles.metadata_sources),
                 revision = r.revision, updated_at = r.revised_at
             FROM revised r WHERE articles.article_id = r.article_id
         """)
@@ -1554,6 +1590,7 @@ class Reextracted:
     wire_service: str | None
     extractor: str
     fingerprint: Fingerprint
+    metadata: Extracted | None = None  # everything the extraction decided
 
     def revision(self, at: datetime) -> Revision | None:
         """The revision this re-extraction makes of the stored article (None:
@@ -1581,6 +1618,7 @@ class Reextracted:
         fields = diff(old, new)
         if not fields and self.extractor == p.extractor:
             return None
+        ex = self.metadata or Extracted(body=self.body, extractor=self.extractor)
         return Revision(
             article_id=p.article_id,
             revision=p.revision + 1 if fields else p.revision,
@@ -1597,6 +1635,14 @@ class Reextracted:
             wire_service=self.wire_service,
             extractor=self.extractor,
             body_status=BodyStatus.PAGE,
+            authors=ex.authors,
+            published_precision=None,
+            modified_at=ex.modified_at,
+            description=ex.description,
+            image_url=ex.image_url,
+            section=ex.section,
+            keywords=ex.keywords,
+            metadata_sources=ex.metadata_sources,
         )
 
 
