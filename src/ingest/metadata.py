@@ -81,6 +81,7 @@ class Page:
     times: list[str] = field(default_factory=list)  # <time datetime>, best first
     bylines: list[str] = field(default_factory=list)
     h1: list[str] = field(default_factory=list)
+    h1_bare: list[str] = field(default_factory=list)  # the h1 without its kicker element
     title: str | None = None
     html_lang: str | None = None
     canonical: str | None = None
@@ -265,12 +266,39 @@ def gather(tree: HtmlElement, url: str) -> Page:
     page.html_lang = clean(lang) or None
     title = tree.find(".//title")
     page.title = _text(title) if title is not None else None
-    page.h1 = [t for el in tree.iter("h1") if (t := _text(el))]
+    for el in tree.iter("h1"):
+        if text := _text(el):
+            page.h1.append(text)
+            bare = _without_kicker(el)
+            if bare and bare != text:
+                page.h1_bare.append(bare)
     _gather_jsonld(tree, page)
     _gather_microdata(tree, page)
     _gather_times(tree, page)
     _gather_bylines(tree, page)
     return page
+
+
+_KICKER = re.compile(
+    r"kicker|topline|dachzeile|overline|roofline|eyebrow|supertitle|surtitre|antetitulo|"
+    r"occhiello|label|tag|category|flag|rubri",
+    re.IGNORECASE,
+)
+
+
+def _without_kicker(h1: HtmlElement) -> str | None:
+    """The h1's text without a kicker element (a short line above the headline
+    marked up as its own element: "Dachzeile", "surtitre", "topline")."""
+    children = [c for c in h1 if isinstance(c.tag, str)]
+    if len(children) < 2:
+        return None
+    first = children[0]
+    hint = f"{first.get('class') or ''} {first.get('id') or ''}"
+    kicker = _text(first)
+    if not kicker or len(kicker) > 80 or not _KICKER.search(hint):
+        return None
+    rest = clean(" ".join(_text(c) for c in children[1:]))
+    return rest.lstrip(":–—- ").strip() or None
 
 
 def _gather_jsonld(tree: HtmlElement, page: Page) -> None:
@@ -448,7 +476,16 @@ def _meta(page: Page, *names: str) -> str | None:
 
 # Separators between a headline and the site's name, section or date in
 # <title> and og:title ("Headline - Site", "Site | Headline", "Headline – DW – 30.01.2024").
-_SEPARATORS = re.compile(r"\s+[|\-–—:·•»/~]\s+|\s*[|·•»]\s*|\s+::\s+")
+_CJK = "\u3000-\u30ff\u3400-\u9fff\uac00-\ud7af\uff00-\uffef"
+_SEPARATORS = re.compile(
+    r"\s+[|\-–—:·•»/~]\s+|\s*\|\s*|\s+::\s+|\s*--+\s*"
+    rf"|(?<=[{_CJK}！？」』）])\s*[-_－—]\s*(?=[{_CJK}\w])|_(?=[{_CJK}])"
+)
+# "（1/2 ページ）", "(page 2)", "- Seite 2": which part of a split article this is
+_PAGE_PART = re.compile(
+    r"\s*[（(]\s*(?:\d+\s*/\s*\d+\s*(?:ページ|page|seite)?|(?:page|seite|página)\s*\d+)\s*[）)]\s*$",
+    re.IGNORECASE,
+)
 _DATEISH = re.compile(r"^\W*\d{1,4}([./-])\d{1,2}\1\d{1,4}\W*$|^\W*\d{4}\W*$")
 
 
@@ -487,19 +524,27 @@ def _is_site(segment: str, names: Sequence[str]) -> bool:
 
 def strip_site(title: str, names: Sequence[str]) -> str:
     """A title without the site's name, section or date before or after it."""
+    title = _PAGE_PART.sub("", title)
     parts = _SEPARATORS.split(title)
     if len(parts) < 2:
         return title
     seps = _SEPARATORS.findall(title)
+    longest = max(len(p) for p in parts)
+
+    def drop(part: str, pipe: bool) -> bool:
+        # a site name or date; or, beside a "|" or "_", a short section name
+        short = len(part) <= 15 and len(part) * 3 <= longest
+        return _is_site(part, names) or (pipe and short)
+
     # drop matching segments from either end while something is left
     lo, hi = 0, len(parts)
     changed = True
     while changed and hi - lo > 1:
         changed = False
-        if _is_site(parts[hi - 1], names):
+        if drop(parts[hi - 1], bool(re.search(r"[|_]", seps[hi - 2]))):
             hi -= 1
             changed = True
-        elif _is_site(parts[lo], names):
+        elif drop(parts[lo], bool(re.search(r"[|_]", seps[lo]))):
             lo += 1
             changed = True
     if (lo, hi) == (0, len(parts)):
@@ -531,8 +576,9 @@ def decide_title(page: Page, context: Context) -> tuple[str | None, str | None]:
     ):
         if value:
             offers.append((strip_site(clean(value), names), source))
-    # the visible headline wins when another source agrees with it
-    for heading in page.h1[:5]:
+    # the visible headline wins when another source agrees with it (without
+    # its kicker first: the kicker is not part of the headline)
+    for heading in [*page.h1_bare[:2], *page.h1[:5]]:
         h1 = strip_site(heading, names)
         if _is_site(h1, names) or len(h1) < 4:
             continue
@@ -576,7 +622,8 @@ _ROLES = re.compile(
     re.IGNORECASE,
 )
 _SPLIT = re.compile(
-    r"\s*(?:,|;|&|\band\b|\bund\b|\bet\b|\by\b|\be\b|\bi\b|\bve\b|\bи\b|、|/|\|)\s*"
+    r"\s*(?:,|;|&|\(|\)|\band\b|\bund\b|\bet\b|\by\b|\be\b|\bi\b|\bve\b|\bи\b|"
+    r"\bavec\b|\bwith\b|\bmit\b|\bcon\b|\bcom\b|、|/|\|)\s*"
 )
 _NOT_PERSON = re.compile(
     r"\b(?:news|nachrichten|redaktion|redacci[oó]n|r[ée]daction|reda[cç][aã]o|redazione|"
@@ -585,7 +632,9 @@ _NOT_PERSON = re.compile(
     r"tribune|journal|gazette|daily|radio|tv|television|channel|network|service|"
     r"reuters|associated|afp|dpa|efe|ansa|xinhua|tass|bureau|foreign|our correspondents?|"
     r"admin|administrator|webmaster|guest|anonymous|unknown|contributors?|writers?|"
-    r"magazine|verlag|publishing|institut|university|ministry|government|department)\b",
+    r"magazine|verlag|publishing|institut|university|ministry|government|department|"
+    r"ag[êe]ncia|wire|zone|section|rubrique|ressort|"
+    r"ομάδα|συντακτική|редакция|редакція|快訊|快讯|新闻网|新聞網|青网|编辑部|編輯部)\b",
     re.IGNORECASE,
 )
 _PARTICLES = frozenset(
@@ -609,9 +658,26 @@ _CREDIT = re.compile(
 )
 
 
+def _strip_ends(text: str) -> str:
+    """Punctuation, symbols and spaces off both ends (combining marks and the
+    dot of an initial stay)."""
+
+    def edge(ch: str) -> bool:
+        return ch != "." and unicodedata.category(ch)[0] in "PSZC"
+
+    start, end = 0, len(text)
+    while start < end and edge(text[start]):
+        start += 1
+    while end > start and edge(text[end - 1]):
+        end -= 1
+    return text[start:end]
+
+
 def _person(name: str, names: Sequence[str]) -> str | None:
     """A person's name out of a byline fragment, or None when it is not one."""
     name = clean(name)
+    if re.search(r"www\.|https?:|\.(?:com|net|org|de|fr|co\.uk)\b", name):
+        return None  # "Deutsche Welle (www.dw.com)": an outlet
     name = _BY.sub("", name)
     name = _ROLES.sub("", name)
     # "Name - City", "Name, City" (a dateline after the name)
@@ -625,11 +691,15 @@ def _person(name: str, names: Sequence[str]) -> str | None:
     if len(parts) > 1:
         name = min(parts, key=lambda p: (len(p.strip()) < 2, len(p.strip())))
     name = clean(name)
-    name = re.sub(r"^[\W_]+|[\W_]+$", "", name)
+    name = re.sub(r"\s*\(.*$", "", name)  # "(eg", "(avec ...": notes after the name
+    name = re.sub(r"^\w+\s*:\s+", "", name)  # "Redaktor: ", "Text: "
+    name = _strip_ends(name)
     if not name or len(name) > 60 or re.search(r"\d|@|https?:|www\.|\.com\b", name):
         return None
     if _NOT_PERSON.search(name) or _is_site(name, names):
         return None
+    if re.match(r"(?:the|der|die|das|le|la|les|el|il|o|a)\s", name, re.IGNORECASE):
+        return None  # "The Russian": an article starts an outlet's or a desk's name
     words = name.split()
     if any(ch.isalpha() and ch.isascii() for ch in name) or any(
         unicodedata.category(ch) in ("Lu", "Ll") for ch in name
@@ -639,11 +709,12 @@ def _person(name: str, names: Sequence[str]) -> str | None:
             return None
         if len(words) == 1 and len(name) < 3:
             return None
+        lower = name == name.casefold()  # "giampiero maggio": a byline in lower case
         for w in words:
             first = w[0]
             if w.casefold() in _PARTICLES or not first.isalpha():
                 continue
-            if first.islower():
+            if first.islower() and not (lower and len(words) <= 3):
                 return None
         if len(words) == 1:
             return None  # a single word is a nickname, a desk or a site more often than a person
@@ -656,7 +727,10 @@ def _person(name: str, names: Sequence[str]) -> str | None:
 
 def people(text: str, names: Sequence[str]) -> list[str]:
     text = clean(text)
+    if re.search(r"www\.|https?:", text):
+        return []  # "Deutsche Welle (www.dw.com)": an outlet
     text = _BY.sub("", text)
+    text = re.split(r"\s[|•]\s", text)[0]  # "Name | Outlet", "Name • date"
     out: list[str] = []
     for part in _SPLIT.split(text):
         if (person := _person(part, names)) and person not in out:
@@ -687,15 +761,61 @@ def _jsonld_people(value: object) -> list[str] | None:
     return found
 
 
+# Bylines written into the article's text, where pages in these scripts put
+# them ("최윤호 기자", "（记者罗博、萧海川）", "編集委員 中沢克二", "كتبت أسماء نصار").
+_TEXT_BYLINES = (
+    re.compile(r"(?<![가-힣])([가-힣]{2,4})\s?(?:기자|특파원|객원기자|선임기자)(?![가-힣])"),
+    re.compile(
+        r"(?:记者|記者|编辑委员|編集委員|論説委員|特派员|特派員|撰文|文[／/])[\s:：]*"
+        r"([\u4e00-\u9fff]{2,4}(?:[、，,和与及][\u4e00-\u9fff]{2,4})*)"
+    ),
+    re.compile(r"(?<![\u4e00-\u9fff])([\u4e00-\u9fff]{2,4})\s?(?:記者|特派員)(?![\u4e00-\u9fff])"),
+    re.compile(
+        r"(?:^|\s)(?:كتبت?|بقلم|كتب\s*[-–:])\s+([\u0621-\u064a]{2,}(?:\s[\u0621-\u064a]{2,}){1,2})"
+    ),
+)
+_EDITOR = re.compile(r"(?:编辑|編輯|责任编辑|責任編輯|editor|Editor|編集)[\s:：]*")
+
+
+def text_bylines(text: str) -> list[str]:
+    """People a byline in the text names (scripts that write bylines inline)."""
+    out: list[str] = []
+    head, tail = text[:600], text[-400:]
+    for pattern in _TEXT_BYLINES:
+        for part in (head, tail):
+            for found in pattern.finditer(part):
+                for name in re.split(r"[、，,和与及]", found.group(1)):
+                    if name and name not in out:
+                        out.append(name)
+        if out:
+            return out
+    return out
+
+
+def _credit(text: str, names: Sequence[str]) -> bool:
+    """A photo or agency credit ("APA/Georg Hochmuth", "afp.com/Michael Regan")."""
+    left, sep, _ = text.partition("/")
+    return (
+        bool(sep)
+        and bool(left.strip())
+        and (_NOT_PERSON.search(left) is not None or _is_site(left, names) or "." in left)
+    )
+
+
 def decide_authors(
-    page: Page, context: Context, fallback: str | None = None
+    page: Page, context: Context, fallback: str | None = None, text: str = ""
 ) -> tuple[tuple[str, ...], str | None]:
+    """The people who wrote the article. The first source that speaks of an
+    author decides: JSON-LD of the main article, microdata, meta tags, the
+    byline nearest the top, the feed, a byline in the text. When it names only
+    an organisation, a wire or the site, the article has no person as author
+    (the names further down the page belong to other articles' teasers)."""
     names = [*site_names(page, context), *context.not_people]
     offers: list[tuple[list[str], str]] = []
     main = page.main or {}
     if "author" in main or "creator" in main:
         raw = _jsonld_people(main.get("author") or main.get("creator"))
-        if raw is not None:
+        if raw:
             offers.append((raw, "jsonld"))
     if page.itemprop_authors:
         offers.append((page.itemprop_authors, "microdata"))
@@ -709,21 +829,36 @@ def decide_authors(
         "byl",
         "citation_author",
     ):
-        values = page.meta.get(key)
+        values = [v for v in page.meta.get(key, []) if not v.startswith(("http://", "https://"))]
         if values:
             offers.append((values, "meta"))
             break
-    if page.bylines:
-        offers.append((page.bylines[:4], "byline"))
+    # the first byline that names people (one that names only the wire or the
+    # desk ends the search: the names further down belong to teasers)
+    for byline in page.bylines:
+        if _credit(byline, names):
+            continue
+        if people(byline, names):
+            offers.append(([byline], "byline"))
+            break
+        if len(byline) < 40 and (_NOT_PERSON.search(byline) or _is_site(byline, names)):
+            offers.append(([], "byline"))
+            break
     if context.entry_author:
         offers.append(([context.entry_author], "feed"))
+    inline = text_bylines(text) if text else []
+    if inline:
+        offers.append((inline, "text"))
     if fallback:
         offers.append(([fallback], "text"))
     for raw, source in offers:
+        if source == "byline" and not raw:
+            return (), "byline"  # the byline names the wire or the desk
         found: list[str] = []
-        for text in raw:
-            for person in people(text, names):
-                if person not in found:
+        for value in raw:
+            for person in people(value, names):
+                editor = re.search(_EDITOR.pattern + re.escape(person), text) if text else None
+                if person not in found and editor is None:
                     found.append(person)
         if found:
             return tuple(found[:8]), source
@@ -1293,6 +1428,7 @@ def describe(
     *,
     tree: HtmlElement | None = None,
     visible: str | None = None,
+    body_text: str = "",
     text_author: str | None = None,
     language: tuple[str | None, str | None] = (None, None),
 ) -> Metadata:
@@ -1306,7 +1442,7 @@ def describe(
 
     title, source = decide_title(page, context)
     note("title", source)
-    authors, source = decide_authors(page, context, text_author)
+    authors, source = decide_authors(page, context, text_author, body_text)
     note("authors", source)
     extra: list[tuple[str | None, str]] = []
     url_day = _url_date(context.url or page.url)
