@@ -106,3 +106,45 @@ def test_every_field_says_where_it_came_from() -> None:
         "url",
         "page",
     }
+
+
+def test_reprocess_applies_the_metadata_step_with_revisions(
+    site: object, settings: object, registry: object
+) -> None:
+    """Stored raw pages re-extracted: fields an older extraction left empty or
+    wrong are filled in place, each change listed in a revision."""
+    import duckdb
+    from tests.conftest import run_once
+
+    from ingest import pipeline
+
+    run_once(settings, registry)  # type: ignore[arg-type]
+    path = str(settings.warehouse)  # type: ignore[attr-defined]
+    con = duckdb.connect(path)
+    expected = dict(con.execute("SELECT article_id, authors FROM articles").fetchall())
+    con.execute(
+        "UPDATE articles SET authors = NULL, description = NULL, published_precision = NULL, "
+        "language = NULL WHERE extractor LIKE 'trafilatura%'"
+    )
+    con.close()
+    pages = pipeline.stored_pages(settings, None, [])  # type: ignore[arg-type]
+    updates, _ = pipeline.reextract(pages, registry, settings)  # type: ignore[arg-type]
+    counts = pipeline.apply_reextracted(settings, updates, "reprocess-run")  # type: ignore[arg-type]
+    assert counts["reprocess_changed"] == len(pages)
+    con = duckdb.connect(path, read_only=True)
+    try:
+        got = dict(con.execute("SELECT article_id, authors FROM articles").fetchall())
+        assert got == expected
+        assert con.execute(
+            "SELECT count(*) FROM articles WHERE extractor LIKE 'trafilatura%' AND "
+            "(language IS NULL OR published_precision IS NULL OR description IS NULL)"
+        ).fetchone() == (0,)
+        fields = con.execute(
+            "SELECT DISTINCT unnest(map_keys(fields)) FROM article_revisions "
+            "WHERE run_id = 'reprocess-run'"
+        ).fetchall()
+        assert {"authors", "language", "description", "published_precision"} <= {
+            f for (f,) in fields
+        }
+    finally:
+        con.close()

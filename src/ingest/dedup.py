@@ -229,7 +229,7 @@ def resolve(
         hash_ = cand.content_hash
         ex = cand.extracted
         title = ex.title or cand.entry.title
-        author = ex.author or cand.entry.author
+        author = "; ".join(ex.authors) or None  # people only (the metadata step decided)
         # the page's own time when it gives one (the metadata step weighs the
         # feed's date among its candidates); else the feed's, else the page's day
         published_at = (
@@ -244,7 +244,7 @@ def resolve(
         )
         language = ex.language or cand.entry.language
         extra = {
-            "authors": ex.authors or ((author,) if author else ()),
+            "authors": ex.authors,
             "published_precision": precision,
             "modified_at": ex.modified_at,
             "description": ex.description,

@@ -785,6 +785,14 @@ def build_candidates(
         elif entry.queued_at is not None:
             batch.load.pending_done.append((entry.url, entry.feed_id))
         chosen = choose_body(ex, entry, settings.min_body_chars)
+        if chosen is not None and not chosen.authors and chosen.author:
+            # a body from the feed's text: its author line, people only
+            names = [
+                *_not_people(registry),
+                *(s.name for s in registry if s.source_id == entry.source_id),
+            ]
+            found = tuple(metadata.people(chosen.author, names))
+            chosen = replace(chosen, authors=found, author="; ".join(found) or None)
         if chosen is None:
             if hold:
                 continue  # no text yet: the article comes with its page

@@ -1083,7 +1083,17 @@ def _write_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> dict[str, 
         "articles_new": _insert(
             con,
             "articles",
-            [{**a.__dict__, "run_id": batch.run_id} for a in articles],
+            [
+                {
+                    **a.__dict__,
+                    "run_id": batch.run_id,
+                    # empty lists as NULL, as the revision writer stores them
+                    "authors": list(a.authors) or None,
+                    "keywords": list(a.keywords) or None,
+                    "metadata_sources": dict(a.metadata_sources) or None,
+                }
+                for a in articles
+            ],
             ARTICLE_SCHEMA,
             "INSERT OR IGNORE",
         ),
@@ -1555,6 +1565,21 @@ class StoredPage:
     first_seen_at: datetime
     revision: int
     body_status: str = BodyStatus.PAGE
+    # the metadata the last extraction stored (field -> value)
+    metadata: Mapping[str, object] = field(default_factory=dict)
+
+
+# Metadata fields a re-extraction may change besides REVISED_FIELDS; each change
+# is listed in the revision's ``fields`` too.
+METADATA_FIELDS = (
+    "authors",
+    "published_precision",
+    "modified_at",
+    "description",
+    "image_url",
+    "section",
+    "keywords",
+)
 
 
 def stored_pages(
@@ -1564,7 +1589,9 @@ def stored_pages(
         """
         SELECT a.article_id, a.source_id, a.url, r.final_url, r.sha256, a.title, a.content_hash,
                a.author, a.language, a.wire_service, a.extractor, a.cluster_id, a.published_at,
-               a.first_seen_at, coalesce(a.revision, 0), coalesce(a.body_status, 'page')
+               a.first_seen_at, coalesce(a.revision, 0), coalesce(a.body_status, 'page'),
+               a.authors, a.published_precision, a.modified_at, a.description, a.image_url,
+               a.section, a.keywords
         FROM articles a
         JOIN article_urls u USING (article_id)
         JOIN raw_pages r ON r.url = u.url
@@ -1575,7 +1602,24 @@ def stored_pages(
         """,
         [since, since, list(source_ids), list(source_ids)],
     ).fetchall()
-    return [StoredPage(*row) for row in rows]
+    width = len(METADATA_FIELDS)
+    return [
+        replace(
+            StoredPage(*row[:-width]),
+            metadata=dict(zip(METADATA_FIELDS, row[-width:], strict=True)),
+        )
+        for row in rows
+    ]
+
+
+def _as_text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, list | tuple):
+        return "; ".join(str(v) for v in value)
+    return str(value)
 
 
 @dataclass(frozen=True)
@@ -1616,9 +1660,25 @@ class Reextracted:
             body_status=BodyStatus.PAGE,
         )
         fields = diff(old, new)
+        ex = self.metadata or Extracted(body=self.body, extractor=self.extractor)
+        published = ex.published_at if ex.published_precision == "minute" else None
+        if published is not None and published != p.published_at:
+            fields["published_at"] = (_as_text(p.published_at), _as_text(published))
+        fresh = {
+            "authors": list(ex.authors) or None,
+            "published_precision": ex.published_precision,
+            "modified_at": ex.modified_at,
+            "description": ex.description,
+            "image_url": ex.image_url,
+            "section": ex.section,
+            "keywords": list(ex.keywords) or None,
+        }
+        for name, value in fresh.items():
+            before = p.metadata.get(name)
+            if value is not None and _as_text(value) != _as_text(before):
+                fields[name] = (_as_text(before), _as_text(value))
         if not fields and self.extractor == p.extractor:
             return None
-        ex = self.metadata or Extracted(body=self.body, extractor=self.extractor)
         return Revision(
             article_id=p.article_id,
             revision=p.revision + 1 if fields else p.revision,
@@ -1630,13 +1690,13 @@ class Reextracted:
             content_hash=self.content_hash,
             word_count=self.word_count,
             author=self.author,
-            published_at=None,
+            published_at=published,
             language=self.language,
             wire_service=self.wire_service,
             extractor=self.extractor,
             body_status=BodyStatus.PAGE,
             authors=ex.authors,
-            published_precision=None,
+            published_precision=ex.published_precision,
             modified_at=ex.modified_at,
             description=ex.description,
             image_url=ex.image_url,
