@@ -37,13 +37,15 @@ demo: $(STAMP)
 	$(BIN)/ingest demo
 
 ## bench: end-to-end (1000 articles, 100 sources on a loopback news web), a quick
-## scaling series, the fetcher (2,000 feeds), story clustering (10k, 100k);
+## scaling series, the fetcher (2,000 feeds), story clustering (10k, 100k),
+## metadata fidelity on the dev set next to plain trafilatura, with its cost;
 ## ratios print against baselines of the same run, JSON in benchmarks/results/
 bench: $(STAMP)
 	$(BIN)/python benchmarks/e2e.py --articles 1000 --sources 100
 	$(BIN)/python benchmarks/scaling.py --quick
 	$(BIN)/python benchmarks/fetch.py
 	$(BIN)/python benchmarks/dedup.py --sizes 10000,100000
+	$(BIN)/python benchmarks/metadata.py --worst 0 --timing 3
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .demo

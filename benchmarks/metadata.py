@@ -152,10 +152,51 @@ def _by_language(reports: list[Report]) -> str:
     return "\n".join(lines)
 
 
+def _previous_step(gold: Gold) -> None:
+    """The extraction step before the metadata step existed: trafilatura's
+    fast path with its own metadata (as ``extract_page`` called it then)."""
+    trafilatura.bare_extraction(
+        gold.html,
+        url=gold.url,
+        with_metadata=True,
+        include_comments=False,
+        fast=True,
+        include_tables=True,
+        date_extraction_params={"original_date": True, "extensive_search": False},
+    )
+
+
+def timing(devset: list[Gold], repeats: int) -> str:
+    """CPU time per page of the previous extraction step and of the project's
+    (fast path, metadata step, language), best of ``repeats``, in one process."""
+    import time as clock
+
+    from ingest.extract import extract_page
+    from ingest.metadata import Context
+
+    def run(step: Callable[[Gold], object]) -> float:
+        best = float("inf")
+        for _ in range(repeats):
+            began = clock.process_time()
+            for gold in devset:
+                step(gold)
+            best = min(best, clock.process_time() - began)
+        return best / len(devset) * 1000
+
+    project(devset[0])  # load the language model and warm the caches
+    before = run(_previous_step)
+    now = run(lambda g: extract_page(g.html, g.url, Context(g.url, g.site_name, g.country)))
+    return (
+        f"extraction per page (CPU, best of {repeats}): previous step {before:.1f} ms, "
+        f"project {now:.1f} ms: {now / before:.2f}x"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--worst", type=int, default=15, help="pages listed per field")
     parser.add_argument("--only", action="append", help="run only these predictors")
+    parser.add_argument("--timing", type=int, default=0, help="time the step, best of N runs")
     args = parser.parse_args()
     devset = load_devset()
     names = args.only or list(PREDICTORS)
@@ -168,6 +209,8 @@ def main() -> None:
     print(_by_language(reports))
     if args.worst:
         print(_worst(reports[0], {g.id: g for g in devset}, args.worst))
+    if args.timing:
+        print("\n" + timing(devset, args.timing))
 
 
 if __name__ == "__main__":

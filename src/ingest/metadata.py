@@ -18,12 +18,14 @@ import json
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from functools import lru_cache
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from lxml import etree
 from lxml.html import HtmlElement
 
 # --------------------------------------------------------------------------- records
@@ -1335,20 +1337,22 @@ def decide_keywords(page: Page) -> tuple[tuple[str, ...], str | None]:
 
 
 def visible_text(tree: HtmlElement, limit: int = 40_000) -> str:
-    """The page's visible text, in document order, up to ``limit`` characters."""
-    parts: list[str] = []
-    size = 0
-    for text in tree.xpath(
-        "//body//text()[not(ancestor::script) and not(ancestor::style) "
-        "and not(ancestor::noscript) and not(ancestor::template)]"
-    ):
-        value = str(text).strip()
-        if value:
-            parts.append(value)
-            size += len(value) + 1
-            if size >= limit:
-                break
-    return " ".join(parts)
+    """The page's visible text (scripts, styles and templates left out), spaces
+    collapsed, up to ``limit`` characters. Block elements are separated by a
+    space; read from a copy, so that the page itself is left as it is."""
+    body = tree.find(".//body")
+    root = deepcopy(body if body is not None else tree)
+    etree.strip_elements(root, "script", "style", "noscript", "template", with_tail=False)
+    for el in root.iter(*_BLOCKS):
+        el.tail = " " + el.tail if el.tail else " "
+    return " ".join(root.xpath("string()").split())[:limit]
+
+
+# Elements after which text is a new run of words (for visible_text).
+_BLOCKS = (
+    "p", "div", "br", "li", "td", "th", "tr", "h1", "h2", "h3", "h4", "h5", "h6",
+    "span", "time", "a", "section", "article", "header", "footer", "ul", "ol", "dd", "dt",
+)  # fmt: skip
 
 
 _CLOCK = (
