@@ -81,10 +81,13 @@ def extract_page(body: bytes, url: str, context: metadata.Context | None = None)
         return Extracted(body="", extractor=EXTRACTOR, problem="no HTML found")
     try:
         page = metadata.gather(tree, url)
-        visible = metadata.visible_text(tree)
+        visible = metadata.Visible(tree)
         text = _body(tree, url, fast=True)
         clue = _words(" ".join([*page.meta.get("og:description", [])[:1], *page.h1[:1]]))
-        short = len(text) < FALLBACK_MIN_CHARS or len(text) < FALLBACK_SHARE * len(visible)
+        short = len(text) < FALLBACK_MIN_CHARS or (
+            len(text) < FALLBACK_SHARE * metadata.VISIBLE_LIMIT  # else it cannot be a tenth
+            and len(text) < FALLBACK_SHARE * len(visible.text)
+        )
         astray = len(clue) >= 6 and _overlap(clue, text) < FALLBACK_OVERLAP
         if short:
             text = _body(tree, url, fast=False) or text
@@ -97,7 +100,7 @@ def extract_page(body: bytes, url: str, context: metadata.Context | None = None)
     except Exception as exc:
         return Extracted(body="", extractor=EXTRACTOR, problem=f"extractor crashed: {exc!r}"[:300])
     now = datetime.now(UTC)
-    language = languages.detect(text or visible, page, context)
+    language = languages.detect(text or visible.text, page, context)
     meta = metadata.describe(
         page, context, now, tree=tree, visible=visible, body_text=text, language=language
     )

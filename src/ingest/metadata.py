@@ -81,7 +81,17 @@ class Page:
     itemprops: dict[str, list[str]] = field(default_factory=dict)
     itemprop_authors: list[str] = field(default_factory=list)
     times: list[str] = field(default_factory=list)  # <time datetime>, best first
-    bylines: list[str] = field(default_factory=list)
+    tree: HtmlElement | None = field(default=None, repr=False, compare=False)
+    _bylines: list[str] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def bylines(self) -> list[str]:
+        """Byline texts, looked for on first use (most pages name their
+        authors in JSON-LD or meta tags, and the search walks every element)."""
+        if self._bylines is None:
+            self._bylines = _bylines(self.tree) if self.tree is not None else []
+        return self._bylines
+
     h1: list[str] = field(default_factory=list)
     h1_bare: list[str] = field(default_factory=list)  # the h1 without its kicker element
     title: str | None = None
@@ -277,7 +287,7 @@ def gather(tree: HtmlElement, url: str) -> Page:
     _gather_jsonld(tree, page)
     _gather_microdata(tree, page)
     _gather_times(tree, page)
-    _gather_bylines(tree, page)
+    page.tree = tree
     return page
 
 
@@ -361,22 +371,44 @@ _MICRO = (
 
 def _gather_microdata(tree: HtmlElement, page: Page) -> None:
     for el in tree.xpath("//*[@itemprop]"):
-        props = (el.get("itemprop") or "").casefold().split()
-        for prop in props:
-            if prop == "author":
-                value = _person_from_itemscope(el)
-                if value:
-                    page.itemprop_authors.append(value)
+        _microdata(el, page)
+
+
+def _bylines(tree: HtmlElement) -> list[str]:
+    """Texts of elements whose class or id says byline or author (at most 12)."""
+    found: list[str] = []
+    for el in tree.xpath('//a[@rel="author"] | //*[@class or @id]'):
+        if el.tag == "a" and el.get("rel") == "author":
+            pass
+        else:
+            hint = f"{el.get('class') or ''} {el.get('id') or ''}"
+            if not _BYLINE_HINT.search(hint) or _BYLINE_SKIP.search(hint):
                 continue
-            if prop not in _MICRO:
-                continue
-            value = (
-                el.get("content")
-                or el.get("datetime")
-                or (_text(el) if el.tag not in ("meta", "link") else "")
-            )
-            if value := clean(value):
-                page.itemprops.setdefault(prop, []).append(value)
+        if el.tag in ("script", "style", "meta", "link", "img", "body", "html"):
+            continue
+        text = _text(el)
+        if 2 < len(text) <= 160 and text not in found:
+            found.append(text)
+            if len(found) >= 12:
+                break
+    return found
+
+
+def _microdata(el: HtmlElement, page: Page) -> None:
+    for prop in (el.get("itemprop") or "").casefold().split():
+        if prop == "author":
+            if value := _person_from_itemscope(el):
+                page.itemprop_authors.append(value)
+            continue
+        if prop not in _MICRO:
+            continue
+        value = (
+            el.get("content")
+            or el.get("datetime")
+            or (_text(el) if el.tag not in ("meta", "link") else "")
+        )
+        if value := clean(value):
+            page.itemprops.setdefault(prop, []).append(value)
 
 
 def _person_from_itemscope(el: HtmlElement) -> str:
@@ -387,9 +419,16 @@ def _person_from_itemscope(el: HtmlElement) -> str:
     return clean(el.get("content") or el.text_content())
 
 
+# <time> elements read at most: the article's own come first in the page;
+# a long teaser list adds only cost.
+MAX_TIMES = 24
+
+
 def _gather_times(tree: HtmlElement, page: Page) -> None:
     ranked: list[tuple[int, int, str]] = []
     for order, el in enumerate(tree.iter("time")):
+        if order >= MAX_TIMES:
+            break
         value = clean(el.get("datetime"))
         if not value:
             continue
@@ -401,41 +440,21 @@ def _gather_times(tree: HtmlElement, page: Page) -> None:
             rank -= 2
         if re.search(r"modif|updat|edit", hint):
             rank += 3
-        ancestors = {a.tag for a in el.iterancestors()}
-        if "article" in ancestors or "header" in ancestors:
+        ancestors = list(el.iterancestors())
+        if any(a.tag in ("article", "header") for a in ancestors):
             rank -= 1
-        if re.search(
-            r"related|teaser|comment",
-            " ".join((a.get("class") or "") for a in el.iterancestors()).casefold(),
-        ):
+        if _ELSEWHERE_CLASS.search(" ".join((a.get("class") or "") for a in ancestors)):
             rank += 5
         ranked.append((rank, order, value))
     page.times = [v for _, _, v in sorted(ranked)]
 
 
+_ELSEWHERE_CLASS = re.compile(r"related|teaser|comment", re.IGNORECASE)
 _BYLINE_HINT = re.compile(
     r"byline|author|autor|auteur|autore|writer|reporter|journalist|firma|signature|credit",
     re.IGNORECASE,
 )
 _BYLINE_SKIP = re.compile(r"bio|avatar|photo|image|img|comment|related|social|share", re.IGNORECASE)
-
-
-def _gather_bylines(tree: HtmlElement, page: Page) -> None:
-    seen: set[str] = set()
-    for el in tree.xpath('//a[@rel="author"] | //*[@class or @id]'):
-        if el.tag == "a" and el.get("rel") == "author":
-            hint_ok = True
-        else:
-            hint = f"{el.get('class') or ''} {el.get('id') or ''}"
-            hint_ok = bool(_BYLINE_HINT.search(hint)) and not _BYLINE_SKIP.search(hint)
-        if not hint_ok or el.tag in ("script", "style", "meta", "link", "img", "body", "html"):
-            continue
-        text = _text(el)
-        if 2 < len(text) <= 160 and text not in seen:
-            seen.add(text)
-            page.bylines.append(text)
-        if len(page.bylines) >= 12:
-            break
 
 
 # --------------------------------------------------------------------------- values
@@ -813,47 +832,52 @@ def decide_authors(
     an organisation, a wire or the site, the article has no person as author
     (the names further down the page belong to other articles' teasers)."""
     names = [*site_names(page, context), *context.not_people]
-    offers: list[tuple[list[str], str]] = []
-    main = page.main or {}
-    if "author" in main or "creator" in main:
-        raw = _jsonld_people(main.get("author") or main.get("creator"))
-        if raw:
-            offers.append((raw, "jsonld"))
-    if page.itemprop_authors:
-        offers.append((page.itemprop_authors, "microdata"))
-    for key in (
-        "author",
-        "article:author",
-        "parsely-author",
-        "sailthru.author",
-        "dc.creator",
-        "dcterms.creator",
-        "byl",
-        "citation_author",
-    ):
-        values = [v for v in page.meta.get(key, []) if not v.startswith(("http://", "https://"))]
-        if values:
-            offers.append((values, "meta"))
-            break
-    # the first byline that names people (one that names only the wire or the
-    # desk ends the search: the names further down belong to teasers)
-    for byline in page.bylines:
-        if _credit(byline, names):
-            continue
-        if people(byline, names):
-            offers.append(([byline], "byline"))
-            break
-        if len(byline) < 40 and (_NOT_PERSON.search(byline) or _is_site(byline, names)):
-            offers.append(([], "byline"))
-            break
-    if context.entry_author:
-        offers.append(([context.entry_author], "feed"))
-    inline = text_bylines(text) if text else []
-    if inline:
-        offers.append((inline, "text"))
-    if fallback:
-        offers.append(([fallback], "text"))
-    for raw, source in offers:
+
+    def offers() -> Iterator[tuple[list[str], str]]:
+        # in order of trust; later ones are only looked for when needed
+        main = page.main or {}
+        if "author" in main or "creator" in main:
+            raw = _jsonld_people(main.get("author") or main.get("creator"))
+            if raw:
+                yield raw, "jsonld"
+        if page.itemprop_authors:
+            yield page.itemprop_authors, "microdata"
+        for key in (
+            "author",
+            "article:author",
+            "parsely-author",
+            "sailthru.author",
+            "dc.creator",
+            "dcterms.creator",
+            "byl",
+            "citation_author",
+        ):
+            values = [
+                v for v in page.meta.get(key, []) if not v.startswith(("http://", "https://"))
+            ]
+            if values:
+                yield values, "meta"
+                break
+        # the first byline that names people (one that names only the wire or
+        # the desk ends the search: the names further down belong to teasers)
+        for byline in page.bylines:
+            if _credit(byline, names):
+                continue
+            if people(byline, names):
+                yield [byline], "byline"
+                break
+            if len(byline) < 40 and (_NOT_PERSON.search(byline) or _is_site(byline, names)):
+                yield [], "byline"
+                break
+        if context.entry_author:
+            yield [context.entry_author], "feed"
+        inline = text_bylines(text) if text else []
+        if inline:
+            yield inline, "text"
+        if fallback:
+            yield [fallback], "text"
+
+    for raw, source in offers():
         if source == "byline" and not raw:
             return (), "byline"  # the byline names the wire or the desk
         found: list[str] = []
@@ -1156,23 +1180,24 @@ def _offsets(page: Page) -> list[timedelta]:
     return found
 
 
-def _utc_written_for_local(stamp: Stamp, zone: tzinfo | None, visible: str) -> bool:
+def _utc_written_for_local(stamp: Stamp, zone: tzinfo | None, visible: Visible) -> bool:
     """A time marked UTC that the page prints, as is and unmarked, as its local
     time, and nowhere as the local time it would be: the markup mislabelled a
     local time (a common CMS error). Judged only when the local zone is not UTC
     and the page does not print times in UTC or GMT."""
-    if zone is None or stamp.offset != timedelta(0) or stamp.clock is None or not visible:
+    if zone is None or stamp.offset != timedelta(0) or stamp.clock is None:
         return False
     if not 1990 <= stamp.day.year <= 2100:
         return False
     local = datetime.combine(stamp.day, stamp.clock, UTC).astimezone(zone)
     if local.utcoffset() == timedelta(0):
         return False
-    if re.search(r"\b(?:GMT|UTC)\b", visible[:20_000]):
+    text = visible.text
+    if not text or re.search(r"\b(?:GMT|UTC)\b", text[:20_000]):
         return False  # the page speaks of UTC or GMT: it means it
-    printed = printed_times(visible, stamp.day)
+    printed = printed_times(text, stamp.day)
     if local.date() != stamp.day:
-        printed += printed_times(visible, local.date())
+        printed += printed_times(text, local.date())
     if any(marked for _, marked in printed):
         return False
     hm = [(t.hour, t.minute) for t, _ in printed]
@@ -1184,7 +1209,7 @@ def decide_published(
     context: Context,
     now: datetime,
     extra: Iterable[tuple[str | None, str]] = (),
-    visible: str = "",
+    visible: Visible | None = None,
 ) -> Dated | None:
     offers = _date_offers(page)
     for value, source in extra:
@@ -1198,7 +1223,8 @@ def decide_published(
     local_zone = registry_zone or guess_zone
     # A page that prints a time it marks as UTC as its local time has its
     # "UTC" offsets wrong everywhere: those times are local ones.
-    utc_is_local = any(_utc_written_for_local(stamp, local_zone, visible) for stamp, _ in offers)
+    seen = visible or Visible(None)
+    utc_is_local = any(_utc_written_for_local(stamp, local_zone, seen) for stamp, _ in offers)
     if utc_is_local:
         offers = [
             (Stamp(st.day, st.clock, None) if st.offset == timedelta(0) else st, src)
@@ -1336,7 +1362,24 @@ def decide_keywords(page: Page) -> tuple[tuple[str, ...], str | None]:
 # --------------------------------------------------------------------------- all fields
 
 
-def visible_text(tree: HtmlElement, limit: int = 40_000) -> str:
+VISIBLE_LIMIT = 40_000
+
+
+class Visible:
+    """A page's visible text, read on first use (most pages never need it)."""
+
+    def __init__(self, tree: HtmlElement | None, text: str | None = None) -> None:
+        self._tree = tree
+        self._text = text
+
+    @property
+    def text(self) -> str:
+        if self._text is None:
+            self._text = visible_text(self._tree) if self._tree is not None else ""
+        return self._text
+
+
+def visible_text(tree: HtmlElement, limit: int = VISIBLE_LIMIT) -> str:
     """The page's visible text (scripts, styles and templates left out), spaces
     collapsed, up to ``limit`` characters. Block elements are separated by a
     space; read from a copy, so that the page itself is left as it is."""
@@ -1431,7 +1474,7 @@ def describe(
     now: datetime,
     *,
     tree: HtmlElement | None = None,
-    visible: str | None = None,
+    visible: Visible | None = None,
     body_text: str = "",
     text_author: str | None = None,
     language: tuple[str | None, str | None] = (None, None),
@@ -1453,7 +1496,7 @@ def describe(
     if url_day is not None:
         extra.append((url_day.isoformat(), "url"))
     if visible is None:
-        visible = visible_text(tree) if tree is not None else ""
+        visible = Visible(tree)
     published = decide_published(page, context, now, extra, visible)
     if tree is not None and (published is None or published.precision == "day"):
         found = text_date(tree, context.url or page.url)
@@ -1469,7 +1512,7 @@ def describe(
                 published = better
     if tree is not None and published is not None and published.precision == "day":
         # a date without a time: the page may print the time beside the date
-        clock = time_in_text(visible, published.value.date())
+        clock = time_in_text(visible.text, published.value.date())
         if clock is not None:
             stamp = Stamp(published.value.date(), clock)
             timed = decide_published(
