@@ -41,10 +41,10 @@ EXTRACTOR = f"trafilatura-{trafilatura.__version__}"
 # path on pages where it finds the wrong text (F1 0.913 with a fifth).
 FALLBACK_SHARE = 0.1
 FALLBACK_MIN_CHARS = 500
-# ... or when it shares under 30 % of the words of the headline and the page's
-# own summary (og:description): it may be the wrong block of the page (a
-# comment thread, a teaser list); the full extraction's text is taken when it
-# shares clearly more.
+# ... or when it shares under 30 % of the words of the headline and under 30 %
+# of those of the page's own summary (og:description): it may be the wrong block
+# of the page (a comment thread, a teaser list); the full extraction's text is
+# taken when it shares clearly more.
 FALLBACK_OVERLAP = 0.3
 
 
@@ -83,12 +83,20 @@ def extract_page(body: bytes, url: str, context: metadata.Context | None = None)
         page = metadata.gather(tree, url)
         visible = metadata.Visible(tree)
         text = _body(tree, url, fast=True)
-        clue = _words(" ".join([*page.meta.get("og:description", [])[:1], *page.h1[:1]]))
+        summary = _words(" ".join(page.meta.get("og:description", [])[:1]))
+        headline = _words(" ".join(page.h1[:1]))
+        clue = summary | headline
         short = len(text) < FALLBACK_MIN_CHARS or (
             len(text) < FALLBACK_SHARE * metadata.VISIBLE_LIMIT  # else it cannot be a tenth
             and len(text) < FALLBACK_SHARE * len(visible.text)
         )
-        astray = len(clue) >= 6 and _overlap(clue, text) < FALLBACK_OVERLAP
+        astray = False
+        if len(summary) >= 4 and len(headline) >= 3:
+            found = _words(text)
+            astray = (
+                len(summary & found) < FALLBACK_OVERLAP * len(summary)
+                and len(headline & found) < FALLBACK_OVERLAP * len(headline)
+            )
         if short:
             text = _body(tree, url, fast=False) or text
         elif astray:

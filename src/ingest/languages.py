@@ -36,9 +36,9 @@ MIN_LETTERS = 15
 PRIOR_MAX_P = 0.01
 # With no declared tag, the text also beats the registry at this confidence.
 TEXT_P = 0.90
-# Text read per article: the first 1,000 characters decide as well as all
-# (0.5 ms a call instead of 0.9 for 2,000).
-MAX_CHARS = 1000
+# Text read per article: the first 600 characters decide as well as all on
+# the dev set (0.3 ms a call instead of 0.9 for 2,000).
+MAX_CHARS = 600
 
 # Languages that identifiers confuse and that a declared tag may name more
 # precisely: the declared one is kept.
