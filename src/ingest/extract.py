@@ -93,10 +93,9 @@ def extract_page(body: bytes, url: str, context: metadata.Context | None = None)
         astray = False
         if len(summary) >= 4 and len(headline) >= 3:
             found = _words(text)
-            astray = (
-                len(summary & found) < FALLBACK_OVERLAP * len(summary)
-                and len(headline & found) < FALLBACK_OVERLAP * len(headline)
-            )
+            astray = len(summary & found) < FALLBACK_OVERLAP * len(summary) and len(
+                headline & found
+            ) < FALLBACK_OVERLAP * len(headline)
         if short:
             text = _body(tree, url, fast=False) or text
         elif astray:

@@ -655,8 +655,15 @@ _NOT_PERSON = re.compile(
     r"admin|administrator|webmaster|guest|anonymous|unknown|contributors?|writers?|"
     r"magazine|verlag|publishing|institut|university|ministry|government|department|"
     r"ag[êe]ncia|wire|zone|section|rubrique|ressort|"
-    r"ομάδα|συντακτική|редакция|редакція|快訊|快讯|新闻网|新聞網|青网|编辑部|編輯部)\b",
+    r"ομάδα|ομαδα|συντακτική|συντακτικη|редакция|редакція)\b",
     re.IGNORECASE,
+)
+# The same for scripts where a regular expression finds no word boundary (Han
+# without spaces, Devanagari vowel signs): news flash, news site, editorial
+# office, net, "author", bureau, desk, correspondent.
+_NOT_PERSON_CJK = re.compile(
+    r"快訊|快讯|新闻|新聞|编辑部|編輯部|报社|報社|网|網|日報|日报|通信|新聞社|作者|"
+    r"ब्यूरो|डेस्क|संवाददाता"
 )
 _PARTICLES = frozenset(
     {
@@ -708,7 +715,11 @@ def _person(name: str, names: Sequence[str]) -> str | None:
     if _CREDIT.search(name):
         return None
     name = _CJK_ROLES.sub(" ", name)
-    parts = [p for p in re.split(r"[／/|·•]", name) if p.strip()]
+    parts = [
+        p
+        for p in re.split(r"[／/|·•]", name)
+        if p.strip() and not _NOT_PERSON_CJK.search(p) and not _NOT_PERSON.search(p)
+    ]
     if len(parts) > 1:
         name = min(parts, key=lambda p: (len(p.strip()) < 2, len(p.strip())))
     name = clean(name)
@@ -717,7 +728,7 @@ def _person(name: str, names: Sequence[str]) -> str | None:
     name = _strip_ends(name)
     if not name or len(name) > 60 or re.search(r"\d|@|https?:|www\.|\.com\b", name):
         return None
-    if _NOT_PERSON.search(name) or _is_site(name, names):
+    if _NOT_PERSON.search(name) or _NOT_PERSON_CJK.search(name) or _is_site(name, names):
         return None
     if re.match(r"(?:the|der|die|das|le|la|les|el|il|o|a)\s", name, re.IGNORECASE):
         return None  # "The Russian": an article starts an outlet's or a desk's name
@@ -740,8 +751,11 @@ def _person(name: str, names: Sequence[str]) -> str | None:
         if len(words) == 1:
             return None  # a single word is a nickname, a desk or a site more often than a person
         return name
-    # scripts without case (CJK, Arabic, Devanagari, Thai ...): short
+    # scripts without case (CJK, Arabic, Devanagari, Thai ...): short, and no
+    # punctuation inside (a sentence is not a name)
     if len(words) > 4 or len(name) > 30:
+        return None
+    if any(unicodedata.category(ch).startswith("P") for ch in name.replace(".", "")):
         return None
     return name
 
@@ -785,16 +799,38 @@ def _jsonld_people(value: object) -> list[str] | None:
 # Bylines written into the article's text, where pages in these scripts put
 # them ("최윤호 기자", "（记者罗博、萧海川）", "編集委員 中沢克二", "كتبت أسماء نصار").
 _TEXT_BYLINES = (
+    # "[엔터미디어=정덕현의 이슈공감]", "【ロンドン＝岡田浩幸】"
+    re.compile(
+        r"[\[【(（][^\]】)）=＝]{1,15}[=＝]\s*"
+        r"([가-힣]{2,4}|[\u4e00-\u9fff]{2,4})(?=\s?기자|의\s|\s?特派員|】|\])"
+    ),
+    # "[부산=스포츠조선 선수민 기자]": the outlet between the place and the name
+    re.compile(r"[\[【(（][^\]】)）=＝]{1,15}[=＝]\s*\S{2,8}\s([가-힣]{2,4})(?=\s?기자)"),
+    # "최윤호 기자 uknow@donga.com": a Korean byline with the reporter's address
+    re.compile(r"(?<![가-힣])([가-힣]{2,4})\s?(?:기자|특파원|객원기자|선임기자)\s+[\w.-]+@[\w.-]+"),
     re.compile(r"(?<![가-힣])([가-힣]{2,4})\s?(?:기자|특파원|객원기자|선임기자)(?![가-힣])"),
     re.compile(
-        r"(?:记者|記者|编辑委员|編集委員|論説委員|特派员|特派員|撰文|文[／/])[\s:：]*"
-        r"([\u4e00-\u9fff]{2,4}(?:[、，,和与及][\u4e00-\u9fff]{2,4})*)"
+        r"(?:记者|記者|编辑委员|編集委員|論説委員|评论员|評論員|特派员|特派員|撰文|文[／/])[\s:：]*"
+        r"([\u4e00-\u9fff]{2,4}(?:[、，,和与及\s][\u4e00-\u9fff]{2,4})*)"
     ),
     re.compile(r"(?<![\u4e00-\u9fff])([\u4e00-\u9fff]{2,4})\s?(?:記者|特派員)(?![\u4e00-\u9fff])"),
+    # "[田中宏昌，ITmedia]": a Japanese byline with the outlet after the name
+    re.compile(r"[\[［]([\u4e00-\u9fff]{2,4})[，,、]\s?[A-Za-z\u30a0-\u30ff][^\]］]{1,20}[\]］]"),
+    # "كتبت أسماء نصار", "حوار: آسيا العتروس", "بقلم حسام أبو العلا"
     re.compile(
-        r"(?:^|\s)(?:كتبت?|بقلم|كتب\s*[-–:])\s+([\u0621-\u064a]{2,}(?:\s[\u0621-\u064a]{2,}){1,2})"
+        r"(?:^|\s)(?:كتبت?|بقلم|حوار|كتب\s*[-–:]|حوار\s*:)[\s:]+"
+        r"([\u0621-\u064a]{2,}(?:\s(?:أبو|عبد|بن|بنت|ابن))?\s[\u0621-\u064a]{2,})"
     ),
 )
+# Bylines as a line of text near the headline, in alphabetic scripts.
+_UPPER = "A-ZÀ-ÖØ-ÞŁŚŻŹĆŃŠŽČŘĐ"
+_NAME = rf"[{_UPPER}][\w.'’-]*(?:\s+(?:[{_UPPER}][\w.'’-]*|de|da|van|von|del|di|la|le)){{1,3}}"
+_LINE_BYLINE = re.compile(
+    r"(?:\bBy|\bVon|\bPar|\bPor|\bDi|\bDoor|\bAv|Publicado por:|Un texte de|Texte\s?:|"
+    r"Texto\s?:|Piše\s?:|Autor(?:in)?\s?:|Written by)\s+"
+    rf"({_NAME}(?:\s*(?:,|&|\band\b|\bund\b|\bet\b|\by\b|\be\b)\s*{_NAME})*)"
+)
+_HAN = re.compile(r"[\u4e00-\u9fff]")
 _EDITOR = re.compile(r"(?:编辑|編輯|责任编辑|責任編輯|editor|Editor|編集)[\s:：]*")
 
 
@@ -803,14 +839,29 @@ def text_bylines(text: str) -> list[str]:
     out: list[str] = []
     head, tail = text[:600], text[-400:]
     for pattern in _TEXT_BYLINES:
-        for part in (head, tail):
+        for part in (head, tail) if pattern.pattern.find("@") < 0 else (text,):
             for found in pattern.finditer(part):
-                for name in re.split(r"[、，,和与及]", found.group(1)):
+                group = found.group(1)
+                # Han names are written without spaces: a space separates two
+                for name in re.split(
+                    r"[、，,和与及\s]" if _HAN.match(group) else r"[、，,]", group
+                ):
                     if name and name not in out:
                         out.append(name)
         if out:
             return out
     return out
+
+
+def page_bylines(visible: str, headline: str | None) -> list[str]:
+    """A byline line near the headline in the page's text ("By Matthew Digby,
+    Minh Do on Monday", "Von Gregory Lipinski", "كتبت أسماء نصار")."""
+    start = visible.find(headline) if headline else -1
+    window = visible[start : start + 2500] if start >= 0 else visible[:3000]
+    found = _LINE_BYLINE.search(window)
+    if found:
+        return [found.group(1)]
+    return text_bylines(window[:600])
 
 
 def _credit(text: str, names: Sequence[str]) -> bool:
@@ -823,8 +874,22 @@ def _credit(text: str, names: Sequence[str]) -> bool:
     )
 
 
+def _edited(person: str, text: str, visible: Visible | None) -> bool:
+    """Whether the page names this person as the editor ("责任编辑：肖春芳")."""
+    pattern = _EDITOR.pattern + re.escape(person)
+    if text and re.search(pattern, text):
+        return True
+    return visible is not None and re.search(pattern, visible.text) is not None
+
+
 def decide_authors(
-    page: Page, context: Context, fallback: str | None = None, text: str = ""
+    page: Page,
+    context: Context,
+    fallback: str | None = None,
+    *,
+    text: str = "",
+    visible: Visible | None = None,
+    headline: str | None = None,
 ) -> tuple[tuple[str, ...], str | None]:
     """The people who wrote the article. The first source that speaks of an
     author decides: JSON-LD of the main article, microdata, meta tags, the
@@ -874,6 +939,10 @@ def decide_authors(
         inline = text_bylines(text) if text else []
         if inline:
             yield inline, "text"
+        if visible is not None:
+            line = page_bylines(visible.text, headline)
+            if line:
+                yield line, "text"
         if fallback:
             yield [fallback], "text"
 
@@ -883,8 +952,7 @@ def decide_authors(
         found: list[str] = []
         for value in raw:
             for person in people(value, names):
-                editor = re.search(_EDITOR.pattern + re.escape(person), text) if text else None
-                if person not in found and editor is None:
+                if person not in found and not _edited(person, text, visible):
                     found.append(person)
         if found:
             return tuple(found[:8]), source
@@ -1489,7 +1557,11 @@ def describe(
 
     title, source = decide_title(page, context)
     note("title", source)
-    authors, source = decide_authors(page, context, text_author, body_text)
+    if visible is None:
+        visible = Visible(tree)
+    authors, source = decide_authors(
+        page, context, text_author, text=body_text, visible=visible, headline=title
+    )
     note("authors", source)
     extra: list[tuple[str | None, str]] = []
     url_day = _url_date(context.url or page.url)
