@@ -84,3 +84,31 @@ def wait_for(predicate: object, timeout: float, every: float = 0.1) -> bool:
             return True
         time.sleep(every)
     return False
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live process below ``pid``."""
+    found, todo = set(), [pid]
+    while todo:
+        for child in children(todo.pop()):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def slow_pages(site: SiteServer, seconds: float) -> set[str]:
+    """Every story page of the loopback site answers after ``seconds``; returns
+    their paths."""
+    from ingest.demo.server import Reply, RequestInfo
+
+    paths = {s.path for s in site.site.stories}
+    for path in paths:
+        resource = site.site.resources[path]
+
+        def handler(_: RequestInfo, resource: object = resource) -> Reply:
+            time.sleep(seconds)
+            return Reply(200, {"Content-Type": resource.content_type}, resource.body)  # type: ignore[attr-defined]
+
+        site.route(path, handler)
+    return paths

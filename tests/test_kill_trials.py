@@ -19,10 +19,10 @@ import duckdb
 import httpx
 import pytest
 from flows.tempserver import free_port, launch, stop
-from tests.clitools import children, cli_env, start, wait_gone
+from tests.clitools import cli_env, descendants, slow_pages, start, wait_gone
 from tests.test_backfill import SINCE, UNTIL, add_history
 
-from ingest.demo.server import Reply, RequestInfo, SiteServer
+from ingest.demo.server import SiteServer
 from ingest.registry import dump_registry
 
 pytestmark = pytest.mark.slow
@@ -78,33 +78,12 @@ def snapshot(path: Path) -> tuple[list[tuple[object, ...]], list[frozenset[str]]
     return articles, sorted((frozenset(s) for (s,) in stories), key=sorted)
 
 
-def slow_pages(site: SiteServer, seconds: float) -> None:
-    for story in site.site.stories:
-        resource = site.site.resources[story.path]
-
-        def handler(_: RequestInfo, resource: object = resource) -> Reply:
-            time.sleep(seconds)
-            return Reply(200, {"Content-Type": resource.content_type}, resource.body)  # type: ignore[attr-defined]
-
-        site.route(story.path, handler)
-
-
 def run(args: list[str], env: dict[str, str]) -> float:
     began = time.monotonic()
     proc = start(args, env)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err.decode()[-3000:]
     return time.monotonic() - began
-
-
-def descendants(pid: int) -> set[int]:
-    found, todo = set(), [pid]
-    while todo:
-        for child in children(todo.pop()):
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    return found
 
 
 def kill_at(args: list[str], env: dict[str, str], after: float) -> str:

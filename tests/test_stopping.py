@@ -12,9 +12,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from tests.clitools import children, cli_env, start, wait_for, wait_gone
+from tests.clitools import cli_env, descendants, slow_pages, start, wait_for, wait_gone
 
-from ingest.demo.server import Reply, RequestInfo, SiteServer
+from ingest.demo.server import SiteServer
 
 pytestmark = pytest.mark.slow
 
@@ -25,20 +25,6 @@ def rows(path: Path, sql: str) -> list[tuple[object, ...]]:
         return con.execute(sql).fetchall()
     finally:
         con.close()
-
-
-def slow_pages(site: SiteServer, seconds: float) -> set[str]:
-    """Every story page answers after ``seconds``; returns their paths."""
-    paths = {s.path for s in site.site.stories}
-    for path in paths:
-        resource = site.site.resources[path]
-
-        def handler(_: RequestInfo, resource: object = resource) -> Reply:
-            time.sleep(seconds)
-            return Reply(200, {"Content-Type": resource.content_type}, resource.body)  # type: ignore[attr-defined]
-
-        site.route(path, handler)
-    return paths
 
 
 @pytest.fixture
@@ -58,16 +44,6 @@ def world(site: SiteServer, tmp_path: Path) -> tuple[dict[str, str], Path]:
 
 def fetching(site: SiteServer, paths: set[str]) -> bool:
     return any(r.path in paths for r in site.requests)
-
-
-def descendants(pid: int) -> set[int]:
-    found, todo = set(), [pid]
-    while todo:
-        for child in children(todo.pop()):
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    return found
 
 
 def finish(proc: subprocess.Popen[bytes], timeout: float = 60) -> tuple[str, str]:

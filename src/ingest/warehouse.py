@@ -618,6 +618,17 @@ class LoadBatch:
 
 
 TS = pa.timestamp("us", tz="UTC")
+# What the metadata step adds to an article (rows and revisions alike).
+METADATA_COLUMNS = [
+    ("authors", pa.list_(pa.string())),
+    ("published_precision", pa.string()),
+    ("modified_at", TS),
+    ("description", pa.string()),
+    ("image_url", pa.string()),
+    ("section", pa.string()),
+    ("keywords", pa.list_(pa.string())),
+    ("metadata_sources", pa.map_(pa.string(), pa.string())),
+]
 ARTICLE_SCHEMA = pa.schema(
     [
         ("article_id", pa.string()),
@@ -643,14 +654,7 @@ ARTICLE_SCHEMA = pa.schema(
         ("cluster_score", pa.float64()),
         ("body_status", pa.string()),
         ("body_reason", pa.string()),
-        ("authors", pa.list_(pa.string())),
-        ("published_precision", pa.string()),
-        ("modified_at", TS),
-        ("description", pa.string()),
-        ("image_url", pa.string()),
-        ("section", pa.string()),
-        ("keywords", pa.list_(pa.string())),
-        ("metadata_sources", pa.map_(pa.string(), pa.string())),
+        *METADATA_COLUMNS,
     ]
 )
 PENDING_SCHEMA = pa.schema(
@@ -1376,14 +1380,7 @@ REVISION_SCHEMA = pa.schema(
         ("extractor", pa.string()),
         ("body_status", pa.string()),
         ("body_reason", pa.string()),
-        ("authors", pa.list_(pa.string())),
-        ("published_precision", pa.string()),
-        ("modified_at", TS),
-        ("description", pa.string()),
-        ("image_url", pa.string()),
-        ("section", pa.string()),
-        ("keywords", pa.list_(pa.string())),
-        ("metadata_sources", pa.map_(pa.string(), pa.string())),
+        *METADATA_COLUMNS,
     ]
 )
 
