@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from datetime import date
+from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import acreate_progress_artifact, aupdate_progress_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import State
 
-from flows.ingest_feeds import RunStopped, flow_setup, heartbeat, load, q
+from flows.ingest_feeds import flow_setup, heartbeat, load, q, stopped
 from ingest import pipeline, progress, stopping
 from ingest.backfill import Params, PlanItem, iter_batches
 from ingest.fetch import Fetcher
@@ -87,7 +89,7 @@ async def backfill(
     include_undated: bool = False,
     oldest_first: bool = False,
     accept_registry_change: bool = False,
-) -> dict[str, int]:
+) -> dict[str, int] | State[Any]:
     """Ingest history between ``since`` and ``until`` (ISO dates, inclusive).
 
     Only final outcomes are checkpointed: a page that failed for a reason
@@ -156,5 +158,5 @@ async def backfill(
         pipeline.finish_run(settings, run_id, status, counts, reason)
     log.info("backfill %s: %s", status, dict(sorted(counts.items())))
     if status == "stopped":
-        raise RunStopped(reason or "stopped")
+        return stopped(reason)
     return dict(counts)

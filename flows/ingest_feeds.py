@@ -22,9 +22,11 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import acreate_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import State
 from prefect.concurrency.asyncio import concurrency
 from prefect.exceptions import ObjectNotFound
 from prefect.runtime import flow_run
+from prefect.states import Cancelled, Failed
 from prefect.utilities.annotations import quote
 
 from ingest import pipeline, stopping
@@ -233,7 +235,7 @@ async def ingest_feeds(
     source_ids: list[str] | None = None,
     page_budget_seconds: float | None = None,
     accept_registry_change: bool = False,
-) -> dict[str, int]:
+) -> dict[str, int] | State[Any]:
     """One ingestion pass over due feeds (all feeds with ``all_feeds``).
 
     Links held back by earlier runs come first; pages are requested until the
@@ -331,23 +333,22 @@ async def ingest_feeds(
         await _publish(counts, run_id)
     log.info("run %s %s: %s", run_id, status, dict(sorted(counts.items())))
     if status == "stopped":
-        raise RunStopped(reason or "stopped")
+        return stopped(reason)
     if status != "completed":
         if counts["feed_states_not_loaded"]:
             reason = (
                 f"{reason or 'run failed'}; feed states of "
                 f"{counts['feed_states_not_loaded']} batch(es) not loaded (the next run loads them)"
             )
-        raise RunFailed(reason or "run failed; see the logs")
+        return Failed(message=reason or "run failed; see the logs")
     return dict(counts)
 
 
-class RunFailed(RuntimeError):
-    """The run ended without completing; the message says why in one line."""
-
-
-class RunStopped(RuntimeError):
-    """The run was stopped early on request; what it fetched is loaded."""
+def stopped(reason: str | None) -> State[Any]:
+    """The final state of a run stopped early on request (Ctrl+C, SIGTERM):
+    cancelled, with the reason; what it fetched is loaded. A state rather
+    than an exception: an expected end needs no traceback in the log."""
+    return Cancelled(message=reason or "stopped")
 
 
 async def _publish(counts: Counter[str], run_id: str) -> None:

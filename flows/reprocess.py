@@ -9,11 +9,13 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from datetime import UTC, date, datetime, time
+from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import State
 
-from flows.ingest_feeds import RunStopped, flow_setup, heartbeat, q, writer_slot
+from flows.ingest_feeds import flow_setup, heartbeat, q, stopped, writer_slot
 from ingest import pipeline, progress, stopping, warehouse
 from ingest.registry import Registry
 from ingest.settings import Settings
@@ -50,7 +52,7 @@ async def reprocess(
     warehouse: str | None = None,
     sources: str | None = None,
     accept_registry_change: bool = False,
-) -> dict[str, int]:
+) -> dict[str, int] | State[Any]:
     """Re-run extraction, dedup and attribution on stored pages."""
     log = get_run_logger()
     settings, registry, run_id = flow_setup(warehouse, sources)
@@ -81,5 +83,5 @@ async def reprocess(
         pipeline.finish_run(settings, run_id, status, counts, reason)
     log.info("reprocess %s: %s", status, dict(sorted(counts.items())))
     if status == "stopped":
-        raise RunStopped(reason or "stopped")
+        return stopped(reason)
     return dict(counts)

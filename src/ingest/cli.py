@@ -220,36 +220,47 @@ def _on_signal(signum: int, loop: asyncio.AbstractEventLoop | None) -> None:
         stopping.request(f"stopped by {name}")
 
 
+_loops: list[asyncio.AbstractEventLoop] = []  # the loop a flow runs on, for the handler
+
+
+@contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    """Ctrl+C and SIGTERM stop the work in order (the first) or at once (the
+    second) for as long as the command runs, its server's shutdown included."""
+
+    def handler(signum: int, _frame: object) -> None:
+        _on_signal(signum, _loops[-1] if _loops else None)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
 def _drive(call: Coroutine[Any, Any, T]) -> T:
-    """Run a flow coroutine so that Ctrl+C and SIGTERM make an early, orderly
-    stop. The flow runs on a loop in a thread of its own, in this context (its
-    Prefect settings): the main thread keeps the signals, which a flow engine
-    otherwise takes over for SIGTERM."""
+    """Run a flow coroutine on a loop in a thread of its own, in this context
+    (its Prefect settings): the main thread keeps the signals, which a flow
+    engine otherwise takes over for SIGTERM."""
     outcome: dict[str, Any] = {}
-    loops: list[asyncio.AbstractEventLoop] = []
 
     def work() -> None:
         try:
             with asyncio.Runner() as runner:
-                loops.append(runner.get_loop())
+                _loops.append(runner.get_loop())
                 outcome["value"] = runner.run(call)
         except BaseException as exc:  # handed to the main thread
             outcome["error"] = exc
-
-    def handler(signum: int, _frame: object) -> None:
-        _on_signal(signum, loops[0] if loops else None)
+        finally:
+            _loops.clear()
 
     thread = threading.Thread(
         target=contextvars.copy_context().run, args=(work,), name="ingest-flow"
     )
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        thread.start()
-        while thread.is_alive():
-            thread.join(0.2)
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+    thread.start()
+    while thread.is_alive():
+        thread.join(0.2)
     if "error" in outcome:
         raise outcome["error"]
     return cast(T, outcome["value"])
@@ -258,20 +269,20 @@ def _drive(call: Coroutine[Any, Any, T]) -> T:
 def _run_flow(name: str, make: Callable[[], Any], *, bar: bool = True) -> dict[str, int]:
     """Run a flow (with a progress bar) beside a temporary Prefect server of
     this process; one clear line on failure, 130/143 when stopped."""
-    from flows.ingest_feeds import RunFailed, RunStopped  # noqa: PLC0415
     from flows.tempserver import ServerStartError, temporary_server  # noqa: PLC0415
+    from prefect.exceptions import CancelledRun, FailedRun  # noqa: PLC0415
 
     from ingest import progress  # noqa: PLC0415
 
     rich_bar = _RichBar() if bar else None
     progress.install(rich_bar)
     try:
-        with temporary_server():
+        with _stop_on_signals(), temporary_server():
             return dict(_drive(make()))
-    except RunStopped as exc:
+    except CancelledRun as exc:
         err.print(f"{name} stopped: {exc}", highlight=False)
         raise typer.Exit(128 + (_signals[0] if _signals else signal.SIGINT)) from None
-    except (RunFailed, ServerStartError) as exc:
+    except (FailedRun, ServerStartError) as exc:
         err.print(f"[red]{name} failed:[/red] {exc}", highlight=False)
         raise typer.Exit(1) from None
     except (RegistryError, warehouse.WarehouseError, ValueError, OSError) as exc:
