@@ -35,7 +35,7 @@ from ingest.fetch import Fetcher
 from ingest.registry import Registry, load_registry
 from ingest.settings import Settings
 from ingest.staging import Staged
-from ingest.warehouse import HEARTBEAT_EVERY, DueFeed
+from ingest.warehouse import HEARTBEAT_EVERY, DueFeed, RegistryChangeRefused
 
 T = TypeVar("T")
 
@@ -100,15 +100,22 @@ PAGE_CHUNK = pipeline.PAGE_CHUNK
 CHUNKS_PER_TASK = 4
 
 
+def transient(task: object, task_run: object, state: State[Any]) -> bool:
+    """Retry a task unless it failed for a reason no retry changes (a refused
+    registry change: the user has to decide)."""
+    return RegistryChangeRefused.__name__ not in (state.message or "")
+
+
 @task(
     name="prepare-run",
     cache_policy=NO_CACHE,
     cache_result_in_memory=False,
     retries=2,
     retry_delay_seconds=5,
+    retry_condition_fn=transient,
     timeout_seconds=300,
 )
-def prepare_run(
+async def prepare_run(
     settings: Settings,
     registry: Registry,
     run_id: str,
@@ -116,14 +123,17 @@ def prepare_run(
     source_ids: Sequence[str],
     accept_registry_change: bool = False,
 ) -> pipeline.RunStart:
-    return pipeline.prepare_run(
-        settings,
-        registry,
-        run_id,
-        "ingest_feeds",
-        all_feeds=all_feeds,
-        source_ids=source_ids,
-        accept_registry_change=accept_registry_change,
+    return await asyncio.to_thread(
+        partial(
+            pipeline.prepare_run,
+            settings,
+            registry,
+            run_id,
+            "ingest_feeds",
+            all_feeds=all_feeds,
+            source_ids=source_ids,
+            accept_registry_change=accept_registry_change,
+        )
     )
 
 
@@ -248,7 +258,7 @@ async def ingest_feeds(
         settings = replace(settings, page_budget_seconds=page_budget_seconds or None)
     deadline = pipeline.page_deadline(settings)
     warm_pool(settings.extract_workers)  # workers start while feeds are fetched
-    start = prepare_run(
+    start = await prepare_run(
         settings, q(registry), run_id, all_feeds, source_ids or [], accept_registry_change
     )
     feeds = start.feeds
