@@ -1591,6 +1591,50 @@ def time_in_text(text: str, day: date) -> time | None:
     return found[0][0] if found else None
 
 
+# "Published: Monday, November 18th, 2019 at 11:08 a.m.", "Publié le 12/03/2020
+# à 14h05", "Veröffentlicht am 12.03.2020 um 14:05": a date the page itself
+# calls the publication's (the first one, near the top).
+_PUBLISHED_LABEL = re.compile(
+    r"(?:\b(?:Published|Posted)(?: on|:)|\bPublié(?: le|:)|\bPublicado(?: el| em|:)|"
+    r"\bVeröffentlicht(?: am|:)|\bPubblicato(?: il|:)|\bOpublikowano:?|\bGepubliceerd(?: op|:)|"
+    r"\bPublicerad:?|\bJulkaistu:?|\bYayınlanma(?: Tarihi)?:?|发布时间[:：]?|發布時間[:：]?|"
+    r"发表时间[:：]?|입력\s?:?)\s*(?P<rest>.{6,60})"
+)
+_NUMERIC_DATE = re.compile(
+    r"(?P<a>\d{1,4})[./-](?P<b>\d{1,2})[./-](?P<c>\d{2,4})(?:\D{1,6}" + _CLOCK + ")?"
+)
+
+
+def labelled_date(text: str) -> str | None:
+    """The first date the page labels as its publication's, as ISO 8601
+    (naive; with the time when one follows), or None."""
+    found = _PUBLISHED_LABEL.search(text[:20_000])
+    if found is None:
+        return None
+    rest = found.group("rest")
+    numeric = _NUMERIC_DATE.match(rest.strip())
+    if numeric is not None:
+        a, b, c = (int(numeric.group(k)) for k in ("a", "b", "c"))
+        year, month, day = (a, b, c) if a > 31 else (c if c > 99 else 2000 + c, b, a)
+        try:
+            when = date(year, month, day)
+        except ValueError:
+            return None
+        if numeric.group("h") is None:
+            return when.isoformat()
+        return datetime.combine(when, _clock_of(numeric)).isoformat()
+    # a date written out in English ("Monday, November 18th, 2019 at 11:08 a.m.")
+    words = re.sub(r"(\d)(?:st|nd|rd|th)\b", r"\1", rest)
+    words = re.sub(r"\b([ap])\.m\.", r"\1m", words, flags=re.IGNORECASE)
+    words = re.split(r"\s[|•–—]\s|\bUpdated\b|\bby\b", words, maxsplit=1, flags=re.IGNORECASE)[0]
+    stamp = _loose_stamp(words.replace(" at ", " ").strip(" ,."))
+    if stamp is None:
+        return None
+    if stamp.clock is None:
+        return stamp.day.isoformat()
+    return datetime.combine(stamp.day, stamp.clock).isoformat()
+
+
 def text_date(tree: HtmlElement, url: str) -> str | None:
     """A date found in the page's text and markup by htmldate (the original
     publication date; with a time of day when the page gives one)."""
@@ -1643,7 +1687,7 @@ def describe(
         visible = Visible(tree)
     published = decide_published(page, context, now, extra, visible)
     if tree is not None and (published is None or published.precision == "day"):
-        found = text_date(tree, context.url or page.url)
+        found = labelled_date(visible.text) or text_date(tree, context.url or page.url)
         if found:
             stamp = parse_stamp(found)
             if stamp is not None and stamp.clock == time(0, 0) and stamp.offset is None:
