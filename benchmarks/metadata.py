@@ -208,7 +208,8 @@ def main() -> None:
     print("\nper language (title exact, authors F1, published correct, date correct, body F1):")
     print(_by_language(reports))
     if args.worst:
-        print(_worst(reports[0], {g.id: g for g in devset}, args.worst))
+        print(f"\nworst pages of {reports[-1].name}:")
+        print(_worst(reports[-1], {g.id: g for g in devset}, args.worst))
     if args.timing:
         print("\n" + timing(devset, args.timing))
 

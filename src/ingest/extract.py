@@ -57,13 +57,19 @@ def _overlap(clue: set[str], text: str) -> float:
 
 
 def _body(tree: HtmlElement, url: str, *, fast: bool) -> str:
+    """The article's text: the fast path leaves tables out (on news pages they
+    are mostly layout, navigation or data widgets) and favours precision; the
+    full extraction, the fallback, keeps tables and favours nothing, to find
+    the text on pages the fast path misses (some sites lay articles out in
+    tables)."""
     doc = trafilatura.bare_extraction(
         tree,
         url=url,
         fast=fast,
         include_comments=False,
-        include_tables=True,
+        include_tables=not fast,
         with_metadata=False,
+        favor_precision=fast,
     )
     return ((doc.text if isinstance(doc, Document) else "") or "").strip()
 
