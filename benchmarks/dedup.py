@@ -27,11 +27,12 @@ from pathlib import Path
 
 import duckdb
 
-from ingest import warehouse
-from ingest.dedup import Candidate
+from ingest import records
 from ingest.near import fingerprint
-from ingest.records import Extracted, FeedEntry
+from ingest.records import Candidate, Extracted, FeedEntry
 from ingest.registry import parse_registry
+from ingest.store import connection, load
+from ingest.store import feeds as store_feeds
 
 VOCAB = [
     f"{a}{b}"
@@ -116,10 +117,10 @@ def run(n: int) -> dict[str, float]:
         path = Path(tmp) / "dedup.duckdb"
         load_s = 0.0
         last_batch_s = 0.0
-        with warehouse.writer(path) as con:
-            warehouse.sync_registry(con, make_registry(), datetime.now(UTC))  # type: ignore[arg-type]
+        with connection.writer(path) as con:
+            store_feeds.sync_registry(con, make_registry(), datetime.now(UTC))  # type: ignore[arg-type]
             for b in range(0, n, BATCH):
-                batch = warehouse.LoadBatch(f"run-{b}")
+                batch = records.LoadBatch(f"run-{b}")
                 t = time.perf_counter()
                 fps = [fingerprint(body) for _, _, body, _ in items[b : b + BATCH]]
                 sign_s += time.perf_counter() - t
@@ -128,7 +129,7 @@ def run(n: int) -> dict[str, float]:
                     for i, (_, src, body, when) in enumerate(items[b : b + BATCH], start=b)
                 ]
                 t = time.perf_counter()
-                warehouse.load_batch(con, batch)
+                load.load_batch(con, batch)
                 last_batch_s = time.perf_counter() - t
                 load_s += last_batch_s
         con = duckdb.connect(str(path), read_only=True)

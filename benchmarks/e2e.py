@@ -563,7 +563,8 @@ def extraction_limit(
 
     Each is timed ``repeats`` times, alternating, and the best time counts: on a
     shared machine the best run is the one least disturbed by other work."""
-    from ingest.extract import extract_page, normalise_text
+    from ingest.extract import extract_page
+    from ingest.text import normalise_text
 
     pages = list(web.iter_pages(sample=sample))
     urls = [u for u, _ in pages]

@@ -19,11 +19,11 @@ from prefect.client.schemas.objects import State
 
 from flows.ingest_feeds import flow_setup, heartbeat, load, q, stopped
 from ingest import pipeline, progress, stopping
-from ingest.backfill import Params, PlanItem, iter_batches
+from ingest.backfill import Params, iter_batches
 from ingest.fetch import Fetcher
+from ingest.records import PlanItem, Staged
 from ingest.registry import Registry
 from ingest.settings import Settings
-from ingest.staging import Staged
 
 
 @task(

@@ -32,10 +32,11 @@ from prefect.utilities.annotations import quote
 from ingest import pipeline, stopping
 from ingest.extract import warm_pool
 from ingest.fetch import Fetcher
+from ingest.records import DueFeed, Staged
 from ingest.registry import Registry, load_registry
 from ingest.settings import Settings
-from ingest.staging import Staged
-from ingest.warehouse import HEARTBEAT_EVERY, DueFeed, RegistryChangeRefused
+from ingest.store.feeds import RegistryChangeRefused
+from ingest.store.runs import HEARTBEAT_EVERY
 
 T = TypeVar("T")
 

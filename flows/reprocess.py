@@ -16,7 +16,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State
 
 from flows.ingest_feeds import flow_setup, heartbeat, q, stopped, writer_slot
-from ingest import pipeline, progress, stopping, warehouse
+from ingest import pipeline, progress, records, stopping
 from ingest.registry import Registry
 from ingest.settings import Settings
 
@@ -25,8 +25,8 @@ BATCH = 200
 
 @task(name="reextract", cache_policy=NO_CACHE, cache_result_in_memory=False, timeout_seconds=3600)
 async def reextract(
-    pages: list[warehouse.StoredPage], registry: Registry, settings: Settings
-) -> tuple[list[warehouse.Reextracted], Counter[str]]:
+    pages: list[records.StoredPage], registry: Registry, settings: Settings
+) -> tuple[list[records.Reextracted], Counter[str]]:
     return await asyncio.to_thread(pipeline.reextract, pages, registry, settings)
 
 
@@ -39,7 +39,7 @@ async def reextract(
     timeout_seconds=600,
 )
 async def store(
-    settings: Settings, updates: list[warehouse.Reextracted], run_id: str
+    settings: Settings, updates: list[records.Reextracted], run_id: str
 ) -> dict[str, int]:
     async with writer_slot():
         return await asyncio.to_thread(pipeline.apply_reextracted, settings, updates, run_id)

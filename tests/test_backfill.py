@@ -29,12 +29,12 @@ from flows.reprocess import reprocess
 from prefect.testing.utilities import prefect_test_harness
 from tests.conftest import run_once
 
-from ingest import warehouse
 from ingest.backfill import parse_sitemap
 from ingest.demo.runner import demo_environment
 from ingest.demo.server import Reply, SiteServer
 from ingest.demo.site import NewsSite
 from ingest.registry import Registry, dump_registry, parse_registry
+from ingest.store import connection, read
 
 SINCE, UNTIL = "2026-03-10", "2026-03-12"
 START = datetime(2026, 3, 10, tzinfo=UTC)
@@ -448,10 +448,8 @@ def test_kill_and_resume_equals_uninterrupted(
         time.sleep(0.5)
         if killed.exists():
             try:
-                done = warehouse.query(killed, "SELECT count(*) FROM backfill_done", wait=2).rows[
-                    0
-                ][0]
-            except warehouse.WarehouseError:
+                done = read.query(killed, "SELECT count(*) FROM backfill_done", wait=2).rows[0][0]
+            except connection.WarehouseError:
                 continue
             if done >= 2:
                 break
@@ -514,9 +512,9 @@ def test_queries_keep_working_during_ingestion(
             time.sleep(0.2)
             continue
         try:
-            warehouse.query(wh, "SELECT count(*) FROM articles", wait=30)
+            read.query(wh, "SELECT count(*) FROM articles", wait=30)
             answered += 1
-        except warehouse.WarehouseError as exc:
+        except connection.WarehouseError as exc:
             if "no warehouse" in str(exc) or "does not exist" in str(exc).lower():
                 continue  # the first migration has not run yet
             failed += 1

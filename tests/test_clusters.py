@@ -23,12 +23,13 @@ from typing import Any
 import duckdb
 import pytest
 
-from ingest import warehouse
+from ingest import records
 from ingest.attribute import WireMatcher
-from ingest.dedup import Candidate
 from ingest.near import fingerprint
-from ingest.records import Extracted, FeedEntry
+from ingest.records import Candidate, Extracted, FeedEntry
 from ingest.registry import Registry, parse_registry
+from ingest.store import connection, load
+from ingest.store import feeds as store_feeds
 
 FIXTURES = Path(__file__).parent / "fixtures" / "clusters"
 PRECISION_FLOOR = 0.99
@@ -94,12 +95,12 @@ def loaded(
     order = list(items)
     random.Random(7).shuffle(order)  # copies arrive before and after their originals
     path = Path(tmp_path_factory.mktemp("clusters")) / "eval.duckdb"
-    with warehouse.writer(path) as con:
-        warehouse.sync_registry(con, reg, datetime.now(UTC))
+    with connection.writer(path) as con:
+        store_feeds.sync_registry(con, reg, datetime.now(UTC))
         for i in range(4):
-            batch = warehouse.LoadBatch(f"run-{i}")
+            batch = records.LoadBatch(f"run-{i}")
             batch.candidates = [candidate(it, reg, matcher) for it in order[i::4]]
-            warehouse.load_batch(con, batch)
+            load.load_batch(con, batch)
     con = duckdb.connect(str(path), read_only=True)
     rows = con.execute("SELECT url, cluster_id, wire_service FROM articles").fetchall()
     con.close()

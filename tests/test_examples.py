@@ -6,9 +6,9 @@ from pathlib import Path
 
 from tests.conftest import run_once
 
-from ingest import warehouse
 from ingest.registry import Registry
 from ingest.settings import Settings
+from ingest.store import read
 
 EXAMPLES = Path(__file__).parents[1] / "warehouse" / "queries" / "examples.sql"
 
@@ -21,5 +21,5 @@ def test_example_queries_run(settings: Settings, registry: Registry) -> None:
     statements = [s.strip() for s in text.split(";") if s.strip()]
     assert len(statements) >= 6
     for sql in statements:
-        result = warehouse.query(settings.warehouse, sql)
+        result = read.query(settings.warehouse, sql)
         assert result.columns, sql

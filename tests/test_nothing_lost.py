@@ -26,7 +26,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from tests.conftest import run_once
 
-from ingest import pending, warehouse
+from ingest import pending
 from ingest.demo.server import Reply, RequestInfo, SiteServer
 from ingest.feeds import parse_feed
 from ingest.fetch import Fetcher
@@ -35,6 +35,8 @@ from ingest.records import FeedEntry, FetchKind, FetchResult, Outcome
 from ingest.registry import Registry, dump_registry, load_registry, parse_registry
 from ingest.robots import RobotsPolicy, record_from_fetch
 from ingest.settings import Settings, default_sources_path
+from ingest.store import connection, read, runs
+from ingest.store import feeds as store_feeds
 from ingest.urls import BadURL, canonicalize, checked
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -411,7 +413,7 @@ def test_the_warehouse_remembers_its_registry(
         settings.warehouse, "SELECT count(*) FROM articles WHERE wire_service IS NOT NULL"
     )
     # the shipped registry (another file, without the demo's sources): refused, nothing changed
-    with pytest.raises(warehouse.RegistryChangeRefused) as refused:
+    with pytest.raises(store_feeds.RegistryChangeRefused) as refused:
         run_once(settings, load_registry(default_sources_path()))
     message = str(refused.value)
     assert "last synced with" in message and "--accept-registry-change" in message
@@ -431,13 +433,13 @@ def test_the_warehouse_remembers_its_registry(
         }
     )
     own.write_text(dump_registry(parse_registry(data).sources), encoding="utf-8")
-    with warehouse.writer(settings.warehouse) as con:
-        warehouse.sync_registry(con, load_registry(own), NOW)
+    with connection.writer(settings.warehouse) as con:
+        store_feeds.sync_registry(con, load_registry(own), NOW)
     # dropping a wire's credit that stored articles carry: refused
     wire = next(s for s in data["sources"] if s["kind"] == "wire")
     wire["credits"] = wire["credits"][1:]
     own.write_text(dump_registry(parse_registry(data).sources), encoding="utf-8")
-    with pytest.raises(warehouse.RegistryChangeRefused, match="lose credit"):
+    with pytest.raises(store_feeds.RegistryChangeRefused, match="lose credit"):
         run_once(settings, load_registry(own))
     # unless it is meant; every sync is recorded with the file's hash
     run_once(settings, load_registry(own), accept_registry_change=True)
@@ -471,7 +473,7 @@ def test_no_command_clears_a_field_without_a_revision_row(
     smaller = tmp_path / "no-wire.toml"
     smaller.write_text(dump_registry(parse_registry(data).sources), encoding="utf-8")
     with prefect_test_harness(server_startup_timeout=120):
-        with pytest.raises(warehouse.RegistryChangeRefused):
+        with pytest.raises(store_feeds.RegistryChangeRefused):
             asyncio.run(reprocess(warehouse=str(settings.warehouse), sources=str(smaller)))
         counts = asyncio.run(
             reprocess(
@@ -499,9 +501,9 @@ def test_a_run_without_heartbeat_is_marked_abandoned_by_the_next(
     site: SiteServer, settings: Settings, registry: Registry
 ) -> None:
     run_once(settings, registry)
-    with warehouse.writer(settings.warehouse) as con:
-        warehouse.start_run(con, "dead", "ingest_feeds", NOW - timedelta(hours=1), "elsewhere:1")
-        warehouse.start_run(con, "alive", "ingest_feeds", datetime.now(UTC), "elsewhere:2")
+    with connection.writer(settings.warehouse) as con:
+        runs.start_run(con, "dead", "ingest_feeds", NOW - timedelta(hours=1), "elsewhere:1")
+        runs.start_run(con, "alive", "ingest_feeds", datetime.now(UTC), "elsewhere:2")
     run_once(settings, registry)
     got = dict(rows(settings.warehouse, "SELECT run_id, status FROM runs"))
     assert got["dead"] == "abandoned"
@@ -525,27 +527,27 @@ def test_query_reads_the_warehouse_and_nothing_else(
         f"ATTACH '{tmp_path / 'other.duckdb'}'",
         "INSTALL httpfs",
     ):
-        with pytest.raises(warehouse.WarehouseError, match="refused"):
-            warehouse.query(wh, sql)
+        with pytest.raises(connection.WarehouseError, match="refused"):
+            read.query(wh, sql)
     assert not log.exists() and not (tmp_path / "out.csv").exists()
-    assert warehouse.query(wh, "SUMMARIZE articles").rows
-    assert warehouse.query(wh, "FROM stories LIMIT 1").columns
+    assert read.query(wh, "SUMMARIZE articles").rows
+    assert read.query(wh, "FROM stories LIMIT 1").columns
     # --allow-files: local files may be read (the staged batches, say)
     data = tmp_path / "data.csv"
     data.write_text("a\n1\n", encoding="utf-8")
-    allowed = warehouse.ReadLimits(allow_files=True)
-    assert warehouse.query(wh, f"SELECT * FROM read_csv('{data}')", limits=allowed).rows == [(1,)]
-    with pytest.raises(warehouse.WarehouseError, match="refused"):
-        warehouse.query(wh, f"COPY articles TO '{tmp_path / 'o.csv'}'", limits=allowed)
+    allowed = read.ReadLimits(allow_files=True)
+    assert read.query(wh, f"SELECT * FROM read_csv('{data}')", limits=allowed).rows == [(1,)]
+    with pytest.raises(connection.WarehouseError, match="refused"):
+        read.query(wh, f"COPY articles TO '{tmp_path / 'o.csv'}'", limits=allowed)
     # a bound on time: a long query is stopped
-    with pytest.raises(warehouse.QueryTimeout):
-        warehouse.query(
+    with pytest.raises(read.QueryTimeout):
+        read.query(
             wh,
             "SELECT count(*) FROM range(100000000000) a",
-            limits=warehouse.ReadLimits(timeout_seconds=0.5),
+            limits=read.ReadLimits(timeout_seconds=0.5),
         )
     # and the warehouse is free again at once for a writer
-    with warehouse.writer(wh, wait=1.0):
+    with connection.writer(wh, wait=1.0):
         pass
 
 

@@ -10,10 +10,10 @@ import duckdb
 import pytest
 from tests.conftest import run_once
 
-from ingest import warehouse
 from ingest.demo.server import Reply, RequestInfo, SiteServer
 from ingest.registry import Registry, parse_registry
 from ingest.settings import Settings
+from ingest.store import connection, read
 
 CONTENT_TABLES = {
     "sources": "source_id",
@@ -215,7 +215,7 @@ feeds = ["{site.base_url}/broken/feed.xml", "{site.base_url}/gone/feed.xml",
 
 def test_query_is_read_only(site: SiteServer, settings: Settings, registry: Registry) -> None:
     run_once(settings, registry)
-    result = warehouse.query(settings.warehouse, "SELECT count(*) AS n FROM articles")
+    result = read.query(settings.warehouse, "SELECT count(*) AS n FROM articles")
     assert result.columns == ["n"]
     for sql in (
         "DELETE FROM articles",
@@ -226,19 +226,19 @@ def test_query_is_read_only(site: SiteServer, settings: Settings, registry: Regi
         "COPY articles TO 'x.csv'",
         "CREATE TABLE t AS SELECT 1",
     ):
-        with pytest.raises(warehouse.ReadOnlyViolation, match="read-only"):
-            warehouse.query(settings.warehouse, sql)
-    assert warehouse.query(settings.warehouse, "SELECT count(*) FROM articles").rows == [
+        with pytest.raises(connection.ReadOnlyViolation, match="read-only"):
+            read.query(settings.warehouse, sql)
+    assert read.query(settings.warehouse, "SELECT count(*) FROM articles").rows == [
         (site.site.expected_articles(),)
     ]
-    with pytest.raises(warehouse.WarehouseError, match="SQL error"):
-        warehouse.query(settings.warehouse, "SELEC nonsense")
+    with pytest.raises(connection.WarehouseError, match="SQL error"):
+        read.query(settings.warehouse, "SELEC nonsense")
 
 
 def test_query_waits_for_writer_then_says_busy(settings: Settings, registry: Registry) -> None:
     import multiprocessing
 
-    with warehouse.writer(settings.warehouse):
+    with connection.writer(settings.warehouse):
         pass
     ctx = multiprocessing.get_context("spawn")
     ready = ctx.Event()
@@ -246,12 +246,12 @@ def test_query_waits_for_writer_then_says_busy(settings: Settings, registry: Reg
     proc.start()
     try:
         assert ready.wait(30)
-        with pytest.raises(warehouse.WarehouseBusy, match=r"held by process \d+ \(python"):
-            warehouse.query(settings.warehouse, "SELECT 1", wait=0.5)
+        with pytest.raises(connection.WarehouseBusy, match=r"held by process \d+ \(python"):
+            read.query(settings.warehouse, "SELECT 1", wait=0.5)
     finally:
         proc.terminate()
         proc.join()
-    assert warehouse.query(settings.warehouse, "SELECT 1", wait=5).rows == [(1,)]
+    assert read.query(settings.warehouse, "SELECT 1", wait=5).rows == [(1,)]
 
 
 def _hold_file(path: str, ready: object, seconds: float) -> None:
@@ -337,7 +337,7 @@ def test_revision_when_listing_and_text_change(
 
 def test_story_views(site: SiteServer, settings: Settings, registry: Registry) -> None:
     run_once(settings, registry)
-    stories = warehouse.query(
+    stories = read.query(
         settings.warehouse,
         """
         SELECT members, source_count, sources, wire_service, origin_source_id
@@ -346,7 +346,7 @@ def test_story_views(site: SiteServer, settings: Settings, registry: Registry) -
     assert [(r[0], r[1], r[3], r[4]) for r in stories.rows] == [
         (3, 3, "continental-press", "continental-press")
     ] * 2
-    synd = warehouse.query(
+    synd = read.query(
         settings.warehouse,
         """
         SELECT republisher, original_source, via, articles FROM syndication ORDER BY 1""",

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingest.records import FetchKind, FetchResult, Outcome
+from ingest.records import FeedHistory, FetchKind, FetchResult, Outcome
 from ingest.robots import RobotsPolicy, product_token, record_from_fetch
-from ingest.schedule import Failure, FeedHistory, Policy, classify, plan
+from ingest.schedule import Failure, Policy, classify, plan
 
 NOW = datetime(2026, 3, 10, 12, tzinfo=UTC)
 POLICY = Policy()

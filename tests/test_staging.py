@@ -15,12 +15,13 @@ import pyarrow.parquet as pq
 import pytest
 from tests.test_pipeline import snapshot
 
-from ingest import pipeline, staging, warehouse
+from ingest import pipeline, records
 from ingest.demo.server import SiteServer
 from ingest.fetch import Fetcher
+from ingest.records import Staged
 from ingest.registry import Registry
 from ingest.settings import Settings
-from ingest.staging import Staged
+from ingest.store import load, staging
 
 
 def stage_run(settings: Settings, registry: Registry, run_id: str = "run-a") -> list[Staged]:
@@ -157,13 +158,13 @@ def test_crash_before_commit_loads_again(
     settings: Settings, registry: Registry, reference: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     staged = stage_run(settings, registry)
-    real = warehouse._write_batch
+    real = load._write_batch
 
-    def dies_after_writing(con: duckdb.DuckDBPyConnection, batch: warehouse.LoadBatch) -> object:
+    def dies_after_writing(con: duckdb.DuckDBPyConnection, batch: records.LoadBatch) -> object:
         real(con, batch)
         raise RuntimeError("killed mid-load")
 
-    monkeypatch.setattr(warehouse, "_write_batch", dies_after_writing)
+    monkeypatch.setattr(load, "_write_batch", dies_after_writing)
     with pytest.raises(RuntimeError):
         pipeline.load_staged(settings, staged[0])
     monkeypatch.undo()
@@ -279,7 +280,7 @@ def test_a_leftover_that_fails_to_write_stays_for_the_next_run(
     def disk_full(*_args: object, **_kw: object) -> None:
         raise duckdb.IOException("No space left on device")
 
-    monkeypatch.setattr(warehouse, "load_staged", disk_full)
+    monkeypatch.setattr(load, "load_staged", disk_full)
     counts = pipeline.load_leftovers(settings, "next")
     assert counts["staged_leftovers_held"] == 1  # the first one; the rest wait behind it
     assert counts["staged_failed"] == 0

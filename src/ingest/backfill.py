@@ -27,6 +27,7 @@ from lxml import etree
 from warcio.archiveiterator import ArchiveIterator
 
 from ingest.feeds import struct_to_utc
+from ingest.records import PlanItem
 from ingest.registry import Registry
 from ingest.urls import BadURL, canonicalize, host_of
 
@@ -76,17 +77,6 @@ class Params:
         d["since"] = self.since.isoformat()
         d["until"] = self.until.isoformat() if self.until else None
         return d
-
-
-@dataclass(frozen=True)
-class PlanItem:
-    url: str
-    source_id: str
-    input: str
-    via: str  # sitemap | archive | urls | warc
-    published_at: datetime | None = None
-    title: str | None = None
-    warc_offset: int | None = None
 
 
 @dataclass

@@ -28,7 +28,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ingest import staging, stopping, warehouse
+from ingest import stopping
 from ingest.registry import (
     RegistryError,
     dump_registry,
@@ -37,6 +37,8 @@ from ingest.registry import (
     load_registry,
 )
 from ingest.settings import Settings, default_sources_path
+from ingest.store import connection, read, staging
+from ingest.store import feeds as store_feeds
 
 app = typer.Typer(
     name="ingest",
@@ -91,7 +93,7 @@ def clear_errors() -> Iterator[None]:
     """Library errors become one message on stderr and exit code 1."""
     try:
         yield
-    except (RegistryError, warehouse.WarehouseError) as exc:
+    except (RegistryError, connection.WarehouseError) as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(1) from None
 
@@ -285,7 +287,7 @@ def _run_flow(name: str, make: Callable[[], Any], *, bar: bool = True) -> dict[s
     except (FailedRun, ServerStartError) as exc:
         err.print(f"[red]{name} failed:[/red] {exc}", highlight=False)
         raise typer.Exit(1) from None
-    except (RegistryError, warehouse.WarehouseError, ValueError, OSError) as exc:
+    except (RegistryError, connection.WarehouseError, ValueError, OSError) as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(1) from None
     except Exception as exc:
@@ -473,7 +475,7 @@ def query(
     not a SELECT is refused, local files are not readable unless --allow-files, and
     a query stops after --timeout seconds."""
     settings = state.settings
-    limits = warehouse.ReadLimits(
+    limits = read.ReadLimits(
         allow_files=allow_files,
         timeout_seconds=timeout if timeout is not None else settings.query_timeout_seconds,
         memory_limit=memory_limit or settings.query_memory_limit,
@@ -485,12 +487,12 @@ def query(
         import pyarrow.parquet as pq  # noqa: PLC0415
 
         with clear_errors():
-            arrow = warehouse.query_arrow(settings.warehouse, sql, limits=limits)
+            arrow = read.query_arrow(settings.warehouse, sql, limits=limits)
         pq.write_table(arrow, output)
         err.print(f"wrote {arrow.num_rows} rows to {output}")
         return
     with clear_errors():
-        result = warehouse.query(settings.warehouse, sql, limits=limits)
+        result = read.query(settings.warehouse, sql, limits=limits)
     if fmt is Format.table and output is None:
         _print_table(None, result)
         return
@@ -525,7 +527,7 @@ def status(
     """Feed health (last status, failures, next fetch) and recent runs."""
     path = state.settings.warehouse
     with clear_errors():
-        feeds = warehouse.query(
+        feeds = read.query(
             path,
             """
             SELECT f.source_id, f.url, coalesce(f.last_outcome, 'never fetched') AS last,
@@ -538,7 +540,7 @@ def status(
             ORDER BY f.consecutive_failures DESC, f.source_id, f.url
         """,
         )
-        recent = warehouse.query(
+        recent = read.query(
             path,
             f"""
             SELECT run_id, flow, status, strftime(started_at, '%Y-%m-%d %H:%M:%S') AS started,
@@ -547,7 +549,7 @@ def status(
             FROM runs ORDER BY started_at DESC LIMIT {int(runs)}
         """,
         )
-        queue = warehouse.query(
+        queue = read.query(
             path,
             """
             SELECT (SELECT count(*) FROM pending_pages WHERE kind = 'queued') AS queued,
@@ -557,7 +559,7 @@ def status(
                    (SELECT min(next_attempt_at) FROM pending_pages) AS next_attempt
         """,
         )
-        why = warehouse.query(
+        why = read.query(
             path,
             f"""
             SELECT run_id, status, reason FROM (
@@ -593,7 +595,7 @@ def status(
     )
 
 
-def _print_table(title: str | None, result: warehouse.QueryResult) -> None:
+def _print_table(title: str | None, result: read.QueryResult) -> None:
     table = Table(title=title, show_header=True, header_style="bold")
     for c in result.columns:
         table.add_column(c, overflow="fold")
@@ -632,8 +634,8 @@ def sources_enable(
 ) -> None:
     """Re-enable disabled feeds (all feeds of a source, or single feeds); they are
     polled on the next run."""
-    with clear_errors(), warehouse.writer(state.settings.warehouse) as con:
-        enabled = warehouse.enable_feeds(con, ids)
+    with clear_errors(), connection.writer(state.settings.warehouse) as con:
+        enabled = store_feeds.enable_feeds(con, ids)
     for feed_id, url in enabled:
         err.print(f"enabled {feed_id} {url}", highlight=False)
     if not enabled:

@@ -20,21 +20,32 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
-from functools import cached_property
+from dataclasses import replace
+from datetime import UTC, datetime
 
-from ingest.extract import normalise_text, word_count
-from ingest.near import Fingerprint, best_match, fingerprint
-from ingest.records import Article, BodyStatus, Extracted, FeedEntry, Sighting
+from ingest.near import best_match, fingerprint
+from ingest.records import (
+    Article,
+    BodyStatus,
+    Candidate,
+    Extracted,
+    FeedEntry,
+    Fingerprint,
+    Known,
+    Listing,
+    Member,
+    Reextracted,
+    Resolution,
+    Revision,
+    Sighting,
+    Stored,
+    StoryItem,
+)
+from ingest.text import word_count
 
 
 def article_id_for(canonical_url: str) -> str:
     return "a" + hashlib.sha1(canonical_url.encode("utf-8"), usedforsecurity=False).hexdigest()[:15]
-
-
-def content_hash(body: str) -> str:
-    return hashlib.sha256(normalise_text(body).encode("utf-8")).hexdigest()
 
 
 def cluster_id_for(article_id: str) -> str:
@@ -63,26 +74,6 @@ def body_rank(status: str) -> int:
     return 2 if status == BodyStatus.PAGE else 1
 
 
-@dataclass(frozen=True)
-class Stored:
-    """An article's revisable fields (as stored, or as a new version)."""
-
-    content_hash: str
-    title: str | None
-    revision: int = 0
-    author: str | None = None
-    published_at: datetime | None = None
-    language: str | None = None
-    wire_service: str | None = None
-    body_status: str = BodyStatus.PAGE
-
-
-def _text(value: object) -> str | None:
-    if value is None:
-        return None
-    return value.isoformat() if isinstance(value, datetime) else str(value)
-
-
 def diff(old: Stored, new: Stored) -> dict[str, tuple[str | None, str | None]]:
     """Field -> (old, new), as text, of what a new version changes (empty: nothing).
 
@@ -97,7 +88,7 @@ def diff(old: Stored, new: Stored) -> dict[str, tuple[str | None, str | None]]:
         if after is None and name in _KEEP_WHEN_MISSING:
             continue
         if before != after:
-            out[name] = (_text(before), _text(after))
+            out[name] = (_as_text(before), _as_text(after))
     return out
 
 
@@ -107,100 +98,84 @@ def changes(old_title: str | None, new_title: str | None, old_hash: str, new_has
     return ",".join(diff(Stored(old_hash, old_title), Stored(new_hash, new_title)))
 
 
-@dataclass(frozen=True)
-class Candidate:
-    """A listing whose page (or feed text) produced a body, ready to dedup."""
-
-    entry: FeedEntry
-    canonical_url: str
-    urls: tuple[str, ...]  # every canonical URL that led here, canonical_url first
-    extracted: Extracted
-    source_id: str  # publisher after attribution
-    wire_service: str | None
-    seen_at: datetime
-    revisit: str | None = None  # a known article refetched because its listing changed
-    fingerprint: Fingerprint | None = None
-    body_status: str = BodyStatus.PAGE
-    body_reason: str | None = None  # why the body is not the page's
-
-    @cached_property
-    def content_hash(self) -> str:
-        return content_hash(self.extracted.body)
+def _as_text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, list | tuple):
+        return "; ".join(str(v) for v in value)
+    return str(value)
 
 
-@dataclass(frozen=True)
-class Listing:
-    """A feed entry whose URL is already a known article: only a sighting."""
-
-    entry: FeedEntry
-    article_id: str
-    seen_at: datetime
-
-
-@dataclass(frozen=True)
-class Known:
-    by_url: Mapping[str, str] = field(default_factory=dict)
-    by_hash: Mapping[tuple[str, str], str] = field(default_factory=dict)
-    stored: Mapping[str, Stored] = field(default_factory=dict)  # article_id -> state
-
-
-@dataclass(frozen=True)
-class Revision:
-    """A new version of a stored article: what it changed and the new values
-    (a None title, author, time or language keeps the stored one)."""
-
-    article_id: str
-    revision: int
-    revised_at: datetime
-    changed: str  # the changed fields, comma-separated, in REVISED_FIELDS order
-    fields: Mapping[str, tuple[str | None, str | None]]  # field -> (old, new) as text
-    title: str | None
-    body: str
-    content_hash: str
-    word_count: int
-    author: str | None
-    published_at: datetime | None
-    language: str | None
-    wire_service: str | None
-    extractor: str
-    body_status: str
-    body_reason: str | None = None
-    # metadata that follows the new version (not compared: a change of these
-    # alone is no revision)
-    authors: tuple[str, ...] = ()
-    published_precision: str | None = None
-    modified_at: datetime | None = None
-    description: str | None = None
-    image_url: str | None = None
-    section: str | None = None
-    keywords: tuple[str, ...] = ()
-    metadata_sources: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def body_changed(self) -> bool:
-        return "body" in self.fields
-
-    @property
-    def new_title(self) -> str | None:
-        return self.title
-
-    @property
-    def new_content_hash(self) -> str:
-        return self.content_hash
-
-
-@dataclass
-class Resolution:
-    articles: list[Article] = field(default_factory=list)
-    fingerprints: dict[str, Fingerprint] = field(default_factory=dict)  # new article -> fp
-    aliases: dict[str, str] = field(default_factory=dict)  # url -> article_id
-    sightings: dict[tuple[str, str], Sighting] = field(default_factory=dict)
-    touched: dict[str, datetime] = field(default_factory=dict)  # existing article -> seen
-    revisions: list[Revision] = field(default_factory=list)
-    # revised article -> fingerprint of its new text (to place it in a story again)
-    revised_fingerprints: dict[str, Fingerprint] = field(default_factory=dict)
-    entry_updates: dict[str, tuple[str | None, datetime | None]] = field(default_factory=dict)
-    duplicates: int = 0
+def reextraction_revision(u: Reextracted, at: datetime) -> Revision | None:
+    """The revision a re-extraction makes of the stored article (None: nothing
+    changed), judged by the same rule as every other revision."""
+    p = u.page
+    old = Stored(
+        p.content_hash,
+        p.title,
+        p.revision,
+        author=p.author,
+        published_at=p.published_at,
+        language=p.language,
+        wire_service=p.wire_service,
+        body_status=p.body_status,
+    )
+    new = replace(
+        old,
+        content_hash=u.content_hash,
+        title=u.title,
+        author=u.author,
+        language=u.language,
+        wire_service=u.wire_service,
+        body_status=BodyStatus.PAGE,
+    )
+    fields = diff(old, new)
+    ex = u.metadata or Extracted(body=u.body, extractor=u.extractor)
+    published = ex.published_at if ex.published_precision == "minute" else None
+    if published is not None and published != p.published_at:
+        fields["published_at"] = (_as_text(p.published_at), _as_text(published))
+    fresh = {
+        "authors": list(ex.authors) or None,
+        "published_precision": ex.published_precision,
+        "modified_at": ex.modified_at,
+        "description": ex.description,
+        "image_url": ex.image_url,
+        "section": ex.section,
+        "keywords": list(ex.keywords) or None,
+    }
+    for name, value in fresh.items():
+        before = p.metadata.get(name)
+        if value is not None and _as_text(value) != _as_text(before):
+            fields[name] = (_as_text(before), _as_text(value))
+    if not fields and u.extractor == p.extractor:
+        return None
+    return Revision(
+        article_id=p.article_id,
+        revision=p.revision + 1 if fields else p.revision,
+        revised_at=at,
+        changed=",".join(fields),
+        fields=fields,
+        title=u.title,
+        body=u.body,
+        content_hash=u.content_hash,
+        word_count=u.word_count,
+        author=u.author,
+        published_at=published,
+        language=u.language,
+        wire_service=u.wire_service,
+        extractor=u.extractor,
+        body_status=BodyStatus.PAGE,
+        authors=ex.authors,
+        published_precision=ex.published_precision,
+        modified_at=ex.modified_at,
+        description=ex.description,
+        image_url=ex.image_url,
+        section=ex.section,
+        keywords=ex.keywords,
+        metadata_sources=ex.metadata_sources,
+    )
 
 
 def resolve(
@@ -334,25 +309,6 @@ def resolve(
                 res.aliases[url] = article_id
         sight(article_id, cand.entry, cand.seen_at)
     return res
-
-
-@dataclass(frozen=True)
-class Member:
-    """An article already in a cluster, as a near-duplicate candidate."""
-
-    article_id: str
-    cluster_id: str
-    fingerprint: Fingerprint
-
-
-@dataclass(frozen=True)
-class StoryItem:
-    """An article to place in a story: a new one, or one whose text changed."""
-
-    article_id: str
-    content_hash: str
-    story_at: datetime  # published, else first seen
-    fingerprint: Fingerprint
 
 
 def story_time(article: Article) -> datetime:

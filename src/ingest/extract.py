@@ -13,7 +13,6 @@ import html
 import multiprocessing
 import os
 import re
-import unicodedata
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
@@ -267,15 +266,3 @@ def choose_body(page: Extracted | None, entry: FeedEntry, min_chars: int) -> Ext
     if page is not None and page.body:
         return page
     return None
-
-
-_WS = re.compile(r"\s+")
-
-
-def normalise_text(text: str) -> str:
-    """Text as compared for exact duplicates: NFKC, case-folded, one space."""
-    return _WS.sub(" ", unicodedata.normalize("NFKC", text)).strip().casefold()
-
-
-def word_count(text: str) -> int:
-    return len(text.split())

@@ -29,10 +29,11 @@ import re
 import unicodedata
 import zlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+
+from ingest.records import Fingerprint
 
 SHINGLE = 4
 NUM_PERM = 128
@@ -56,8 +57,6 @@ MIN_CONTAINMENT_SHORT = 0.8
 # Two briefs: both nearly identical.
 MIN_CONTAINMENT_BRIEFS = 0.9
 MIN_JACCARD_BRIEFS = 0.75
-# Fewer words than this: no near-duplicate matching at all (exact copies only).
-MIN_WORDS = 25
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -93,19 +92,6 @@ def bands(sig: npt.NDArray[np.uint32]) -> list[tuple[int, int]]:
     buckets = (pairs[:, 0] << np.uint64(32)) | pairs[:, 1]
     # stored as signed BIGINT: reinterpret the bits
     return list(enumerate(buckets.view(np.int64).tolist()))
-
-
-@dataclass(frozen=True)
-class Fingerprint:
-    """What near-duplicate matching needs of one body."""
-
-    shingles: frozenset[int]
-    word_count: int
-    bands: tuple[tuple[int, int], ...]
-
-    @property
-    def matchable(self) -> bool:
-        return self.word_count >= MIN_WORDS
 
 
 def fingerprint(text: str, *, with_bands: bool = True) -> Fingerprint:

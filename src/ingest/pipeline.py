@@ -23,14 +23,13 @@ from urllib.parse import urlsplit
 
 import duckdb
 
-from ingest import metadata, pending, staging, warehouse
+from ingest import metadata, pending, records
 from ingest.attribute import WireMatcher, publisher_for
 from ingest.backfill import (
     MAX_ARCHIVE_PAGES,
     MAX_SITEMAP_DEPTH,
     Discovery,
     Params,
-    PlanItem,
     order_plan,
     parse_archive_page,
     parse_sitemap,
@@ -38,9 +37,7 @@ from ingest.backfill import (
     read_warc_record,
     scan_warc,
 )
-from ingest.dedup import Candidate, Listing
-from ingest.dedup import content_hash as dedup_hash
-from ingest.extract import choose_body, extract_pages, word_count
+from ingest.extract import choose_body, extract_pages
 from ingest.feeds import parse_feed
 from ingest.fetch import Fetcher, origin_of
 from ingest.near import fingerprint
@@ -48,21 +45,34 @@ from ingest.pending import RetryPolicy
 from ingest.rawstore import RawStore
 from ingest.records import (
     BodyStatus,
+    Candidate,
+    DueFeed,
     Extracted,
     FeedEntry,
+    FeedUpdate,
     FetchKind,
     FetchResult,
+    Listing,
+    LoadBatch,
     Outcome,
     ParsedFeed,
     PendingPage,
+    PlanItem,
+    RawPage,
+    Reject,
+    RobotsRecord,
+    Staged,
 )
 from ingest.registry import Registry
-from ingest.robots import RobotsPolicy, RobotsRecord, as_logged, record_from_fetch, robots_url
+from ingest.robots import RobotsPolicy, as_logged, record_from_fetch, robots_url
 from ingest.schedule import Failure, Policy, classify, plan
 from ingest.settings import Settings, default_sources_path
-from ingest.staging import Staged, StagingError
+from ingest.store import connection, load, pages, revisions, runs, staging
+from ingest.store import feeds as store_feeds
+from ingest.store.staging import StagingError
+from ingest.text import content_hash as dedup_hash
+from ingest.text import word_count
 from ingest.urls import BadURL, canonicalize, host_of, registered_domain
-from ingest.warehouse import DueFeed, FeedUpdate, LoadBatch, RawPage, Reject
 
 log = logging.getLogger(__name__)
 
@@ -84,9 +94,9 @@ def beat(settings: Settings, run_id: str) -> bool:
     """Record that the run is alive; False when the warehouse was busy
     (the next beat tries again: a busy warehouse is a loading run)."""
     try:
-        with warehouse.writer(settings.warehouse, wait=5.0) as con:
-            warehouse.heartbeat(con, run_id, now_utc())
-    except warehouse.WarehouseBusy:
+        with connection.writer(settings.warehouse, wait=5.0) as con:
+            runs.heartbeat(con, run_id, now_utc())
+    except connection.WarehouseBusy:
         return False
     return True
 
@@ -125,12 +135,12 @@ def prepare_run(
     """Migrate, sync the registry, record the run; list the feeds due now,
     the pending links due now and the cached robots.txt answers."""
     now = now_utc()
-    with warehouse.writer(settings.warehouse) as con:
+    with connection.writer(settings.warehouse) as con:
         sync(con, registry, now, run_id, accept_registry_change)
-        abandoned = warehouse.start_run(con, run_id, flow, now, run_host())
-        feeds = warehouse.due_feeds(con, now, all_feeds=all_feeds, source_ids=source_ids)
-        robots = warehouse.robots_records(con, now)
-        due = warehouse.due_pending(con, now, source_ids, MAX_PENDING_PER_RUN)
+        abandoned = runs.start_run(con, run_id, flow, now, run_host())
+        feeds = store_feeds.due_feeds(con, now, all_feeds=all_feeds, source_ids=source_ids)
+        robots = store_feeds.robots_records(con, now)
+        due = load.due_pending(con, now, source_ids, MAX_PENDING_PER_RUN)
         waiting = pending_batch(con, due, run_id, settings, now) if due else None
     return RunStart(feeds, robots, waiting, abandoned)
 
@@ -144,7 +154,7 @@ def sync(
 ) -> None:
     """Sync the registry into the warehouse (refused when it would drop or
     change what stored articles use, unless ``accept_change``)."""
-    warehouse.sync_registry(
+    store_feeds.sync_registry(
         con,
         registry,
         now,
@@ -161,8 +171,8 @@ def finish_run(
     counts: Counter[str],
     reason: str | None = None,
 ) -> None:
-    with warehouse.writer(settings.warehouse) as con:
-        warehouse.finish_run(con, run_id, status, counts, now_utc(), reason=reason)
+    with connection.writer(settings.warehouse) as con:
+        runs.finish_run(con, run_id, status, counts, now_utc(), reason=reason)
 
 
 def end_run(
@@ -183,7 +193,7 @@ def end_run(
     Returns the run's final status."""
     try:
         counts.update(load_staged_files(settings, feed_states, keep_schedules=keep_schedules))
-    except warehouse.WarehouseBusy:
+    except connection.WarehouseBusy:
         raise
     except Exception as exc:  # the files stay: the next run loads them as leftovers
         counts["feed_states_not_loaded"] += len(feed_states)
@@ -194,10 +204,10 @@ def end_run(
     except Exception as exc:
         counts["staged_leftovers_error"] += 1
         log.warning("staged leftovers not loaded (the next run tries again): %s", exc)
-    with warehouse.writer(settings.warehouse) as con:
+    with connection.writer(settings.warehouse) as con:
         orphans = _expire_raw(con, settings)
         counts["raw_pages_expired"] = len(orphans)
-        warehouse.finish_run(con, run_id, status, counts, now_utc(), reason=reason)
+        runs.finish_run(con, run_id, status, counts, now_utc(), reason=reason)
     RawStore(settings.raw_path).remove(orphans)
     return status
 
@@ -207,14 +217,14 @@ def _expire_raw(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[str]
     if settings.raw_retention_days <= 0:
         return []
     before = now_utc() - timedelta(days=settings.raw_retention_days)
-    return list(warehouse.expire_raw_pages(con, before))
+    return list(pages.expire_raw_pages(con, before))
 
 
 def prune_raw(settings: Settings) -> int:
     """Apply the raw store's retention: rows first, then unreferenced files."""
     if settings.raw_retention_days <= 0:
         return 0  # nothing to expire: the warehouse need not be opened
-    with warehouse.writer(settings.warehouse) as con:
+    with connection.writer(settings.warehouse) as con:
         orphans = _expire_raw(con, settings)
     return RawStore(settings.raw_path).remove(orphans)
 
@@ -368,9 +378,9 @@ def skip_known(batch: FeedBatch, settings: Settings) -> FeedBatch:
     from how many entries were new."""
     if batch.new_entries:
         urls = [e.url for e in batch.new_entries]
-        with warehouse.writer(settings.warehouse) as con:
-            known = warehouse.known_listings(con, urls)
-            waiting = warehouse.pending_keys(con, urls)
+        with connection.writer(settings.warehouse) as con:
+            known = load.known_listings(con, urls)
+            waiting = load.pending_keys(con, urls)
         queued_urls = {u for u, _ in waiting}
         fresh: list[FeedEntry] = []
         now = now_utc()
@@ -417,7 +427,7 @@ def pending_batch(
         run_id=run_id,
         load=LoadBatch(run_id, cluster_window_days=settings.cluster_window_days),
     )
-    known = warehouse.known_listings(con, (p.entry.url for p in due))
+    known = load.known_listings(con, (p.entry.url for p in due))
     for p in due:
         seen = known.get(p.entry.url)
         retry_page = seen is not None and seen.body_status == BodyStatus.PROVISIONAL
@@ -431,7 +441,7 @@ def pending_batch(
     return batch
 
 
-def listing_changed(entry: FeedEntry, seen: warehouse.KnownListing) -> bool:
+def listing_changed(entry: FeedEntry, seen: records.KnownListing) -> bool:
     """Whether a feed's listing of a known article says the article changed."""
     if seen.entry_title and entry.title and entry.title != seen.entry_title:
         return True
@@ -903,15 +913,15 @@ def load_staged_files(
                 batch.feed_updates.clear()
             key = this
             group.append((replace(pending.pop(0), batch_id=batch_id), batch))
-        with warehouse.writer(settings.warehouse) as con:
+        with connection.writer(settings.warehouse) as con:
             missing = [s.batch_id for s, b in group if b is None]
             if missing:
-                recorded = warehouse.staged_recorded(con, missing)
+                recorded = load.staged_recorded(con, missing)
                 lost = [m for m in missing if m not in recorded]
                 if lost:
                     raise StagingError(f"staged batch {lost[0]} vanished before it was loaded")
             items = [(s.batch_id, b) for s, b in group if b is not None]
-            written = warehouse.load_staged(con, items, loaded_by) if items else None
+            written = load.load_staged(con, items, loaded_by) if items else None
         for s, _b in group:
             Path(s.path).unlink(missing_ok=True)
         counts.update(written or {})
@@ -924,7 +934,7 @@ LEFTOVER_AGE = timedelta(hours=1)
 
 def load_leftovers(settings: Settings, run_id: str) -> Counter[str]:
     """Load the staged batches of runs that ended (or died: no heartbeat for
-    ``warehouse.STALE_AFTER``) before loading them, oldest first. A live
+    ``runs.STALE_AFTER``) before loading them, oldest first. A live
     run's files, on this machine or another, are left to it.
 
     A file that cannot be read (damaged, or from a version whose records no
@@ -941,8 +951,8 @@ def load_leftovers(settings: Settings, run_id: str) -> Counter[str]:
     files = staging.pending(directory)
     if not files:
         return counts
-    with warehouse.writer(settings.warehouse) as con:
-        running = warehouse.running_runs(con, now)
+    with connection.writer(settings.warehouse) as con:
+        running = runs.running_runs(con, now)
     broken_runs: dict[str, str] = {}
     held_runs: set[str] = set()
     for path in files:
@@ -965,7 +975,7 @@ def load_leftovers(settings: Settings, run_id: str) -> Counter[str]:
             _set_aside(settings, path, run_id, now, str(exc))
             counts["staged_failed"] += 1
             continue
-        except warehouse.WarehouseBusy:
+        except connection.WarehouseBusy:
             raise
         except Exception as exc:
             held_runs.add(owner)
@@ -980,8 +990,8 @@ def load_leftovers(settings: Settings, run_id: str) -> Counter[str]:
 def _set_aside(settings: Settings, path: Path, run_id: str, now: datetime, why: str) -> None:
     target = staging.quarantine(path)
     reject = Reject("load", f"staged batch not loaded: {why}", now, url=str(target))
-    with warehouse.writer(settings.warehouse) as con:
-        warehouse.load_batch(con, LoadBatch(run_id, rejects=[reject]))
+    with connection.writer(settings.warehouse) as con:
+        load.load_batch(con, LoadBatch(run_id, rejects=[reject]))
 
 
 # Chunks of pages in flight (fetching or extracting) by default: enough to
@@ -1223,24 +1233,24 @@ async def plan_backfill(
     """Find or make the plan of this backfill; list what is not done yet."""
     backfill_id = params.backfill_id()
     now = now_utc()
-    with warehouse.writer(settings.warehouse) as con:
+    with connection.writer(settings.warehouse) as con:
         sync(con, registry, now, run_id, accept_registry_change)
-        warehouse.start_run(con, run_id, "backfill", now, run_host())
-        plan = warehouse.backfill_plan(con, backfill_id)
-        robots = warehouse.robots_records(con, now)
+        runs.start_run(con, run_id, "backfill", now, run_host())
+        plan = runs.backfill_plan(con, backfill_id)
+        robots = store_feeds.robots_records(con, now)
     skipped: dict[str, int] = {}
     if plan is None:
         log = LoadBatch(run_id)
         found = await discover(fetcher, registry, params, log)
         plan = order_plan(found.items, params)
         skipped = found.skipped
-        with warehouse.writer(settings.warehouse) as con:
-            warehouse.store_backfill_plan(
+        with connection.writer(settings.warehouse) as con:
+            runs.store_backfill_plan(
                 con, backfill_id, params.describe(), plan, log, complete=not found.incomplete
             )
-    with warehouse.writer(settings.warehouse) as con:
-        done = warehouse.backfill_done_urls(con, backfill_id)
-        retries = warehouse.backfill_retries(con, backfill_id)
+    with connection.writer(settings.warehouse) as con:
+        done = runs.backfill_done_urls(con, backfill_id)
+        retries = runs.backfill_retries(con, backfill_id)
     todo = [item for item in plan if item.url not in done]
     return BackfillStart(backfill_id, todo, len(plan), robots, skipped, retries)
 
@@ -1366,8 +1376,8 @@ def finish_backfill_batch(
 
 
 def finish_backfill(settings: Settings, backfill_id: str) -> None:
-    with warehouse.writer(settings.warehouse) as con:
-        warehouse.finish_backfill(con, backfill_id, now_utc())
+    with connection.writer(settings.warehouse) as con:
+        runs.finish_backfill(con, backfill_id, now_utc())
 
 
 # --------------------------------------------------------------------------- reprocess
@@ -1375,18 +1385,18 @@ def finish_backfill(settings: Settings, backfill_id: str) -> None:
 
 def stored_pages(
     settings: Settings, since: datetime | None, source_ids: Sequence[str]
-) -> list[warehouse.StoredPage]:
-    with warehouse.writer(settings.warehouse) as con:
-        return warehouse.stored_pages(con, since, source_ids)
+) -> list[records.StoredPage]:
+    with connection.writer(settings.warehouse) as con:
+        return revisions.stored_pages(con, since, source_ids)
 
 
 def reextract(
-    pages: Sequence[warehouse.StoredPage], registry: Registry, settings: Settings
-) -> tuple[list[warehouse.Reextracted], Counter[str]]:
+    pages: Sequence[records.StoredPage], registry: Registry, settings: Settings
+) -> tuple[list[records.Reextracted], Counter[str]]:
     """Extract stored raw pages again with the current code (no network)."""
     counts: Counter[str] = Counter()
     store = RawStore(settings.raw_path)
-    todo: list[tuple[warehouse.StoredPage, bytes]] = []
+    todo: list[tuple[records.StoredPage, bytes]] = []
     for page in pages:
         if store.exists(page.sha256):
             todo.append((page, store.get(page.sha256)))
@@ -1404,7 +1414,7 @@ def reextract(
         settings.extract_workers,
     )
     matcher = WireMatcher(registry)
-    out: list[warehouse.Reextracted] = []
+    out: list[records.Reextracted] = []
     for (page, _), ex in zip(todo, results, strict=True):
         if len(ex.body) < settings.min_body_chars:
             counts["reprocess_too_short_kept"] += 1  # the stored body stays
@@ -1412,7 +1422,7 @@ def reextract(
         author = ex.author or page.author
         wire = matcher.match(ex.body, author)
         out.append(
-            warehouse.Reextracted(
+            records.Reextracted(
                 page=page,
                 title=ex.title or page.title,
                 body=ex.body,
@@ -1431,10 +1441,10 @@ def reextract(
 
 
 def apply_reextracted(
-    settings: Settings, updates: Sequence[warehouse.Reextracted], run_id: str
+    settings: Settings, updates: Sequence[records.Reextracted], run_id: str
 ) -> dict[str, int]:
-    with warehouse.writer(settings.warehouse) as con:
-        changed = warehouse.apply_reprocess(con, updates, run_id, settings.cluster_window_days)
+    with connection.writer(settings.warehouse) as con:
+        changed = revisions.apply_reprocess(con, updates, run_id, settings.cluster_window_days)
     return {"reprocess_changed": changed, "reprocess_unchanged": len(updates) - changed}
 
 
@@ -1447,6 +1457,6 @@ def start_run(
     accept_registry_change: bool = False,
 ) -> None:
     now = now_utc()
-    with warehouse.writer(settings.warehouse) as con:
+    with connection.writer(settings.warehouse) as con:
         sync(con, registry, now, run_id, accept_registry_change)
-        warehouse.start_run(con, run_id, flow, now, run_host())
+        runs.start_run(con, run_id, flow, now, run_host())

@@ -10,10 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from functools import cached_property
 
-if TYPE_CHECKING:
-    from ingest.near import Fingerprint
+from ingest.text import content_hash
 
 
 class Outcome(StrEnum):
@@ -62,18 +61,6 @@ class Source:
     country: str | None = None
     language: str | None = None
     timezone: str | None = None  # IANA name: how to read the site's naive local times
-
-
-@dataclass(frozen=True)
-class FeedState:
-    """A feed as the warehouse knows it before a poll."""
-
-    feed_id: str
-    source_id: str
-    url: str
-    etag: str | None = None
-    last_modified: str | None = None
-    consecutive_failures: int = 0
 
 
 @dataclass(frozen=True)
@@ -236,3 +223,352 @@ class Sighting:
     run_id: str
     url: str
     via: str = "feed"
+
+
+# --------------------------------------------------------------------------- near-duplicates
+
+
+# Fewer words than this: no near-duplicate matching at all (exact copies only).
+MIN_WORDS = 25
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What near-duplicate matching needs of one body."""
+
+    shingles: frozenset[int]
+    word_count: int
+    bands: tuple[tuple[int, int], ...]
+
+    @property
+    def matchable(self) -> bool:
+        return self.word_count >= MIN_WORDS
+
+
+# --------------------------------------------------------------------------- feeds and fetches
+
+
+@dataclass(frozen=True)
+class FeedHistory:
+    """What the warehouse knows of a feed before this poll."""
+
+    last_fetched_at: datetime | None = None
+    interval_minutes: int | None = None
+    new_per_hour: float | None = None
+    consecutive_failures: int = 0
+    failure_kind: str | None = None
+
+
+@dataclass(frozen=True)
+class RobotsRecord:
+    origin: str
+    fetched_at: datetime
+    expires_at: datetime
+    status: int | None
+    outcome: str  # ok | missing (allow all) | error (disallow all) | blocked (by our guard)
+    body: str | None
+
+
+@dataclass(frozen=True)
+class PlanItem:
+    url: str
+    source_id: str
+    input: str
+    via: str  # sitemap | archive | urls | warc
+    published_at: datetime | None = None
+    title: str | None = None
+    warc_offset: int | None = None
+
+
+@dataclass(frozen=True)
+class DueFeed:
+    feed_id: str
+    source_id: str
+    url: str
+    etag: str | None
+    last_modified: str | None
+    consecutive_failures: int = 0
+    last_fetched_at: datetime | None = None
+    interval_minutes: int | None = None
+    new_per_hour: float | None = None
+    failure_kind: str | None = None
+
+    @property
+    def history(self) -> FeedHistory:
+        return FeedHistory(
+            last_fetched_at=self.last_fetched_at,
+            interval_minutes=self.interval_minutes,
+            new_per_hour=self.new_per_hour,
+            consecutive_failures=self.consecutive_failures,
+            failure_kind=self.failure_kind,
+        )
+
+
+@dataclass(frozen=True)
+class KnownListing:
+    article_id: str
+    entry_title: str | None
+    entry_updated_at: datetime | None
+    body_status: str = BodyStatus.PAGE
+
+
+# --------------------------------------------------------------------------- dedup and revisions
+
+
+@dataclass(frozen=True)
+class Stored:
+    """An article's revisable fields (as stored, or as a new version)."""
+
+    content_hash: str
+    title: str | None
+    revision: int = 0
+    author: str | None = None
+    published_at: datetime | None = None
+    language: str | None = None
+    wire_service: str | None = None
+    body_status: str = BodyStatus.PAGE
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A listing whose page (or feed text) produced a body, ready to dedup."""
+
+    entry: FeedEntry
+    canonical_url: str
+    urls: tuple[str, ...]  # every canonical URL that led here, canonical_url first
+    extracted: Extracted
+    source_id: str  # publisher after attribution
+    wire_service: str | None
+    seen_at: datetime
+    revisit: str | None = None  # a known article refetched because its listing changed
+    fingerprint: Fingerprint | None = None
+    body_status: str = BodyStatus.PAGE
+    body_reason: str | None = None  # why the body is not the page's
+
+    @cached_property
+    def content_hash(self) -> str:
+        return content_hash(self.extracted.body)
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A feed entry whose URL is already a known article: only a sighting."""
+
+    entry: FeedEntry
+    article_id: str
+    seen_at: datetime
+
+
+@dataclass(frozen=True)
+class Known:
+    by_url: Mapping[str, str] = field(default_factory=dict)
+    by_hash: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    stored: Mapping[str, Stored] = field(default_factory=dict)  # article_id -> state
+
+
+@dataclass(frozen=True)
+class Revision:
+    """A new version of a stored article: what it changed and the new values
+    (a None title, author, time or language keeps the stored one)."""
+
+    article_id: str
+    revision: int
+    revised_at: datetime
+    changed: str  # the changed fields, comma-separated, in REVISED_FIELDS order
+    fields: Mapping[str, tuple[str | None, str | None]]  # field -> (old, new) as text
+    title: str | None
+    body: str
+    content_hash: str
+    word_count: int
+    author: str | None
+    published_at: datetime | None
+    language: str | None
+    wire_service: str | None
+    extractor: str
+    body_status: str
+    body_reason: str | None = None
+    # metadata that follows the new version (not compared: a change of these
+    # alone is no revision)
+    authors: tuple[str, ...] = ()
+    published_precision: str | None = None
+    modified_at: datetime | None = None
+    description: str | None = None
+    image_url: str | None = None
+    section: str | None = None
+    keywords: tuple[str, ...] = ()
+    metadata_sources: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def body_changed(self) -> bool:
+        return "body" in self.fields
+
+    @property
+    def new_title(self) -> str | None:
+        return self.title
+
+    @property
+    def new_content_hash(self) -> str:
+        return self.content_hash
+
+
+@dataclass
+class Resolution:
+    articles: list[Article] = field(default_factory=list)
+    fingerprints: dict[str, Fingerprint] = field(default_factory=dict)  # new article -> fp
+    aliases: dict[str, str] = field(default_factory=dict)  # url -> article_id
+    sightings: dict[tuple[str, str], Sighting] = field(default_factory=dict)
+    touched: dict[str, datetime] = field(default_factory=dict)  # existing article -> seen
+    revisions: list[Revision] = field(default_factory=list)
+    # revised article -> fingerprint of its new text (to place it in a story again)
+    revised_fingerprints: dict[str, Fingerprint] = field(default_factory=dict)
+    entry_updates: dict[str, tuple[str | None, datetime | None]] = field(default_factory=dict)
+    duplicates: int = 0
+
+
+@dataclass(frozen=True)
+class Member:
+    """An article already in a cluster, as a near-duplicate candidate."""
+
+    article_id: str
+    cluster_id: str
+    fingerprint: Fingerprint
+
+
+@dataclass(frozen=True)
+class StoryItem:
+    """An article to place in a story: a new one, or one whose text changed."""
+
+    article_id: str
+    content_hash: str
+    story_at: datetime  # published, else first seen
+    fingerprint: Fingerprint
+
+
+# --------------------------------------------------------------------------- load batches
+
+
+@dataclass(frozen=True)
+class FeedUpdate:
+    feed_id: str
+    fetched_at: datetime
+    outcome: str
+    status: int | None
+    error: str | None
+    next_fetch_at: datetime
+    consecutive_failures: int
+    etag: str | None = None
+    last_modified: str | None = None
+    title: str | None = None
+    entries: int | None = None
+    ttl_minutes: int | None = None
+    interval_minutes: int | None = None
+    new_per_hour: float | None = None
+    new_entries: int | None = None
+    failure_kind: str | None = None
+    disabled_reason: str | None = None
+    moved_to: str | None = None  # a 301/308 moved the feed here
+    old_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Reject:
+    stage: str
+    reason: str
+    at: datetime
+    url: str | None = None
+    feed_id: str | None = None
+
+
+@dataclass(frozen=True)
+class RawPage:
+    url: str
+    final_url: str | None
+    fetched_at: datetime
+    sha256: str
+    bytes: int
+    status: int | None
+    content_type: str | None
+
+
+@dataclass
+class LoadBatch:
+    run_id: str
+    candidates: list[Candidate] = field(default_factory=list)
+    listings: list[Listing] = field(default_factory=list)
+    fetches: list[tuple[FetchResult, str | None]] = field(default_factory=list)
+    feed_updates: list[FeedUpdate] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
+    robots: list[RobotsRecord] = field(default_factory=list)
+    cluster_window_days: int = 30
+    raw_pages: list[RawPage] = field(default_factory=list)
+    backfill_id: str | None = None
+    done: dict[str, str] = field(default_factory=dict)  # backfill checkpoints: url -> outcome
+    # Links whose page is still to come (queued or to retry), and links that
+    # left the queue (url, feed_id): their page came, or failed for good.
+    pending: list[PendingPage] = field(default_factory=list)
+    pending_done: list[tuple[str, str]] = field(default_factory=list)
+
+    def spend(self) -> None:
+        """Drop the rows of a batch that has been written."""
+        for rows in (
+            self.candidates,
+            self.listings,
+            self.fetches,
+            self.feed_updates,
+            self.rejects,
+            self.robots,
+            self.raw_pages,
+            self.pending,
+            self.pending_done,
+        ):
+            rows.clear()
+        self.done.clear()
+
+
+@dataclass(frozen=True)
+class StoredPage:
+    """An article and the latest raw page it came from."""
+
+    article_id: str
+    source_id: str
+    url: str
+    final_url: str | None
+    sha256: str
+    title: str | None
+    content_hash: str
+    author: str | None
+    language: str | None
+    wire_service: str | None
+    extractor: str
+    cluster_id: str
+    published_at: datetime | None
+    first_seen_at: datetime
+    revision: int
+    body_status: str = BodyStatus.PAGE
+    # the metadata the last extraction stored (field -> value)
+    metadata: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Reextracted:
+    page: StoredPage
+    title: str | None
+    body: str
+    content_hash: str
+    word_count: int
+    author: str | None
+    language: str | None
+    wire_service: str | None
+    extractor: str
+    fingerprint: Fingerprint
+    metadata: Extracted | None = None  # everything the extraction decided
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A batch waiting in the staging directory (what a task hands on)."""
+
+    path: str
+    batch_id: str
+    run_id: str
+    counts: Mapping[str, int] = field(default_factory=dict)

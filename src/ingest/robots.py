@@ -10,27 +10,17 @@ longest matching rule wins, and Allow wins a tie with Disallow.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import timedelta
 
 from protego import Protego
 
-from ingest.records import FetchResult, Outcome
+from ingest.records import FetchResult, Outcome, RobotsRecord
 
 # A failing robots.txt is asked for again after an hour, not a day.
 ERROR_TTL = timedelta(hours=1)
 # Parse at most this much: RFC 9309 asks crawlers to read at least 500 KiB.
 MAX_ROBOTS_BYTES = 512 * 1024
-
-
-@dataclass(frozen=True)
-class RobotsRecord:
-    origin: str
-    fetched_at: datetime
-    expires_at: datetime
-    status: int | None
-    outcome: str  # ok | missing (allow all) | error (disallow all) | blocked (by our guard)
-    body: str | None
 
 
 def robots_url(origin: str) -> str:

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
 
-from ingest.records import FetchResult, Outcome
+from ingest.records import FeedHistory, FetchResult, Outcome
 
 # Aim to find about this many new entries per poll: fewer polls of a quiet
 # feed, more of a busy one (a feed listing 20 items polled when 2 are new
@@ -50,17 +50,6 @@ class Policy:
     max_backoff: timedelta = timedelta(hours=24)
     disable_after_transient: int = 10
     disable_after_permanent: int = 3
-
-
-@dataclass(frozen=True)
-class FeedHistory:
-    """What the warehouse knows of a feed before this poll."""
-
-    last_fetched_at: datetime | None = None
-    interval_minutes: int | None = None
-    new_per_hour: float | None = None
-    consecutive_failures: int = 0
-    failure_kind: str | None = None
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from ingest import warehouse
 from ingest.demo.server import SiteServer
+from ingest.store import read
 
 RunPass = Callable[[Path, Path], Mapping[str, int]]  # (warehouse, sources) -> counts
 
@@ -75,7 +75,7 @@ def run_demo(workdir: Path, console: Console, run_pass: RunPass) -> int:
         second = run_pass(wh, sources)
         feeds = len(site.sources)
         for title, sql in QUERIES:
-            _show(console, title, warehouse.query(wh, sql))
+            _show(console, title, read.query(wh, sql))
     ok = (
         first.get("articles_new", 0) == site.expected_articles()
         and second.get("articles_new", 0) == 0
@@ -92,7 +92,7 @@ def run_demo(workdir: Path, console: Console, run_pass: RunPass) -> int:
     return 0 if ok else 1
 
 
-def _show(console: Console, title: str, result: warehouse.QueryResult) -> None:
+def _show(console: Console, title: str, result: read.QueryResult) -> None:
     table = Table(title=title, header_style="bold")
     for c in result.columns:
         table.add_column(c)

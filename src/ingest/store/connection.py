@@ -1,0 +1,216 @@
+"""Opening the warehouse: connections, the lock, migrations and views.
+
+DuckDB allows one writing process per file, and while it holds the file no
+other process can open it, not even read-only. Every writer here therefore
+holds the file only for one short transaction (:func:`writer`), and every
+opener waits and retries on a lock for a bounded time, then says so clearly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+import duckdb
+
+_LOCKED = re.compile(r"lock|being used by another process|conflicting lock", re.IGNORECASE)
+
+
+# What `ingest query` runs: SELECT-like statements as DuckDB's own parser
+# types them (DESCRIBE, SHOW, SUMMARIZE and FROM-first queries are SELECTs).
+# PRAGMA and EXPLAIN only read once the configuration is locked.
+READ_STATEMENTS = frozenset({"SELECT", "EXPLAIN", "PRAGMA", "RELATION"})
+
+
+_HOLDER = re.compile(r"PID (\d+)")
+
+
+class WarehouseError(Exception):
+    """A warehouse problem the CLI reports as one clear message."""
+
+
+class WarehouseBusy(WarehouseError):
+    pass
+
+
+class ReadOnlyViolation(WarehouseError):
+    pass
+
+
+def _sql_dir(name: str) -> Path:
+    """``warehouse/<name>`` of the source tree, or the copy inside a wheel."""
+    packaged = Path(str(resources.files("ingest") / name))
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[3] / "warehouse" / name
+
+
+def migrations_dir() -> Path:
+    return _sql_dir("migrations")
+
+
+def views_dir() -> Path:
+    return _sql_dir("views")
+
+
+def _config(read_only: bool) -> dict[str, Any]:
+    # Nothing may be downloaded at run time: no extension auto-install.
+    return {"autoinstall_known_extensions": False, "TimeZone": "UTC"}
+
+
+def holder(message: str) -> str:
+    """Who holds the warehouse, from DuckDB's lock error: the process id and
+    its command line when this machine can tell, else "another process"."""
+    found = _HOLDER.search(message)
+    if not found:
+        return "another process"
+    pid = found.group(1)
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return f"process {pid}"
+    words = [w.decode("utf-8", "replace") for w in raw.split(b"\0") if w]
+    named = next(
+        (i for i, w in enumerate(words) if w == "ingest.cli" or Path(w).name == "ingest"), None
+    )
+    if named is not None:  # `ingest run`, `python .../bin/ingest run`, `python -m ingest.cli run`
+        words = ["ingest", *words[named + 1 :]]
+    elif words:
+        words = [Path(words[0]).name, *words[1:]]
+    command = " ".join(words)[:120]
+    return f"process {pid} ({command})" if command else f"process {pid}"
+
+
+C = TypeVar("C")
+
+
+def _retry_locked(path: Path, wait: float, open_once: Callable[[], C]) -> C:
+    """``open_once()`` retried for ``wait`` seconds while another process
+    holds the file; then :class:`WarehouseBusy` naming the holder."""
+    deadline = time.monotonic() + wait
+    delay = 0.05
+    while True:
+        try:
+            return open_once()
+        except (duckdb.IOException, duckdb.BinderException, duckdb.CatalogException) as exc:
+            if not _LOCKED.search(str(exc)):
+                raise WarehouseError(f"cannot open {path}: {exc}") from exc
+            if time.monotonic() >= deadline:
+                raise WarehouseBusy(
+                    f"the warehouse {path} is held by {holder(str(exc))}; gave up after "
+                    f"{wait:g}s. Try again shortly."
+                ) from exc
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+
+def connect(
+    path: Path, *, read_only: bool = False, wait: float = 60.0
+) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse, retrying for ``wait`` seconds while another process holds it."""
+    path = Path(path)
+    if read_only and not path.exists():
+        raise WarehouseError(f"no warehouse at {path}: run `ingest run` first")
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    return _retry_locked(
+        path,
+        wait,
+        lambda: duckdb.connect(str(path), read_only=read_only, config=_config(read_only)),
+    )
+
+
+def migrate(con: duckdb.DuckDBPyConnection, directory: Path | None = None) -> list[int]:
+    """Apply pending ``NNN_name.sql`` files in order, each in its own transaction.
+
+    Returns the versions applied."""
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations "
+        "(version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMPTZ NOT NULL)"
+    )
+    done = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
+    applied: list[int] = []
+    for file in sorted((directory or migrations_dir()).glob("[0-9]*.sql")):
+        version = int(file.name.split("_", 1)[0])
+        if version in done:
+            continue
+        con.execute("BEGIN")
+        try:
+            con.execute(file.read_text(encoding="utf-8"))
+            con.execute(
+                "INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                [version, file.stem, datetime.now(UTC)],
+            )
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        applied.append(version)
+    apply_views(con)
+    return applied
+
+
+def apply_views(con: duckdb.DuckDBPyConnection, directory: Path | None = None) -> list[str]:
+    """(Re)create the views of ``warehouse/views`` whose SQL changed since last time.
+
+    Views are not migrations: they hold no data, so each file is simply the
+    current definition, applied when its text changes.
+    """
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_views "
+        "(name VARCHAR PRIMARY KEY, sha256 VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
+    )
+    applied = dict(con.execute("SELECT name, sha256 FROM schema_views").fetchall())
+    changed: list[str] = []
+    for file in sorted((directory or views_dir()).glob("*.sql")):
+        text = file.read_text(encoding="utf-8")
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        if applied.get(file.stem) == digest:
+            continue
+        with transaction(con):
+            con.execute(text)
+            con.execute(
+                "INSERT OR REPLACE INTO schema_views VALUES (?, ?, ?)",
+                [file.stem, digest, datetime.now(UTC)],
+            )
+        changed.append(file.stem)
+    return changed
+
+
+@contextmanager
+def writer(path: Path, wait: float = 120.0) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A short-lived migrated write connection; the file is released on exit."""
+    con = connect(path, wait=wait)
+    try:
+        # the same file (by inode): a file deleted and created again is new
+        key = (str(Path(path).resolve()), Path(path).stat().st_ino)
+        if key not in _MIGRATED:
+            migrate(con)
+            _MIGRATED.add(key)
+        yield con
+    finally:
+        con.close()
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    con.execute("BEGIN")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+# Warehouse files this process has migrated: a writer opens the file for every
+# batch, and checking the migrations and views each time costs more than the
+# load itself.
+_MIGRATED: set[tuple[str, int]] = set()

@@ -1,0 +1,140 @@
+"""The read path: read-only SQL with limits, and table counts.
+
+Imports no extraction or clustering code: ``ingest query`` stays light.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from ingest.store.connection import (
+    READ_STATEMENTS,
+    ReadOnlyViolation,
+    WarehouseError,
+    _config,
+    _retry_locked,
+)
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+
+
+def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> None:
+    """Refuse anything but SELECT-like statements, as DuckDB's parser types them."""
+    try:
+        statements = con.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise WarehouseError(f"SQL error: {exc}") from exc
+    if not statements:
+        raise WarehouseError("no SQL statement given")
+    for st in statements:
+        kind = st.type.name
+        if kind not in READ_STATEMENTS:
+            raise ReadOnlyViolation(
+                f"refused: `ingest query` is read-only and this is a {kind} statement "
+                f"({st.query.strip()[:60]!r}); the warehouse was not changed"
+            )
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """What a query may do. By default it reads the warehouse and nothing
+    else: no local files, no extensions, no settings; a time and memory bound."""
+
+    allow_files: bool = False  # read local files too (e.g. staged Parquet batches)
+    timeout_seconds: float = 300.0
+    memory_limit: str = "4GB"
+
+
+class QueryTimeout(WarehouseError):
+    pass
+
+
+@contextmanager
+def _read(
+    path: Path, sql: str, wait: float, limits: ReadLimits
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection that reads the warehouse and nothing else (unless
+    ``limits.allow_files``): statements checked by DuckDB's parser before
+    anything runs; the warehouse attached read-only, then external access
+    turned off and the configuration locked; a timer interrupts a query
+    past ``limits.timeout_seconds``. SQL errors become :class:`WarehouseError`."""
+    path = Path(path)
+    if not path.exists():
+        raise WarehouseError(f"no warehouse at {path}: run `ingest run` first")
+    con = duckdb.connect(":memory:", config=_config(True))
+    timer: threading.Timer | None = None
+    try:
+        check_read_only(con, sql)
+        literal = "'" + str(path).replace("'", "''") + "'"
+        _retry_locked(path, wait, lambda: con.execute(f"ATTACH {literal} AS wh (READ_ONLY)"))
+        con.execute("USE wh")
+        con.execute(f"SET memory_limit = '{limits.memory_limit}'")
+        if not limits.allow_files:
+            con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
+        timer = threading.Timer(limits.timeout_seconds, con.interrupt)
+        timer.daemon = True
+        timer.start()
+        yield con
+    except duckdb.InterruptException as exc:
+        raise QueryTimeout(
+            f"the query ran longer than {limits.timeout_seconds:g}s and was stopped "
+            "(INGEST_QUERY_TIMEOUT / --timeout)"
+        ) from exc
+    except duckdb.PermissionException as exc:
+        raise ReadOnlyViolation(
+            f"refused: `ingest query` reads the warehouse only ({exc}); "
+            "--allow-files lets it read local files too"
+        ) from exc
+    except duckdb.Error as exc:
+        if "read-only" in str(exc).lower() or "configuration has been locked" in str(exc):
+            raise ReadOnlyViolation(f"refused: {exc}") from exc
+        raise WarehouseError(f"SQL error: {exc}") from exc
+    finally:
+        if timer is not None:
+            timer.cancel()
+        con.close()
+
+
+def query(
+    path: Path, sql: str, wait: float = 60.0, limits: ReadLimits | None = None
+) -> QueryResult:
+    """Run read-only SQL and return its rows."""
+    with _read(path, sql, wait, limits or ReadLimits()) as con:
+        con.execute(sql)
+        columns = [d[0] for d in con.description or []]
+        return QueryResult(columns, con.fetchall() if columns else [])
+
+
+def query_arrow(
+    path: Path, sql: str, wait: float = 60.0, limits: ReadLimits | None = None
+) -> pa.Table:
+    """Run read-only SQL and return an Arrow table (types kept, for Parquet)."""
+    with _read(path, sql, wait, limits or ReadLimits()) as con:
+        return con.sql(sql).to_arrow_table()
+
+
+def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    tables = [
+        "sources",
+        "feeds",
+        "articles",
+        "sightings",
+        "clusters",
+        "fetch_log",
+        "rejects",
+        "runs",
+    ]
+    return {t: int(con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in tables}  # type: ignore[index]

@@ -1,0 +1,174 @@
+"""Revisions: the one revision writer (polls, page retries, reprocess), and
+the stored pages a reprocess reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import duckdb
+import pyarrow as pa
+
+from ingest.dedup import reextraction_revision
+from ingest.records import Fingerprint, Reextracted, Revision, StoredPage
+from ingest.store.connection import transaction
+from ingest.store.schema import table_schema
+from ingest.store.stories import recluster, refresh_clusters
+
+
+def write_revisions(
+    con: duckdb.DuckDBPyConnection,
+    revisions: Sequence[Revision],
+    run_id: str,
+    window_days: int,
+    fingerprints: Mapping[str, Fingerprint],
+    *,
+    prefix: str = "",
+) -> set[str]:
+    """The one revision writer (polls, page retries, reprocess): keep each
+    article's old version with every changed field, update the row, and
+    place the articles whose text changed in their story again. Returns the
+    clusters to refresh."""
+    if not revisions:
+        return set()
+    rows = [
+        {
+            "article_id": r.article_id,
+            "revision": r.revision,
+            "revised_at": r.revised_at,
+            "run_id": run_id,
+            "changed": prefix + r.changed,
+            "fields": [(k, {"old": o, "new": n}) for k, (o, n) in r.fields.items()],
+            "title": r.title,
+            "body": r.body,
+            "content_hash": r.content_hash,
+            "word_count": r.word_count,
+            "author": r.author,
+            "published_at": r.published_at,
+            "language": r.language,
+            "wire_service": r.wire_service,
+            "extractor": r.extractor,
+            "body_status": r.body_status,
+            "body_reason": r.body_reason,
+            "authors": list(r.authors) or None,
+            "published_precision": r.published_precision,
+            "modified_at": r.modified_at,
+            "description": r.description,
+            "image_url": r.image_url,
+            "section": r.section,
+            "keywords": list(r.keywords) or None,
+            "metadata_sources": dict(r.metadata_sources) or None,
+        }
+        for r in revisions
+    ]
+    schema = table_schema(con, ["article_revisions", "articles"], list(rows[0]))
+    con.register("revised", pa.Table.from_pylist(rows, schema=schema))
+    try:
+        con.execute("""
+            INSERT OR IGNORE INTO article_revisions BY NAME
+            SELECT r.article_id, r.revision, r.revised_at, r.run_id, r.changed, r.fields,
+                   a.title AS old_title, r.title AS new_title,
+                   a.content_hash AS old_content_hash, r.content_hash AS new_content_hash,
+                   a.body AS old_body, a.word_count AS old_word_count
+            FROM revised r JOIN articles a USING (article_id)
+        """)
+        con.execute("""
+            UPDATE articles SET title = coalesce(r.title, articles.title), body = r.body,
+                content_hash = r.content_hash, word_count = r.word_count,
+                author = coalesce(r.author, articles.author),
+                published_at = coalesce(r.published_at, articles.published_at),
+                language = coalesce(r.language, articles.language),
+                wire_service = r.wire_service, extractor = r.extractor,
+                body_status = r.body_status, body_reason = r.body_reason,
+                authors = coalesce(r.authors, articles.authors),
+                published_precision = CASE WHEN r.published_at IS NULL
+                    THEN articles.published_precision ELSE r.published_precision END,
+                modified_at = coalesce(r.modified_at, articles.modified_at),
+                description = coalesce(r.description, articles.description),
+                image_url = coalesce(r.image_url, articles.image_url),
+                section = coalesce(r.section, articles.section),
+                keywords = coalesce(r.keywords, articles.keywords),
+                metadata_sources = coalesce(r.metadata_sources, articles.metadata_sources),
+                revision = r.revision, updated_at = r.revised_at
+            FROM revised r WHERE articles.article_id = r.article_id
+        """)
+    finally:
+        con.unregister("revised")
+    moved = {r.article_id: fingerprints[r.article_id] for r in revisions if r.body_changed}
+    return recluster(con, moved, window_days)
+
+
+# Metadata fields a re-extraction may change besides REVISED_FIELDS; each change
+# is listed in the revision's ``fields`` too.
+METADATA_FIELDS = (
+    "authors",
+    "published_precision",
+    "modified_at",
+    "description",
+    "image_url",
+    "section",
+    "keywords",
+)
+
+
+def stored_pages(
+    con: duckdb.DuckDBPyConnection, since: datetime | None, source_ids: Sequence[str]
+) -> list[StoredPage]:
+    rows = con.execute(
+        """
+        SELECT a.article_id, a.source_id, a.url, r.final_url, r.sha256, a.title, a.content_hash,
+               a.author, a.language, a.wire_service, a.extractor, a.cluster_id, a.published_at,
+               a.first_seen_at, coalesce(a.revision, 0), coalesce(a.body_status, 'page'),
+               a.authors, a.published_precision, a.modified_at, a.description, a.image_url,
+               a.section, a.keywords
+        FROM articles a
+        JOIN article_urls u USING (article_id)
+        JOIN raw_pages r ON r.url = u.url
+        WHERE (?::TIMESTAMPTZ IS NULL OR coalesce(a.published_at, a.first_seen_at) >= ?)
+          AND (len(?::VARCHAR[]) = 0 OR list_contains(?::VARCHAR[], a.source_id))
+        QUALIFY row_number() OVER (PARTITION BY a.article_id ORDER BY r.fetched_at DESC) = 1
+        ORDER BY a.article_id
+        """,
+        [since, since, list(source_ids), list(source_ids)],
+    ).fetchall()
+    width = len(METADATA_FIELDS)
+    return [
+        replace(
+            StoredPage(*row[:-width]),
+            metadata=dict(zip(METADATA_FIELDS, row[-width:], strict=True)),
+        )
+        for row in rows
+    ]
+
+
+def apply_reprocess(
+    con: duckdb.DuckDBPyConnection,
+    updates: Sequence[Reextracted],
+    run_id: str,
+    window_days: int,
+) -> int:
+    """Store re-extracted articles that changed, through the one revision
+    writer (a revision row per change; an extractor upgrade that changed no
+    field only renames the extractor)."""
+    now = datetime.now(UTC)
+    pairs = [(u, r) for u in updates if (r := reextraction_revision(u, now)) is not None]
+    revisions = [r for _, r in pairs if r.fields]
+    renamed = [(r.extractor, r.article_id) for _, r in pairs if not r.fields]
+    if not pairs:
+        return 0
+    with transaction(con):
+        if renamed:
+            con.executemany("UPDATE articles SET extractor = ? WHERE article_id = ?", renamed)
+        dirty = write_revisions(
+            con,
+            revisions,
+            run_id,
+            window_days,
+            {u.page.article_id: u.fingerprint for u, _ in pairs},
+            prefix="reprocess:",
+        )
+        if dirty:
+            refresh_clusters(con, dirty)
+    return len(revisions)

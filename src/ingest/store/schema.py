@@ -1,0 +1,194 @@
+"""Arrow types, one source each: a table's columns from the warehouse itself
+(its migrations), a record's fields from the record's type hints.
+
+Rows go into DuckDB as Arrow tables (one registered table per write, not a
+statement per row); their types are never written by hand.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from enum import Enum
+from functools import cache
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+
+@cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _fields(cls: type) -> list[tuple[str, Any]]:
+    hints = _hints(cls)
+    return [(f.name, hints[f.name]) for f in dataclasses.fields(cls) if f.init]
+
+
+def _optional(tp: Any) -> Any:
+    """``X | None`` -> ``X`` (Arrow columns are nullable anyway)."""
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) != 1:
+            raise TypeError(f"cannot stage a union of several types: {tp}")
+        return args[0]
+    return tp
+
+
+Codec = typing.Callable[[Any], Any]
+
+
+_PLAIN = (str, int, float, bool, bytes)
+
+
+def _kind(tp: Any) -> tuple[str, Any, tuple[Any, ...]]:
+    """What a type hint is, for building its encoder and decoder once."""
+    tp = _optional(tp)
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if isinstance(tp, type) and issubclass(tp, Enum):
+        return "enum", tp, ()
+    if tp is datetime:
+        return "datetime", tp, ()
+    if tp in _PLAIN:
+        return "plain", tp, ()
+    if dataclasses.is_dataclass(tp):
+        return "record", tp, ()
+    if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
+        return "pair", tp, args
+    if origin in (list, tuple, frozenset, set, Sequence):
+        return "list", origin, args
+    if origin in (dict, Mapping) or (isinstance(origin, type) and issubclass(origin, Mapping)):
+        return "map", origin, args
+    raise TypeError(f"cannot stage a value of type {tp!r}")
+
+
+_PLAIN_ARROW: dict[type, pa.DataType] = {
+    str: pa.string(),
+    int: pa.int64(),
+    float: pa.float64(),
+    bool: pa.bool_(),
+    bytes: pa.binary(),
+}
+
+
+@cache
+def arrow_type(tp: Any) -> pa.DataType:
+    """The Arrow type of a record field's type hint."""
+    kind, base, args = _kind(tp)
+    if kind == "plain":
+        return _PLAIN_ARROW[base]
+    if kind == "enum":
+        return pa.string()
+    if kind == "datetime":
+        return pa.timestamp("us", tz="UTC")
+    if kind == "record":
+        return pa.struct([pa.field(n, arrow_type(t)) for n, t in _fields(base)])
+    if kind == "pair":
+        return pa.struct([pa.field(f"f{i}", arrow_type(t)) for i, t in enumerate(args)])
+    if kind == "list":
+        return pa.list_(arrow_type(args[0]))
+    return pa.map_(arrow_type(args[0]), arrow_type(args[1]))
+
+
+def _maybe(fn: Codec) -> Codec:
+    return lambda v: None if v is None else fn(v)
+
+
+@cache
+def encoder(tp: Any) -> Codec:
+    """A function from a record value to the plain value Arrow takes for
+    ``arrow_type(tp)`` (built once per type: staging is on the hot path)."""
+    kind, base, args = _kind(tp)
+    if kind in ("plain", "datetime"):
+        return lambda v: v
+    if kind == "enum":
+        return _maybe(lambda v: v.value)
+    if kind == "record":
+        parts = [(n, encoder(t)) for n, t in _fields(base)]
+        return _maybe(lambda v: {n: enc(getattr(v, n)) for n, enc in parts})
+    if kind == "pair":
+        names = [f"f{i}" for i in range(len(args))]
+        if all(_kind(a)[0] == "plain" for a in args):
+            return _maybe(lambda v: dict(zip(names, v, strict=True)))
+        encs = [encoder(a) for a in args]
+        return _maybe(lambda v: {n: e(x) for n, e, x in zip(names, encs, v, strict=True)})
+    if kind == "list":
+        if _kind(args[0])[0] == "plain":
+            return _maybe(list)
+        item = encoder(args[0])
+        return _maybe(lambda v: [item(x) for x in v])
+    key, value = encoder(args[0]), encoder(args[1])
+    return _maybe(lambda v: [(key(k), value(x)) for k, x in v.items()])
+
+
+@cache
+def decoder(tp: Any) -> Codec:
+    """The inverse of :func:`encoder` over what ``Table.to_pylist`` returns."""
+    kind, base, args = _kind(tp)
+    if kind == "plain":
+        return lambda v: v
+    if kind == "datetime":
+        return _maybe(lambda v: v.astimezone(UTC))
+    if kind == "enum":
+        return _maybe(base)
+    if kind == "record":
+        parts = [(n, decoder(t)) for n, t in _fields(base)]
+        return _maybe(lambda v: base(**{n: dec(v[n]) for n, dec in parts}))
+    if kind == "pair":
+        decs = [(f"f{i}", decoder(a)) for i, a in enumerate(args)]
+        return _maybe(lambda v: tuple(d(v[n]) for n, d in decs))
+    if kind == "list":
+        make = list if base in (list, Sequence) else base
+        if _kind(args[0])[0] == "plain":
+            return _maybe(make)
+        item = decoder(args[0])
+        return _maybe(lambda v: make(item(x) for x in v))
+    key, value = decoder(args[0]), decoder(args[1])
+    return _maybe(lambda v: {key(k): value(x) for k, x in v})
+
+
+def record_schema(cls: type, columns: Sequence[str] | None = None) -> pa.Schema:
+    """The Arrow schema of a record (or of some of its fields, in that order)."""
+    types_ = dict(_fields(cls))
+    return pa.schema([pa.field(n, arrow_type(types_[n])) for n in (columns or list(types_))])
+
+
+def table_schema(
+    con: duckdb.DuckDBPyConnection, tables: str | Sequence[str], columns: Sequence[str]
+) -> pa.Schema:
+    """The Arrow schema of these columns as the warehouse declares them: each
+    column is looked up in the given tables, in order."""
+    names = [tables] if isinstance(tables, str) else list(tables)
+    found: dict[str, pa.Field] = {}
+    for name in names:
+        for f in con.sql(f"SELECT * FROM {name} LIMIT 0").to_arrow_table().schema:
+            found.setdefault(f.name, f)
+    missing = [c for c in columns if c not in found]
+    if missing:
+        raise KeyError(f"no column {', '.join(missing)} in {', '.join(names)}")
+    return pa.schema([found[c].with_nullable(True) for c in columns])
+
+
+def insert(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    rows: Sequence[Mapping[str, Any]],
+    verb: str = "INSERT",
+) -> int:
+    """Insert rows (dicts with the same keys) by column name, typed as the
+    table declares its columns; columns the rows leave out keep their default."""
+    if not rows:
+        return 0
+    name = f"batch_{table}"
+    schema = table_schema(con, table, list(rows[0]))
+    con.register(name, pa.Table.from_pylist(list(rows), schema=schema))
+    try:
+        con.execute(f"{verb} INTO {table} BY NAME SELECT * FROM {name}")
+    finally:
+        con.unregister(name)
+    return len(rows)
