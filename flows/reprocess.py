@@ -1,12 +1,12 @@
-"""Re-extract stored raw pages with the current code, without refetching.
+"""The reprocess flow: the reprocess job (``ingest.jobs.reprocess``) with
+Prefect tasks as its steps.
 
-list stored pages -> per batch: re-extract (process pool) -> store what changed
-(revision, row, bands, story) -> finish. Unchanged results leave rows untouched.
+list stored pages -> per batch: reextract (process pool) -> store-reextracted
+(serialised) -> finish. Nothing is fetched.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -15,19 +15,18 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State
 
-from flows.ingest_feeds import flow_setup, heartbeat, q, stopped, writer_slot
-from ingest import pipeline, progress, records, stopping
+from flows.common import final_state, flow_setup, quoted, writer_slot
+from ingest import records
+from ingest.jobs import reprocess as job
 from ingest.registry import Registry
 from ingest.settings import Settings
-
-BATCH = 200
 
 
 @task(name="reextract", cache_policy=NO_CACHE, cache_result_in_memory=False, timeout_seconds=3600)
 async def reextract(
     pages: list[records.StoredPage], registry: Registry, settings: Settings
 ) -> tuple[list[records.Reextracted], Counter[str]]:
-    return await asyncio.to_thread(pipeline.reextract, pages, registry, settings)
+    return await job.reextract(pages, registry, settings)
 
 
 @task(
@@ -42,46 +41,31 @@ async def store(
     settings: Settings, updates: list[records.Reextracted], run_id: str
 ) -> dict[str, int]:
     async with writer_slot():
-        return await asyncio.to_thread(pipeline.apply_reextracted, settings, updates, run_id)
+        return await job.store(settings, updates, run_id)
 
 
-@flow(name="reprocess", timeout_seconds=24 * 3600)
+STEPS = job.Steps(reextract=quoted(reextract), store=quoted(store))
+
+
+@flow(name=job.FLOW, timeout_seconds=24 * 3600)
 async def reprocess(
     since: str | None = None,
     source_ids: list[str] | None = None,
     warehouse: str | None = None,
     sources: str | None = None,
     accept_registry_change: bool = False,
+    settings: Settings | None = None,
 ) -> dict[str, int] | State[Any]:
     """Re-run extraction, dedup and attribution on stored pages."""
-    log = get_run_logger()
-    settings, registry, run_id = flow_setup(warehouse, sources)
-    start = datetime.combine(date.fromisoformat(since), time.min, UTC) if since else None
-    counts: Counter[str] = Counter()
-    status = "failed"
-    reason: str | None = None
-    pipeline.start_run(
-        settings, registry, run_id, "reprocess", accept_registry_change=accept_registry_change
+    settings, registry, run_id = flow_setup(settings, warehouse, sources)
+    outcome = await job.run(
+        settings,
+        registry,
+        run_id,
+        since=datetime.combine(date.fromisoformat(since), time.min, UTC) if since else None,
+        source_ids=source_ids or [],
+        accept_registry_change=accept_registry_change,
+        steps=STEPS,
+        log=get_run_logger(),
     )
-    try:
-        async with heartbeat(settings, run_id):
-            pages = pipeline.stored_pages(settings, start, source_ids or [])
-            log.info("reprocess: %d stored pages", len(pages))
-            progress.started(len(pages), "reprocess")
-            for i in range(0, len(pages), BATCH):
-                if stopping.requested():
-                    break
-                part = pages[i : i + BATCH]
-                updates, c = await reextract(q(part), q(registry), settings)
-                counts.update(c)
-                counts.update(await store(settings, q(updates), run_id))
-                progress.advanced(len(part))
-        status = "completed"
-        if stopping.requested():
-            status, reason = "stopped", stopping.reason()
-    finally:
-        pipeline.finish_run(settings, run_id, status, counts, reason)
-    log.info("reprocess %s: %s", status, dict(sorted(counts.items())))
-    if status == "stopped":
-        return stopped(reason)
-    return dict(counts)
+    return final_state(outcome)

@@ -24,7 +24,7 @@ would take them over.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -72,11 +72,15 @@ def _built(
 
 
 def scheduled_deployment(
-    interval_minutes: int = 15, all_feeds: bool = False, page_budget: float | None = None
+    interval_minutes: int = 15,
+    all_feeds: bool = False,
+    page_budget: float | None = None,
+    where: Mapping[str, str] | None = None,
 ) -> RunnerDeployment:
     """The ``ingest-feeds`` deployment: one pass every ``interval_minutes``
     (each fetching pages for at most ``page_budget`` seconds; 0: no budget;
-    None: the INGEST_PAGE_BUDGET setting)."""
+    None: the INGEST_PAGE_BUDGET setting). ``where``: the warehouse and
+    sources parameters of its runs (else the environment of each run's)."""
     if interval_minutes < 1:
         raise ValueError(f"interval_minutes must be at least 1, not {interval_minutes}")
     # MODULE_PATH: the runs import ``flows.ingest_feeds``, whatever the current
@@ -87,7 +91,7 @@ def scheduled_deployment(
             schedule=Interval(
                 timedelta(minutes=interval_minutes), timezone="UTC", slug=SCHEDULE_SLUG
             ),
-            parameters={"all_feeds": all_feeds}
+            parameters={"all_feeds": all_feeds, **(where or {})}
             | ({} if page_budget is None else {"page_budget_seconds": page_budget}),
             tags=SCHEDULED_TAGS,
             entrypoint_type=EntrypointType.MODULE_PATH,
@@ -95,8 +99,9 @@ def scheduled_deployment(
     )
 
 
-def manual_deployments() -> list[RunnerDeployment]:
-    """Unscheduled deployments of the other flows, those that can be imported."""
+def manual_deployments(where: Mapping[str, str] | None = None) -> list[RunnerDeployment]:
+    """Unscheduled deployments of the other flows, those that can be imported
+    (``where``: their default warehouse and sources parameters)."""
     deployments: list[RunnerDeployment] = []
     for module_name, attribute, name in MANUAL_FLOWS:
         try:
@@ -110,7 +115,10 @@ def manual_deployments() -> list[RunnerDeployment]:
             deployments.append(
                 _built(
                     candidate.to_deployment(
-                        name=name, tags=MANUAL_TAGS, entrypoint_type=EntrypointType.MODULE_PATH
+                        name=name,
+                        tags=MANUAL_TAGS,
+                        parameters=dict(where or {}),
+                        entrypoint_type=EntrypointType.MODULE_PATH,
                     )
                 )
             )
@@ -118,7 +126,11 @@ def manual_deployments() -> list[RunnerDeployment]:
 
 
 def serve_scheduled(
-    interval_minutes: int = 15, all_feeds: bool = False, page_budget: float | None = None
+    interval_minutes: int = 15,
+    all_feeds: bool = False,
+    page_budget: float | None = None,
+    warehouse: str | None = None,
+    sources: str | None = None,
 ) -> None:
     """Run ``ingest_feeds`` every ``interval_minutes`` in this process, with
     ``backfill`` and ``reprocess`` available for manual runs; blocks until
@@ -126,8 +138,15 @@ def serve_scheduled(
 
     ``all_feeds`` makes every scheduled pass fetch every enabled feed instead
     of only the feeds that are due. Raises :class:`NoSchedulerError` when
-    ``PREFECT_API_URL`` is not set.
+    ``PREFECT_API_URL`` is not set. ``warehouse`` and ``sources`` become the
+    runs' parameters (the command line's settings); the other settings come
+    from the environment of each run.
     """
     if not get_current_settings().api.url:
         raise NoSchedulerError
-    serve(scheduled_deployment(interval_minutes, all_feeds, page_budget), *manual_deployments())
+    given = {"warehouse": warehouse, "sources": sources}
+    where = {k: v for k, v in given.items() if v is not None}
+    serve(
+        scheduled_deployment(interval_minutes, all_feeds, page_budget, where),
+        *manual_deployments(where),
+    )

@@ -18,7 +18,7 @@ import pytest
 
 from ingest import pipeline
 from ingest.demo.server import SiteServer
-from ingest.fetch import Fetcher
+from ingest.jobs import poll
 from ingest.registry import Registry, parse_registry
 from ingest.settings import Settings
 
@@ -58,41 +58,16 @@ def run_once(
     all_feeds: bool = True,
     accept_registry_change: bool = False,
 ) -> Counter[str]:
-    """One whole pass through the library stages (no Prefect): the links held
-    back by earlier runs first, then every due feed, within the page budget."""
-    run_id = pipeline.new_run_id()
-    start = pipeline.prepare_run(
-        settings,
-        registry,
-        run_id,
-        "test",
-        all_feeds=all_feeds,
-        accept_registry_change=accept_registry_change,
+    """One whole poll (``ingest.jobs.poll``) with the library's plain steps,
+    no Prefect: the links held back by earlier runs first, then every due
+    feed, within the page budget."""
+    outcome = asyncio.run(
+        poll.run(
+            settings,
+            registry,
+            pipeline.new_run_id(),
+            all_feeds=all_feeds,
+            accept_registry_change=accept_registry_change,
+        )
     )
-    robots = pipeline.RobotsCache(start.robots, settings)
-    deadline = pipeline.page_deadline(settings)
-
-    async def go() -> Counter[str]:
-        counts: Counter[str] = Counter()
-        async with Fetcher(settings) as fetcher:
-            robots.apply_delays(fetcher)
-            waiting = start.pending
-            for batch in pipeline.batched(start.feeds, settings.feed_batch_size) or [[]]:
-                counts.update(
-                    await pipeline.run_batch(
-                        fetcher,
-                        robots=robots,
-                        feeds=batch,
-                        registry=registry,
-                        settings=settings,
-                        run_id=run_id,
-                        deadline=deadline,
-                        waiting=waiting,
-                    )
-                )
-                waiting = None
-        return counts
-
-    counts = asyncio.run(go())
-    pipeline.finish_run(settings, run_id, "completed", counts)
-    return counts
+    return Counter(outcome.counts)

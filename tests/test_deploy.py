@@ -34,7 +34,7 @@ from typing import Any
 import duckdb
 import httpx
 import pytest
-from flows.ingest_feeds import WRITER_LIMIT
+from flows.common import WRITER_LIMIT
 
 from ingest.demo.runner import demo_environment
 from ingest.demo.server import Reply, RequestInfo, SiteServer, etag_of, http_date

@@ -358,8 +358,8 @@ def test_files_of_one_run_share_a_transaction_and_skip_what_is_in(
         settings, f"SELECT load_id FROM staged_batches WHERE batch_id = '{staged[1].batch_id}'"
     ) == [(staged[1].batch_id,)]
     per_load = rows(settings, "SELECT load_id, count(*) FROM staged_batches GROUP BY ALL")
-    assert max(n for _, n in per_load) <= pipeline.MERGE_FILES
-    assert len(per_load) == 1 + -(-(len(staged) - 1) // pipeline.MERGE_FILES)
+    assert max(n for _, n in per_load) <= settings.load_merge_files
+    assert len(per_load) == 1 + -(-(len(staged) - 1) // settings.load_merge_files)
     assert staging.pending(settings.staging_path) == []
     # out of order, so which copy of a duplicate came first may differ from the
     # reference; but every publication and sighting is there once

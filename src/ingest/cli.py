@@ -12,6 +12,7 @@ import contextvars
 import csv
 import datetime as dt
 import decimal
+import importlib
 import io
 import json
 import os
@@ -138,18 +139,13 @@ def run(
     """
     settings = state.settings
     _check_sources(settings, source or [])
-    from flows.ingest_feeds import ingest_feeds  # noqa: PLC0415 - Prefect is slow to import
-
     counts = _run_flow(
         "run",
-        lambda: ingest_feeds(
-            all_feeds=all_feeds,
-            warehouse=str(settings.warehouse),
-            sources=str(settings.sources),
-            source_ids=list(source or []),
-            accept_registry_change=accept_registry_change,
-        ),
+        "ingest_feeds",
         bar=False,
+        all_feeds=all_feeds,
+        source_ids=list(source or []),
+        accept_registry_change=accept_registry_change,
     )
     _print_counts("run summary", counts)
 
@@ -268,19 +264,41 @@ def _drive(call: Coroutine[Any, Any, T]) -> T:
     return cast(T, outcome["value"])
 
 
-def _run_flow(name: str, make: Callable[[], Any], *, bar: bool = True) -> dict[str, int]:
-    """Run a flow (with a progress bar) beside a temporary Prefect server of
+# The flows the commands start, imported when first used (Prefect is slow to
+# import, and ``ingest query`` needs none of it).
+FLOWS = {
+    "ingest_feeds": "flows.ingest_feeds",
+    "backfill": "flows.backfill",
+    "reprocess": "flows.reprocess",
+}
+
+
+def _flow(name: str) -> Callable[..., Any]:
+    return cast(Callable[..., Any], getattr(importlib.import_module(FLOWS[name]), name))
+
+
+def _run_flow(
+    name: str,
+    flow: str,
+    *,
+    bar: bool = True,
+    settings: Settings | None = None,
+    **params: Any,
+) -> dict[str, int]:
+    """Run a flow with the settings this command read (``settings``: others)
+    and ``params``, with a progress bar, beside a temporary Prefect server of
     this process; one clear line on failure, 130/143 when stopped."""
     from flows.tempserver import ServerStartError, temporary_server  # noqa: PLC0415
     from prefect.exceptions import CancelledRun, FailedRun  # noqa: PLC0415
 
     from ingest import progress  # noqa: PLC0415
 
+    start = _flow(flow)
     rich_bar = _RichBar() if bar else None
     progress.install(rich_bar)
     try:
         with _stop_on_signals(), temporary_server():
-            return dict(_drive(make()))
+            return dict(_drive(start(settings=settings or state.settings, **params)))
     except CancelledRun as exc:
         err.print(f"{name} stopped: {exc}", highlight=False)
         raise typer.Exit(128 + (_signals[0] if _signals else signal.SIGINT)) from None
@@ -356,22 +374,17 @@ def backfill(
                 raise typer.Exit(2) from None
     settings = state.settings
     _check_sources(settings, source or [])
-    from flows.backfill import backfill as backfill_flow  # noqa: PLC0415
-
     counts = _run_flow(
         "backfill",
-        lambda: backfill_flow(
-            accept_registry_change=accept_registry_change,
-            since=since,
-            until=until,
-            source_ids=list(source or []),
-            urls_file=str(urls) if urls else None,
-            warc=[str(w) for w in warc or []],
-            warehouse=str(settings.warehouse),
-            sources=str(settings.sources),
-            include_undated=include_undated,
-            oldest_first=oldest_first,
-        ),
+        "backfill",
+        accept_registry_change=accept_registry_change,
+        since=since,
+        until=until,
+        source_ids=list(source or []),
+        urls_file=str(urls) if urls else None,
+        warc=[str(w) for w in warc or []],
+        include_undated=include_undated,
+        oldest_first=oldest_first,
     )
     _print_counts("backfill summary", counts)
 
@@ -388,18 +401,12 @@ def reprocess(
 ) -> None:
     """Re-extract stored raw pages with the current extractor, without refetching;
     unchanged results leave rows untouched, changed ones keep a revision."""
-    settings = state.settings
-    from flows.reprocess import reprocess as reprocess_flow  # noqa: PLC0415
-
     counts = _run_flow(
         "reprocess",
-        lambda: reprocess_flow(
-            accept_registry_change=accept_registry_change,
-            since=since,
-            source_ids=list(source or []),
-            warehouse=str(settings.warehouse),
-            sources=str(settings.sources),
-        ),
+        "reprocess",
+        accept_registry_change=accept_registry_change,
+        since=since,
+        source_ids=list(source or []),
     )
     _print_counts("reprocess summary", counts)
 
@@ -413,8 +420,6 @@ def serve(
 ) -> None:
     """Run the scheduled ingestion in this process (Prefect serve): the simplest way
     to keep ingestion going on one machine. Stop with Ctrl+C."""
-    os.environ.setdefault("INGEST_WAREHOUSE", str(state.settings.warehouse))
-    os.environ.setdefault("INGEST_SOURCES", str(state.settings.sources))
     from flows.serve import NoSchedulerError, serve_scheduled  # noqa: PLC0415
 
     # A pass has two thirds of the interval to fetch pages unless the page
@@ -423,7 +428,13 @@ def serve(
     if budget == Settings().page_budget_seconds:
         budget = interval * 60 * 2 / 3
     try:
-        serve_scheduled(interval_minutes=interval, all_feeds=all_feeds, page_budget=budget or 0)
+        serve_scheduled(
+            interval_minutes=interval,
+            all_feeds=all_feeds,
+            page_budget=budget or 0,
+            warehouse=str(state.settings.warehouse),
+            sources=str(state.settings.sources),
+        )
     except NoSchedulerError as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(1) from None
@@ -706,21 +717,15 @@ def demo(
     workdir: Annotated[Path, typer.Option(help="Where the demo warehouse goes.")] = Path(".demo"),
 ) -> None:
     """Serve the bundled sample news site on loopback, ingest it twice, show queries."""
-    from flows.ingest_feeds import ingest_feeds  # noqa: PLC0415
+    from flows.tempserver import temporary_server  # noqa: PLC0415
 
     from ingest.demo.runner import run_demo  # noqa: PLC0415
 
-    def run_pass(wh: Path, sources: Path) -> dict[str, int]:
-        return _run_flow(
-            "demo run",
-            lambda: ingest_feeds(all_feeds=True, warehouse=str(wh), sources=str(sources)),
-            bar=False,
-        )
-
-    from flows.tempserver import temporary_server  # noqa: PLC0415
+    def run_pass(settings: Settings) -> dict[str, int]:
+        return _run_flow("demo run", "ingest_feeds", bar=False, settings=settings, all_feeds=True)
 
     with temporary_server():  # one server for both passes
-        code = run_demo(workdir, console, run_pass)
+        code = run_demo(workdir, console, run_pass, state.settings)
     raise typer.Exit(code)
 
 

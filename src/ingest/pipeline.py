@@ -117,11 +117,6 @@ class RunStart:
     abandoned: list[str] = field(default_factory=list)  # dead runs marked so now
 
 
-# Pending links taken per run at most (oldest first): the page budget bounds
-# what is fetched; this bounds what is held in memory.
-MAX_PENDING_PER_RUN = 20_000
-
-
 def prepare_run(
     settings: Settings,
     registry: Registry,
@@ -140,7 +135,7 @@ def prepare_run(
         abandoned = runs.start_run(con, run_id, flow, now, run_host())
         feeds = store_feeds.due_feeds(con, now, all_feeds=all_feeds, source_ids=source_ids)
         robots = store_feeds.robots_records(con, now)
-        due = load.due_pending(con, now, source_ids, MAX_PENDING_PER_RUN)
+        due = load.due_pending(con, now, source_ids, settings.pending_per_run)
         waiting = pending_batch(con, due, run_id, settings, now) if due else None
     return RunStart(feeds, robots, waiting, abandoned)
 
@@ -870,13 +865,6 @@ def stage(settings: Settings, batch: FeedBatch) -> Staged:
     return staged
 
 
-# Staged files written in one transaction at most (consecutive files of one
-# run): a load transaction has a fixed cost (lookups, the near-duplicate band
-# join, cluster refresh, a statement per table) that a chunk of 48 pages alone
-# would pay every time.
-MERGE_FILES = 8
-
-
 def load_staged(settings: Settings, staged: Staged, loaded_by: str | None = None) -> dict[str, int]:
     """Write one staged batch into the warehouse, exactly once, then delete
     its file. A batch another loader already wrote counts nothing here."""
@@ -890,7 +878,7 @@ def load_staged_files(
     *,
     keep_schedules: bool = False,
 ) -> Counter[str]:
-    """Load staged files in order, each exactly once, up to ``MERGE_FILES``
+    """Load staged files in order, each exactly once, up to ``settings.load_merge_files``
     consecutive files of one run per transaction; the files are read before
     the warehouse is opened, so the writer holds it only to write. With
     ``keep_schedules`` their feed state updates are left out (an offline run
@@ -900,7 +888,7 @@ def load_staged_files(
     while pending:
         group: list[tuple[Staged, LoadBatch | None]] = []
         key: tuple[object, ...] | None = None
-        while pending and len(group) < MERGE_FILES:
+        while pending and len(group) < settings.load_merge_files:
             try:
                 batch_id, batch = staging.read(Path(pending[0].path))
             except FileNotFoundError:
@@ -928,10 +916,6 @@ def load_staged_files(
     return counts
 
 
-# A half-written staging file (dot-name) this old belongs to a dead writer.
-LEFTOVER_AGE = timedelta(hours=1)
-
-
 def load_leftovers(settings: Settings, run_id: str) -> Counter[str]:
     """Load the staged batches of runs that ended (or died: no heartbeat for
     ``runs.STALE_AFTER``) before loading them, oldest first. A live
@@ -946,7 +930,9 @@ def load_leftovers(settings: Settings, run_id: str) -> Counter[str]:
     counts: Counter[str] = Counter()
     directory = settings.staging_path
     now = now_utc()
-    for part in staging.stale_parts(directory, (now - LEFTOVER_AGE).timestamp()):
+    for part in staging.stale_parts(
+        directory, (now - timedelta(minutes=settings.leftover_age_minutes)).timestamp()
+    ):
         part.unlink(missing_ok=True)
     files = staging.pending(directory)
     if not files:
@@ -994,12 +980,6 @@ def _set_aside(settings: Settings, path: Path, run_id: str, now: datetime, why: 
         load.load_batch(con, LoadBatch(run_id, rejects=[reject]))
 
 
-# Chunks of pages in flight (fetching or extracting) by default: enough to
-# keep the extraction pool busy while the next chunks download.
-CHUNKS_IN_FLIGHT = 6
-PAGE_CHUNK = 48
-
-
 async def stage_chunks(
     fetcher: Fetcher,
     chunks: Sequence[FeedBatch],
@@ -1015,7 +995,7 @@ async def stage_chunks(
     the process): the next chunks download while the process pool extracts,
     and at most that many chunks of pages are in memory. ``deadline`` (wall
     clock): the run's page budget."""
-    gate = slots or asyncio.Semaphore(CHUNKS_IN_FLIGHT)
+    gate = slots or asyncio.Semaphore(settings.page_chunks_in_flight)
 
     async def one(chunk: FeedBatch) -> Staged:
         async with gate:
@@ -1037,38 +1017,6 @@ def page_deadline(settings: Settings, started: float | None = None) -> float | N
     if settings.page_budget_seconds is None:
         return None
     return (started if started is not None else time.time()) + settings.page_budget_seconds
-
-
-async def run_batch(
-    fetcher: Fetcher,
-    *,
-    robots: RobotsCache | None,
-    feeds: Sequence[DueFeed],
-    registry: Registry,
-    settings: Settings,
-    run_id: str,
-    deadline: float | None = None,
-    waiting: FeedBatch | None = None,
-) -> Counter[str]:
-    """Every stage for one batch of feeds, without Prefect (tests,
-    benchmarks); with ``waiting`` (the run's due pending links) those are
-    fetched first, the same way."""
-    staged: list[Staged] = []
-    counts: Counter[str] = Counter()
-    if waiting is not None:
-        chunks = page_chunks(waiting, PAGE_CHUNK)
-        staged += await stage_chunks(fetcher, chunks, robots, registry, settings, deadline=deadline)
-        staged.append(stage(settings, waiting))
-    if feeds:
-        results = await fetch_feeds(fetcher, feeds)
-        batch = skip_known(parse_feeds(feeds, results, registry, settings, run_id), settings)
-        chunks = page_chunks(batch, PAGE_CHUNK)
-        staged += await stage_chunks(fetcher, chunks, robots, registry, settings, deadline=deadline)
-        staged.append(stage(settings, batch))  # feed states last: after all of their entries
-    for s in staged:
-        counts.update(s.counts)
-    counts.update(load_staged_files(settings, staged))
-    return counts
 
 
 # --------------------------------------------------------------------------- backfill

@@ -110,6 +110,28 @@ class Settings:
     staging_dir: Path | None = None
     # Backfill: pages per batch (one load transaction and one checkpoint each).
     backfill_batch_size: int = 50
+    # Reprocess: stored pages re-extracted and stored per step.
+    reprocess_batch_size: int = 200
+
+    # How a poll moves work. Feed batches fetched at once; pages per chunk (one
+    # staged file each); chunks per fetch-extract step (a Prefect task costs
+    # its server and client some 40 ms of CPU, so a task handles several, and a
+    # group's load overlaps the extraction of the next group); chunks in flight
+    # across the run (the next ones download while the process pool extracts,
+    # so both cores stay busy with extraction, the expensive step).
+    feed_batches_in_flight: int = 2
+    page_chunk: int = 48
+    page_chunks_per_task: int = 4
+    page_chunks_in_flight: int = 6
+    # Pending links taken per run at most (oldest first): the page budget
+    # bounds what is fetched; this bounds what is held in memory.
+    pending_per_run: int = 20_000
+    # Staged files of one run written per load transaction at most: a load
+    # transaction has a fixed cost (lookups, the near-duplicate band join,
+    # cluster refresh, a statement per table) that one chunk would pay each time.
+    load_merge_files: int = 8
+    # A half-written staging file (dot-name) this old belongs to a dead writer.
+    leftover_age_minutes: float = 60.0
 
     # Pages. A scheduled run spends at most this long fetching pages (from its
     # start): links an origin cannot politely get to within it (its gap,
@@ -132,6 +154,10 @@ class Settings:
     # and the feed's own text is used when it is longer.
     min_body_chars: int = 200
     extract_workers: int = field(default_factory=lambda: max(1, os.cpu_count() or 1))
+
+    def with_page_budget(self, seconds: float) -> Settings:
+        """These settings with a page budget of ``seconds`` (0: none)."""
+        return replace(self, page_budget_seconds=seconds or None)
 
     @property
     def raw_path(self) -> Path:

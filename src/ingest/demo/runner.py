@@ -6,18 +6,19 @@ passes the Prefect flow), so this library module stays free of Prefect.
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
 from ingest.demo.server import SiteServer
+from ingest.settings import Settings
 from ingest.store import read
 
-RunPass = Callable[[Path, Path], Mapping[str, int]]  # (warehouse, sources) -> counts
+RunPass = Callable[[Settings], Mapping[str, int]]  # the pass's settings -> counts
 
 QUERIES = (
     (
@@ -51,15 +52,19 @@ QUERIES = (
 
 
 def demo_environment(hosts: list[str]) -> dict[str, str]:
-    """Let the fetcher reach the loopback site: its hosts map to 127.0.0.1,
-    and 127.0.0.1 (only) is exempt from the private-address guard."""
+    """The environment of an ``ingest`` process that reaches the loopback site:
+    its hosts map to 127.0.0.1, and 127.0.0.1 (only) is exempt from the
+    private-address guard (the settings ``run_demo`` gives its passes)."""
     return {
         "INGEST_ALLOW_PRIVATE_HOSTS": "127.0.0.1",
         "INGEST_RESOLVE": ",".join(f"{h}=127.0.0.1" for h in hosts),
     }
 
 
-def run_demo(workdir: Path, console: Console, run_pass: RunPass) -> int:
+def run_demo(workdir: Path, console: Console, run_pass: RunPass, settings: Settings) -> int:
+    """Serve the sample site, ingest it twice with ``run_pass`` (the settings
+    given, pointed at the demo's warehouse, registry and loopback hosts), and
+    show what came in; 0 when it behaved as expected."""
     if workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
@@ -68,11 +73,17 @@ def run_demo(workdir: Path, console: Console, run_pass: RunPass) -> int:
         site = server.site
         sources = workdir / "sources.toml"
         sources.write_text(site.sources_toml(), encoding="utf-8")
-        os.environ.update(demo_environment(site.hosts))
+        demo = replace(
+            settings,
+            warehouse=wh,
+            sources=sources,
+            allow_private_hosts=("127.0.0.1",),
+            resolve=dict.fromkeys(site.hosts, "127.0.0.1"),
+        )
         console.rule(f"sample news site on {server.base_url} ({len(site.sources)} sources)")
-        first = run_pass(wh, sources)
+        first = run_pass(demo)
         console.rule("second pass over the same feeds")
-        second = run_pass(wh, sources)
+        second = run_pass(demo)
         feeds = len(site.sources)
         for title, sql in QUERIES:
             _show(console, title, read.query(wh, sql))
