@@ -3,7 +3,7 @@
 Articles are generated from a fixed vocabulary with a seeded RNG (350 words
 each); 15% are republished copies of an earlier article on another source
 (headline changed, last paragraph cut, a credit line added). They are loaded
-through the real load step (`ingest.warehouse.load_batch`: exact dedup, LSH
+through the real load step (`ingest.store.load.write_batch`: exact dedup, LSH
 candidate join against every earlier article in the warehouse, verification,
 cluster refresh) in batches of 1,000, as runs would, into a DuckDB file.
 
@@ -129,7 +129,7 @@ def run(n: int) -> dict[str, float]:
                     for i, (_, src, body, when) in enumerate(items[b : b + BATCH], start=b)
                 ]
                 t = time.perf_counter()
-                load.load_batch(con, batch)
+                load.write_batch(con, batch)
                 last_batch_s = time.perf_counter() - t
                 load_s += last_batch_s
         con = duckdb.connect(str(path), read_only=True)

@@ -49,6 +49,9 @@ from typing import cast
 from xml.sax.saxutils import escape as xml_text
 from xml.sax.saxutils import quoteattr
 
+from ingest.records import Source
+from ingest.registry import dump_registry
+
 LOOPBACK = "127.0.0.1"
 FEED_CAP = 200  # items per feed, duplicate listings included
 DEFAULT_SEED = 20260301
@@ -647,34 +650,25 @@ class NewsWeb:
 
     def sources_toml(self) -> str:
         """The registry in the project's TOML format; every host resolves to 127.0.0.1."""
-
-        def q(value: str) -> str:
-            return json.dumps(value, ensure_ascii=False)
-
-        def arr(values: Sequence[str]) -> str:
-            return "[" + ", ".join(q(v) for v in values) + "]"
-
-        blocks = [
-            f"# Synthetic news web for benchmarks: {len(self.sources)} sources, "
+        return dump_registry(
+            (
+                Source(
+                    source_id=src.id,
+                    name=src.name,
+                    kind=src.kind,
+                    homepage=self.origin_url(src) + "/",
+                    domains=(src.domain,),
+                    feeds=tuple(self.feed_url(f) for f in self.feeds if f.source == src.index),
+                    credits=tuple(src.credits),
+                    country=src.country,
+                    language="en",
+                )
+                for src in self.sources
+            ),
+            header=f"Synthetic news web for benchmarks: {len(self.sources)} sources, "
             f"{len(self.articles)} articles, seed {self.seed}, port {self.port}.\n"
-            "# Every host below must resolve to 127.0.0.1.\n"
-        ]
-        for src in self.sources:
-            feeds = [self.feed_url(f) for f in self.feeds if f.source == src.index]
-            blocks.append(
-                "[[sources]]\n"
-                f"id = {q(src.id)}\n"
-                f"name = {q(src.name)}\n"
-                f"kind = {q(src.kind)}\n"
-                f"homepage = {q(self.origin_url(src) + '/')}\n"
-                f"domains = {arr([src.domain])}\n"
-                f"country = {q(src.country)}\n"
-                'language = "en"\n'
-                f"feeds = {arr(feeds)}\n"
-                "sitemaps = []\n"
-                f"credits = {arr(src.credits)}\n"
-            )
-        return "\n".join(blocks)
+            "Every host below must resolve to 127.0.0.1.",
+        )
 
     def iter_pages(self, sample: int | None = None) -> Iterator[tuple[str, bytes]]:
         """(url, html) of every article page, as the server sends it (no HTTP).

@@ -100,7 +100,7 @@ def loaded(
         for i in range(4):
             batch = records.LoadBatch(f"run-{i}")
             batch.candidates = [candidate(it, reg, matcher) for it in order[i::4]]
-            load.load_batch(con, batch)
+            load.write_batch(con, batch)
     con = duckdb.connect(str(path), read_only=True)
     rows = con.execute("SELECT url, cluster_id, wire_service FROM articles").fetchall()
     con.close()

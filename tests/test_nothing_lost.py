@@ -502,8 +502,8 @@ def test_a_run_without_heartbeat_is_marked_abandoned_by_the_next(
 ) -> None:
     run_once(settings, registry)
     with connection.writer(settings.warehouse) as con:
-        runs.start_run(con, "dead", "ingest_feeds", NOW - timedelta(hours=1), "elsewhere:1")
-        runs.start_run(con, "alive", "ingest_feeds", datetime.now(UTC), "elsewhere:2")
+        runs.record_start(con, "dead", "ingest_feeds", NOW - timedelta(hours=1), "elsewhere:1")
+        runs.record_start(con, "alive", "ingest_feeds", datetime.now(UTC), "elsewhere:2")
     run_once(settings, registry)
     got = dict(rows(settings.warehouse, "SELECT run_id, status FROM runs"))
     assert got["dead"] == "abandoned"

@@ -158,13 +158,13 @@ def test_crash_before_commit_loads_again(
     settings: Settings, registry: Registry, reference: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     staged = stage_run(settings, registry)
-    real = load._write_batch
+    real = load._write_rows
 
     def dies_after_writing(con: duckdb.DuckDBPyConnection, batch: records.LoadBatch) -> object:
         real(con, batch)
         raise RuntimeError("killed mid-load")
 
-    monkeypatch.setattr(load, "_write_batch", dies_after_writing)
+    monkeypatch.setattr(load, "_write_rows", dies_after_writing)
     with pytest.raises(RuntimeError):
         pipeline.load_staged(settings, staged[0])
     monkeypatch.undo()
@@ -228,7 +228,7 @@ def test_a_broken_staged_file_is_set_aside_with_the_rest_of_its_run(
 ) -> None:
     staged = stage_run(settings, registry, run_id="gone")
     assert len(staged) >= 3
-    pipeline.finish_run(settings, "gone", "failed", pipeline.Counter())
+    pipeline.close_run(settings, "gone", "failed", pipeline.Counter())
     broken = Path(staged[1].path)
     broken.write_bytes(broken.read_bytes()[:100])  # truncated
     part = settings.staging_path / ".half-written.parquet.part"
@@ -260,7 +260,7 @@ def test_a_file_from_another_version_is_set_aside_not_half_read(
     settings: Settings, registry: Registry
 ) -> None:
     staged = stage_run(settings, registry, run_id="older")
-    pipeline.finish_run(settings, "older", "failed", pipeline.Counter())
+    pipeline.close_run(settings, "older", "failed", pipeline.Counter())
     path = Path(staged[0].path)
     table = pq.read_table(path)
     pq.write_table(table.drop_columns(["raw_pages"]), path)  # written before raw_pages existed
@@ -275,12 +275,12 @@ def test_a_leftover_that_fails_to_write_stays_for_the_next_run(
     settings: Settings, registry: Registry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     staged = stage_run(settings, registry, run_id="crashed")
-    pipeline.finish_run(settings, "crashed", "failed", pipeline.Counter())
+    pipeline.close_run(settings, "crashed", "failed", pipeline.Counter())
 
     def disk_full(*_args: object, **_kw: object) -> None:
         raise duckdb.IOException("No space left on device")
 
-    monkeypatch.setattr(load, "load_staged", disk_full)
+    monkeypatch.setattr(load, "write_staged", disk_full)
     counts = pipeline.load_leftovers(settings, "next")
     assert counts["staged_leftovers_held"] == 1  # the first one; the rest wait behind it
     assert counts["staged_failed"] == 0
@@ -298,7 +298,7 @@ def test_a_late_leftover_does_not_roll_feed_state_back(
     newer = replace(settings, staging_dir=settings.warehouse.parent / "newer-staging")
     load_all(newer, stage_run(newer, registry, run_id="fast"))
     before = rows(settings, "SELECT feed_id, last_fetched_at, etag FROM feeds ORDER BY 1")
-    pipeline.finish_run(settings, "slow", "failed", pipeline.Counter())
+    pipeline.close_run(settings, "slow", "failed", pipeline.Counter())
     assert pipeline.load_leftovers(settings, "sweeper")["staged_leftovers_loaded"] == len(late)
     assert rows(settings, "SELECT feed_id, last_fetched_at, etag FROM feeds ORDER BY 1") == before
 
@@ -328,7 +328,7 @@ def test_the_next_run_ends_by_loading_leftovers(
     settings: Settings, registry: Registry, reference: Path
 ) -> None:
     staged = stage_run(settings, registry, run_id="crashed")
-    pipeline.finish_run(settings, "crashed", "failed", pipeline.Counter())
+    pipeline.close_run(settings, "crashed", "failed", pipeline.Counter())
     pipeline.prepare_run(settings, registry, "next", "test")
     counts = pipeline.Counter[str]()
     pipeline.end_run(settings, "next", "completed", counts)

@@ -131,8 +131,7 @@ def prepare_run(
     the pending links due now and the cached robots.txt answers."""
     now = now_utc()
     with connection.writer(settings.warehouse) as con:
-        sync(con, registry, now, run_id, accept_registry_change)
-        abandoned = runs.start_run(con, run_id, flow, now, run_host())
+        abandoned = begin(con, registry, run_id, flow, now, accept_change=accept_registry_change)
         feeds = store_feeds.due_feeds(con, now, all_feeds=all_feeds, source_ids=source_ids)
         robots = store_feeds.robots_records(con, now)
         due = load.due_pending(con, now, source_ids, settings.pending_per_run)
@@ -140,15 +139,19 @@ def prepare_run(
     return RunStart(feeds, robots, waiting, abandoned)
 
 
-def sync(
+def begin(
     con: duckdb.DuckDBPyConnection,
     registry: Registry,
-    now: datetime,
     run_id: str,
+    flow: str,
+    now: datetime,
+    *,
     accept_change: bool,
-) -> None:
-    """Sync the registry into the warehouse (refused when it would drop or
-    change what stored articles use, unless ``accept_change``)."""
+) -> list[str]:
+    """What every run does first, in the warehouse: sync the registry (refused
+    when it would drop or change what stored articles use, unless
+    ``accept_change``) and record the run's start. Returns the runs found dead
+    (no heartbeat for long), now marked abandoned."""
     store_feeds.sync_registry(
         con,
         registry,
@@ -157,9 +160,10 @@ def sync(
         run_id=run_id,
         shipped=default_sources_path(),
     )
+    return runs.record_start(con, run_id, flow, now, run_host())
 
 
-def finish_run(
+def close_run(
     settings: Settings,
     run_id: str,
     status: str,
@@ -167,7 +171,7 @@ def finish_run(
     reason: str | None = None,
 ) -> None:
     with connection.writer(settings.warehouse) as con:
-        runs.finish_run(con, run_id, status, counts, now_utc(), reason=reason)
+        runs.record_end(con, run_id, status, counts, now_utc(), reason=reason)
 
 
 def end_run(
@@ -202,7 +206,7 @@ def end_run(
     with connection.writer(settings.warehouse) as con:
         orphans = _expire_raw(con, settings)
         counts["raw_pages_expired"] = len(orphans)
-        runs.finish_run(con, run_id, status, counts, now_utc(), reason=reason)
+        runs.record_end(con, run_id, status, counts, now_utc(), reason=reason)
     RawStore(settings.raw_path).remove(orphans)
     return status
 
@@ -909,7 +913,7 @@ def load_staged_files(
                 if lost:
                     raise StagingError(f"staged batch {lost[0]} vanished before it was loaded")
             items = [(s.batch_id, b) for s, b in group if b is not None]
-            written = load.load_staged(con, items, loaded_by) if items else None
+            written = load.write_staged(con, items, loaded_by) if items else None
         for s, _b in group:
             Path(s.path).unlink(missing_ok=True)
         counts.update(written or {})
@@ -977,7 +981,7 @@ def _set_aside(settings: Settings, path: Path, run_id: str, now: datetime, why: 
     target = staging.quarantine(path)
     reject = Reject("load", f"staged batch not loaded: {why}", now, url=str(target))
     with connection.writer(settings.warehouse) as con:
-        load.load_batch(con, LoadBatch(run_id, rejects=[reject]))
+        load.write_batch(con, LoadBatch(run_id, rejects=[reject]))
 
 
 async def stage_chunks(
@@ -1182,8 +1186,7 @@ async def plan_backfill(
     backfill_id = params.backfill_id()
     now = now_utc()
     with connection.writer(settings.warehouse) as con:
-        sync(con, registry, now, run_id, accept_registry_change)
-        runs.start_run(con, run_id, "backfill", now, run_host())
+        begin(con, registry, run_id, "backfill", now, accept_change=accept_registry_change)
         plan = runs.backfill_plan(con, backfill_id)
         robots = store_feeds.robots_records(con, now)
     skipped: dict[str, int] = {}
@@ -1396,7 +1399,7 @@ def apply_reextracted(
     return {"reprocess_changed": changed, "reprocess_unchanged": len(updates) - changed}
 
 
-def start_run(
+def open_run(
     settings: Settings,
     registry: Registry,
     run_id: str,
@@ -1406,5 +1409,4 @@ def start_run(
 ) -> None:
     now = now_utc()
     with connection.writer(settings.warehouse) as con:
-        sync(con, registry, now, run_id, accept_registry_change)
-        runs.start_run(con, run_id, flow, now, run_host())
+        begin(con, registry, run_id, flow, now, accept_change=accept_registry_change)

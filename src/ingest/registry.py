@@ -226,8 +226,12 @@ def _toml_list(values: Iterable[str]) -> str:
     return "[" + ", ".join(_toml_str(v) for v in values) + "]"
 
 
-def dump_registry(sources: Iterable[Source]) -> str:
-    out: list[str] = []
+def dump_registry(sources: Iterable[Source], header: str = "") -> str:
+    """The registry file of these sources (the one writer of the format);
+    ``header``: comment lines on top."""
+    out: list[str] = [f"# {line}".rstrip() for line in header.splitlines()]
+    if out:
+        out.append("")
     for s in sources:
         out.append("[[sources]]")
         out.append(f"id = {_toml_str(s.source_id)}")

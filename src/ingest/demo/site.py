@@ -29,6 +29,8 @@ from ingest.demo.content import (
     SiteInfo,
     Story,
 )
+from ingest.records import Source
+from ingest.registry import dump_registry
 
 HTML_TYPE = "text/html; charset=utf-8"
 RSS_TYPE = "application/rss+xml; charset=utf-8"
@@ -1433,33 +1435,24 @@ class NewsSite:
 
     def sources_toml(self) -> str:
         """A source registry (TOML) pointing the pipeline at this site."""
-
-        def q(value: str) -> str:
-            return json.dumps(value, ensure_ascii=False)
-
-        def arr(values: Iterable[str]) -> str:
-            return "[" + ", ".join(q(v) for v in values) + "]"
-
-        blocks = [
-            "# Source registry of the news-ingest demo site "
-            f"(ingest.demo, port {self.port}).\n"
-            "# Every host below must resolve to 127.0.0.1.\n"
-        ]
-        for src in self.sources:
-            blocks.append(
-                "[[sources]]\n"
-                f"id = {q(src.id)}\n"
-                f"name = {q(src.name)}\n"
-                f"kind = {q(src.kind)}\n"
-                f"homepage = {q(src.homepage)}\n"
-                f"domains = {arr([src.host.removeprefix('www.')])}\n"
-                f"country = {q(src.country)}\n"
-                f"language = {q(src.language)}\n"
-                f"feeds = {arr([src.feed_url])}\n"
-                "sitemaps = []\n"
-                f"credits = {arr(src.credits)}\n"
-            )
-        return "\n".join(blocks)
+        return dump_registry(
+            (
+                Source(
+                    source_id=src.id,
+                    name=src.name,
+                    kind=src.kind,
+                    homepage=src.homepage,
+                    domains=(src.host.removeprefix("www."),),
+                    feeds=(src.feed_url,),
+                    credits=tuple(src.credits),
+                    country=src.country,
+                    language=src.language,
+                )
+                for src in self.sources
+            ),
+            header=f"Source registry of the news-ingest demo site (port {self.port}).\n"
+            "Every host below must resolve to 127.0.0.1.",
+        )
 
     def listings(self, site: SiteInfo) -> list[tuple[Story, str]]:
         """(story, path as listed) for every item of a site's feed, newest first."""

@@ -62,7 +62,7 @@ async def run(
     counts: Counter[str] = Counter()
     status = "failed"
     reason: str | None = None
-    pipeline.start_run(
+    pipeline.open_run(
         settings, registry, run_id, FLOW, accept_registry_change=accept_registry_change
     )
     try:
@@ -83,6 +83,6 @@ async def run(
         if stopping.requested():
             status, reason = "stopped", stopping.reason()
     finally:
-        pipeline.finish_run(settings, run_id, status, counts, reason)
+        pipeline.close_run(settings, run_id, status, counts, reason)
     log.info("reprocess %s: %s", status, dict(sorted(counts.items())))
     return Outcome(run_id, status, dict(counts), reason)

@@ -143,10 +143,10 @@ def _lookup(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> Known:
     return Known(by_url=by_url, by_hash=by_hash, stored=stored)
 
 
-def load_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> dict[str, int]:
+def write_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> dict[str, int]:
     """Write one batch in one transaction; idempotent. Returns what was written."""
     with transaction(con):
-        return _write_batch(con, batch)
+        return _write_rows(con, batch)
 
 
 def merge_batches(batches: Sequence[LoadBatch]) -> LoadBatch:
@@ -169,7 +169,7 @@ def merge_batches(batches: Sequence[LoadBatch]) -> LoadBatch:
     return merged
 
 
-def load_staged(
+def write_staged(
     con: duckdb.DuckDBPyConnection,
     items: Sequence[tuple[str, LoadBatch]],
     loaded_by: str | None = None,
@@ -183,7 +183,7 @@ def load_staged(
         todo = [(i, b) for i, b in items if i not in recorded]
         if not todo:
             return None
-        counts = _write_batch(con, merge_batches([b for _, b in todo]))
+        counts = _write_rows(con, merge_batches([b for _, b in todo]))
         now = datetime.now(UTC)
         summary = json.dumps(dict(sorted(counts.items())))
         con.executemany(
@@ -193,7 +193,7 @@ def load_staged(
     return counts
 
 
-def _write_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> dict[str, int]:
+def _write_rows(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> dict[str, int]:
     """Every row of one batch, inside the caller's transaction."""
     res: Resolution = resolve(batch.candidates, batch.listings, _lookup(con, batch), batch.run_id)
     articles = cluster_new(con, res, batch.cluster_window_days)

@@ -132,7 +132,7 @@ def heartbeat(con: duckdb.DuckDBPyConnection, run_id: str, at: datetime) -> None
     )
 
 
-def start_run(
+def record_start(
     con: duckdb.DuckDBPyConnection,
     run_id: str,
     flow: str,
@@ -150,7 +150,7 @@ def start_run(
     return abandoned
 
 
-def finish_run(
+def record_end(
     con: duckdb.DuckDBPyConnection,
     run_id: str,
     status: str,
