@@ -34,7 +34,6 @@ import hashlib
 import json
 import random
 import re
-import socketserver
 import threading
 import time
 from collections import Counter
@@ -43,12 +42,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from html import escape
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import cast
 from xml.sax.saxutils import escape as xml_text
 from xml.sax.saxutils import quoteattr
 
+from ingest.demo.loopback import LoopbackServer, Reply, RequestInfo
 from ingest.records import Source
 from ingest.registry import dump_registry
 
@@ -426,13 +424,6 @@ class FeedSpec:
     number: int  # 0.. within the source
     path: str
     listings: tuple[tuple[int, str], ...]  # (article index, path as listed incl. query)
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    status: int
-    headers: dict[str, str]
-    body: bytes = b""
 
 
 class NewsWeb:
@@ -1142,69 +1133,8 @@ def _not_modified(headers: dict[str, str], etag: str, modified: datetime) -> boo
 # ---------------------------------------------------------------------------
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
-    owner: NewsWebServer
-
-    def server_bind(self) -> None:
-        # Skip HTTPServer.server_bind: it looks up the host's FQDN (DNS).
-        socketserver.TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name = str(host)
-        self.server_port = int(port)
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        return  # clients that hang up mid-response are normal
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "newsweb/1.0"
-    sys_version = ""
-    timeout = 30
-
-    def log_message(self, format: str, *args: object) -> None:
-        return
-
-    def do_GET(self) -> None:
-        self._serve(head=False)
-
-    def do_HEAD(self) -> None:
-        self._serve(head=True)
-
-    def _serve(self, *, head: bool) -> None:
-        owner = cast(_HTTPServer, self.server).owner
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        host = (headers.get("host") or "").strip().lower().partition(":")[0].rstrip(".")
-        path = self.path.partition("?")[0].partition("#")[0] or "/"
-        kind, reply = owner.web.respond(host, path, headers)
-        body = reply.body
-        out = dict(reply.headers)
-        if (
-            owner.gzip
-            and body
-            and reply.status == 200
-            and "gzip" in headers.get("accept-encoding", "")
-        ):
-            body = gzip.compress(body, compresslevel=1, mtime=0)
-            out["Content-Encoding"] = "gzip"
-            out["Vary"] = "Accept-Encoding"
-        owner.count(kind, len(body))
-        self.send_response(reply.status)
-        for name, value in out.items():
-            self.send_header(name, value)
-        if reply.status != 304:
-            self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if not head and reply.status != 304 and body:
-            self.wfile.write(body)
-        self.wfile.flush()
-
-
 class NewsWebServer:
-    """A threaded HTTP/1.1 server on 127.0.0.1 for a :class:`NewsWeb`; context manager.
+    """A :class:`NewsWeb` on the project's loopback server; context manager.
 
     One port serves every source; the Host header picks the source.
     """
@@ -1212,45 +1142,30 @@ class NewsWebServer:
     def __init__(self, web: NewsWeb, port: int = 0, *, gzip: bool = False) -> None:
         self.web = web
         self.gzip = gzip
-        self._requested_port = port
-        self._server: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server = LoopbackServer(self._respond, port, name="newsweb")
         self._lock = threading.Lock()
         self.requests: Counter[str] = Counter()
         self.bytes_sent = 0
 
+    def _respond(self, info: RequestInfo) -> Reply:
+        kind, reply = self.web.respond(info.host.rstrip("."), info.path, info.headers)
+        body = reply.body
+        out = dict(reply.headers)
+        accepts = info.headers.get("accept-encoding") or ""
+        if self.gzip and body and reply.status == 200 and "gzip" in accepts:
+            body = gzip.compress(body, compresslevel=1, mtime=0)
+            out["Content-Encoding"] = "gzip"
+            out["Vary"] = "Accept-Encoding"
+        self.count(kind, len(body))
+        return Reply(reply.status, out, body)
+
     def start(self) -> NewsWebServer:
-        if self._server is not None:
-            return self
-        server = _HTTPServer((LOOPBACK, self._requested_port), _Handler, bind_and_activate=False)
-        server.owner = self
-        try:
-            server.server_bind()
-            server.server_activate()
-        except BaseException:
-            server.server_close()
-            raise
-        self._server = server
-        self.web.port = server.server_port
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            name=f"newsweb-{server.server_port}",
-            daemon=True,
-        )
-        self._thread.start()
+        self._server.start()
+        self.web.port = self._server.port
         return self
 
     def stop(self) -> None:
-        server, thread = self._server, self._thread
-        if server is None:
-            return
-        server.shutdown()
-        server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
-        self._server = None
-        self._thread = None
+        self._server.stop()
 
     def __enter__(self) -> NewsWebServer:
         return self.start()
