@@ -20,7 +20,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State
 
 from flows.common import final_state, flow_setup, quoted, writer_slot
-from ingest import pipeline
+from ingest import pipeline, records
 from ingest.extract import warm_pool
 from ingest.fetch import Fetcher
 from ingest.jobs import poll
@@ -52,7 +52,7 @@ async def prepare_run(
     all_feeds: bool,
     source_ids: Sequence[str],
     accept_registry_change: bool,
-) -> pipeline.RunStart:
+) -> records.RunStart:
     return await poll.prepare(
         settings, registry, run_id, all_feeds, source_ids, accept_registry_change
     )
@@ -61,7 +61,7 @@ async def prepare_run(
 @task(name="fetch-feeds", cache_policy=NO_CACHE, cache_result_in_memory=False, timeout_seconds=900)
 async def fetch_feeds(
     fetcher: Fetcher, feeds: list[DueFeed], registry: Registry, settings: Settings, run_id: str
-) -> pipeline.FeedBatch:
+) -> records.FeedBatch:
     return await poll.fetch_feeds(fetcher, feeds, registry, settings, run_id)
 
 
@@ -73,7 +73,7 @@ async def fetch_feeds(
 )
 async def fetch_extract(
     fetcher: Fetcher,
-    chunks: list[pipeline.FeedBatch],
+    chunks: list[records.FeedBatch],
     robots: pipeline.RobotsCache,
     registry: Registry,
     settings: Settings,

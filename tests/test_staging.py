@@ -98,7 +98,7 @@ def test_real_batch_round_trips_through_parquet(
 ) -> None:
     start = pipeline.prepare_run(settings, registry, "rt", "test", all_feeds=True)
 
-    async def one_batch() -> pipeline.FeedBatch:
+    async def one_batch() -> records.FeedBatch:
         async with Fetcher(settings) as fetcher:
             results = await pipeline.fetch_feeds(fetcher, start.feeds)
             batch = pipeline.parse_feeds(start.feeds, results, registry, settings, "rt")

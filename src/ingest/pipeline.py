@@ -16,7 +16,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -44,10 +44,12 @@ from ingest.near import fingerprint
 from ingest.pending import RetryPolicy
 from ingest.rawstore import RawStore
 from ingest.records import (
+    BackfillStart,
     BodyStatus,
     Candidate,
     DueFeed,
     Extracted,
+    FeedBatch,
     FeedEntry,
     FeedUpdate,
     FetchKind,
@@ -55,12 +57,14 @@ from ingest.records import (
     Listing,
     LoadBatch,
     Outcome,
-    ParsedFeed,
+    Page,
     PendingPage,
     PlanItem,
+    Polled,
     RawPage,
     Reject,
     RobotsRecord,
+    RunStart,
     Staged,
 )
 from ingest.registry import Registry
@@ -106,15 +110,6 @@ def batched(items: Sequence[DueFeed], size: int) -> list[list[DueFeed]]:
 
 
 # --------------------------------------------------------------------------- start
-
-
-@dataclass
-class RunStart:
-    feeds: list[DueFeed]
-    robots: list[RobotsRecord]
-    # links held back by earlier runs whose next attempt has come: fetched first
-    pending: FeedBatch | None = None
-    abandoned: list[str] = field(default_factory=list)  # dead runs marked so now
 
 
 def prepare_run(
@@ -238,29 +233,6 @@ def policy_for(settings: Settings) -> Policy:
 
 
 # --------------------------------------------------------------------------- feeds
-
-
-@dataclass
-class Polled:
-    """One feed's poll on its way to a :class:`FeedUpdate`."""
-
-    feed: DueFeed
-    result: FetchResult
-    parsed: ParsedFeed | None = None
-    new_entries: int = 0
-
-
-@dataclass
-class FeedBatch:
-    """One batch of feeds after fetch + parse: what is new, what is known."""
-
-    run_id: str
-    new_entries: list[FeedEntry] = field(default_factory=list)
-    polled: list[Polled] = field(default_factory=list)
-    load: LoadBatch = field(default_factory=lambda: LoadBatch(""))
-    counts: Counter[str] = field(default_factory=Counter)
-    # host -> whether any request to it got an answer (offline detection)
-    hosts: dict[str, bool] = field(default_factory=dict)
 
 
 def reach(hosts: dict[str, bool], res: FetchResult) -> None:
@@ -535,12 +507,6 @@ def page_chunks(batch: FeedBatch, size: int) -> list[FeedBatch]:
         )
     batch.new_entries = []
     return chunks
-
-
-@dataclass
-class Page:
-    entry: FeedEntry
-    fetch: FetchResult
 
 
 class RobotsCache:
@@ -1161,16 +1127,6 @@ async def _walk_archive(
 # A backfill checkpoint that is not done: the page failed transiently (or was
 # not requested) and the same command tries it again.
 RETRY_LATER = "retry"
-
-
-@dataclass
-class BackfillStart:
-    backfill_id: str
-    pending: list[PlanItem]
-    planned: int
-    robots: list[RobotsRecord]
-    skipped: dict[str, int]
-    retries: int = 0  # of the pending items, those that failed transiently before
 
 
 async def plan_backfill(

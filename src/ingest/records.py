@@ -6,6 +6,7 @@ columns, so that a row can be traced through the pipeline by name.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -572,3 +573,54 @@ class Staged:
     batch_id: str
     run_id: str
     counts: Mapping[str, int] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------ runs and batches in flight
+
+
+@dataclass
+class RunStart:
+    feeds: list[DueFeed]
+    robots: list[RobotsRecord]
+    # links held back by earlier runs whose next attempt has come: fetched first
+    pending: FeedBatch | None = None
+    abandoned: list[str] = field(default_factory=list)  # dead runs marked so now
+
+
+@dataclass
+class Polled:
+    """One feed's poll on its way to a :class:`FeedUpdate`."""
+
+    feed: DueFeed
+    result: FetchResult
+    parsed: ParsedFeed | None = None
+    new_entries: int = 0
+
+
+@dataclass
+class FeedBatch:
+    """One batch of feeds after fetch + parse: what is new, what is known."""
+
+    run_id: str
+    new_entries: list[FeedEntry] = field(default_factory=list)
+    polled: list[Polled] = field(default_factory=list)
+    load: LoadBatch = field(default_factory=lambda: LoadBatch(""))
+    counts: Counter[str] = field(default_factory=Counter)
+    # host -> whether any request to it got an answer (offline detection)
+    hosts: dict[str, bool] = field(default_factory=dict)
+
+
+@dataclass
+class Page:
+    entry: FeedEntry
+    fetch: FetchResult
+
+
+@dataclass
+class BackfillStart:
+    backfill_id: str
+    pending: list[PlanItem]
+    planned: int
+    robots: list[RobotsRecord]
+    skipped: dict[str, int]
+    retries: int = 0  # of the pending items, those that failed transiently before

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 
-from ingest import pipeline, stopping
+from ingest import pipeline, records, stopping
 from ingest.fetch import Fetcher
 from ingest.jobs.common import Log, Outcome, heartbeat
 from ingest.records import DueFeed, Staged
@@ -38,7 +38,7 @@ async def prepare(
     all_feeds: bool,
     source_ids: Sequence[str],
     accept_registry_change: bool,
-) -> pipeline.RunStart:
+) -> records.RunStart:
     return await asyncio.to_thread(
         partial(
             pipeline.prepare_run,
@@ -55,7 +55,7 @@ async def prepare(
 
 async def fetch_feeds(
     fetcher: Fetcher, feeds: list[DueFeed], registry: Registry, settings: Settings, run_id: str
-) -> pipeline.FeedBatch:
+) -> records.FeedBatch:
     results = await pipeline.fetch_feeds(fetcher, feeds)
     batch = pipeline.parse_feeds(feeds, results, registry, settings, run_id)
     return await asyncio.to_thread(pipeline.skip_known, batch, settings)
@@ -63,7 +63,7 @@ async def fetch_feeds(
 
 async def fetch_extract(
     fetcher: Fetcher,
-    chunks: list[pipeline.FeedBatch],
+    chunks: list[records.FeedBatch],
     robots: pipeline.RobotsCache,
     registry: Registry,
     settings: Settings,
@@ -118,15 +118,15 @@ class Steps:
     """The poll's steps: the plain functions above, or Prefect tasks over them."""
 
     prepare: Callable[
-        [Settings, Registry, str, bool, Sequence[str], bool], Awaitable[pipeline.RunStart]
+        [Settings, Registry, str, bool, Sequence[str], bool], Awaitable[records.RunStart]
     ] = prepare
     fetch_feeds: Callable[
-        [Fetcher, list[DueFeed], Registry, Settings, str], Awaitable[pipeline.FeedBatch]
+        [Fetcher, list[DueFeed], Registry, Settings, str], Awaitable[records.FeedBatch]
     ] = fetch_feeds
     fetch_extract: Callable[
         [
             Fetcher,
-            list[pipeline.FeedBatch],
+            list[records.FeedBatch],
             pipeline.RobotsCache,
             Registry,
             Settings,
@@ -179,7 +179,7 @@ async def run(
     load_lock = asyncio.Lock()  # one writer: loads are serialised
     feed_states: list[Staged] = []
 
-    async def one_group(fetcher: Fetcher, chunks: list[pipeline.FeedBatch]) -> Counter[str]:
+    async def one_group(fetcher: Fetcher, chunks: list[records.FeedBatch]) -> Counter[str]:
         staged = await steps.fetch_extract(
             fetcher, chunks, robots, registry, settings, chunk_slots, deadline
         )
@@ -190,7 +190,7 @@ async def run(
             counts.update(await steps.load(settings, staged))
         return counts
 
-    async def pages_of(fetcher: Fetcher, batch: pipeline.FeedBatch) -> Counter[str]:
+    async def pages_of(fetcher: Fetcher, batch: records.FeedBatch) -> Counter[str]:
         """A batch's pages, then its own rows (feed states, listings, feed
         fetches, links leaving the queue), staged once every page is in and
         loaded by finish (one load for every batch of the run)."""
