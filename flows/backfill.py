@@ -8,6 +8,7 @@ timeouts, retries, the writer slot, logs and a progress artifact.
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -17,7 +18,7 @@ from prefect.artifacts import acreate_progress_artifact, aupdate_progress_artifa
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State
 
-from flows.common import final_state, flow_setup, quoted
+from flows.common import final_state, flow_setup, quoted, writer_slot
 from flows.ingest_feeds import load
 from ingest import pipeline
 from ingest.backfill import Params
@@ -32,7 +33,7 @@ from ingest.settings import Settings
     name="backfill-fetch-extract",
     cache_policy=NO_CACHE,
     cache_result_in_memory=False,
-    timeout_seconds=1800,
+    timeout_seconds=3600,
 )
 async def fetch_extract(
     fetcher: Fetcher,
@@ -47,6 +48,21 @@ async def fetch_extract(
     return await job.fetch_extract(
         fetcher, robots, items, registry, settings, run_id, backfill_id, params
     )
+
+
+@task(
+    name="finish-run",
+    cache_policy=NO_CACHE,
+    cache_result_in_memory=False,
+    retries=2,
+    retry_delay_seconds=5,
+    timeout_seconds=1800,
+)
+async def finish(
+    settings: Settings, run_id: str, status: str, counts: Counter[str], reason: str | None
+) -> str:
+    async with writer_slot():
+        return await job.finish(settings, run_id, status, counts, reason)
 
 
 class ProgressArtifact:
@@ -97,6 +113,7 @@ async def backfill(
     steps = job.Steps(
         fetch_extract=quoted(fetch_extract),
         load=quoted(load),
+        finish=quoted(finish),
         progress=ProgressArtifact(),
     )
     outcome = await job.run(

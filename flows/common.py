@@ -18,7 +18,7 @@ from prefect.states import Cancelled, Failed
 from prefect.utilities.annotations import quote
 
 from ingest import pipeline
-from ingest.jobs.common import Outcome
+from ingest.jobs.common import RunOutcome
 from ingest.registry import Registry, load_registry
 from ingest.settings import Settings
 
@@ -88,7 +88,7 @@ def flow_setup(
     return settings, load_registry(settings.sources), flow_run.get_id() or pipeline.new_run_id()
 
 
-def final_state(outcome: Outcome) -> dict[str, int] | State[Any]:
+def final_state(outcome: RunOutcome) -> dict[str, int] | State[Any]:
     """A completed run returns its counts; a run stopped on request (Ctrl+C,
     SIGTERM) ends cancelled and a failed one failed, each with its reason. A
     state rather than an exception: an expected end needs no traceback."""

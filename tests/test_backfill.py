@@ -305,6 +305,11 @@ def test_url_list_and_warc(
     assert rows(wh, "SELECT count(*) FROM articles WHERE source_id = 'le-quotidien-du-port'") == [
         (len(lq),)
     ]
+    # the pages read from the WARC (published in March) are archived as of today:
+    # the backfill's end applies retention, and keeps them
+    assert rows(wh, "SELECT count(DISTINCT url) FROM raw_pages WHERE url LIKE '%quotidien%'") == [
+        (len(lq),)
+    ]
 
 
 def test_reprocess_after_extractor_change(

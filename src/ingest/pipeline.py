@@ -683,7 +683,9 @@ def extract_batch(
                     RawPage(
                         url=url,
                         final_url=res.final_url,
-                        fetched_at=res.fetched_at,
+                        # a page read from a WARC file is archived now: its
+                        # retention counts from today, not from its crawl date
+                        fetched_at=now_utc() if res.offline else res.fetched_at,
                         sha256=ex.raw_sha256,
                         bytes=len(res.body),
                         status=res.status,

@@ -1,6 +1,8 @@
-"""The one loopback HTTP server of the project: the demo site, the tests'
-hostile and broken servers, and the benchmarks' generated news web all answer
-through it.
+"""The one loopback HTTP server of the project: the demo site (with the tests'
+broken feeds and slow pages as routes on it) and the benchmarks' generated
+news web answer through it. Only ``tests/hostile.py`` has its own raw-socket
+server, for answers no HTTP server would send (a body dripped a byte at a
+time, a connection reset mid-body).
 
 A threaded HTTP/1.1 server bound to 127.0.0.1 only (never another address),
 answering every request with a *responder*: a function from a
@@ -143,7 +145,9 @@ class LoopbackServer:
         self._server: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
 
-    def start(self) -> LoopbackServer:
+    def start(self, bound: Callable[[int], None] | None = None) -> LoopbackServer:
+        """Bind and serve; ``bound`` is called with the port once it is bound
+        and before the first request is answered (to build what is served)."""
         if self._server is not None:
             return self
         server = _HTTPServer((LOOPBACK, self._port), _Handler, bind_and_activate=False)
@@ -151,6 +155,8 @@ class LoopbackServer:
         try:
             server.server_bind()
             server.server_activate()
+            if bound is not None:
+                bound(server.server_port)
         except BaseException:
             server.server_close()
             raise

@@ -88,15 +88,15 @@ class SiteServer:
     def start(self) -> SiteServer:
         if self._server.running:
             return self
+
         # After a stop, the server comes back on the port it had, and keeps the
-        # site (and so its replaced resources).
-        self._server.start()
-        if self._site is None or self._site.port != self._server.port:
-            try:
-                self._site = self._factory(self._server.port)
-            except BaseException:
-                self._server.stop()
-                raise
+        # site (and so its replaced resources); the site is built before the
+        # first request is answered.
+        def build(port: int) -> None:
+            if self._site is None or self._site.port != port:
+                self._site = self._factory(port)
+
+        self._server.start(build)
         return self
 
     def stop(self) -> None:

@@ -22,7 +22,7 @@ from functools import partial
 from ingest import pipeline, progress, stopping
 from ingest.backfill import Params, iter_batches
 from ingest.fetch import Fetcher
-from ingest.jobs.common import Log, Outcome, heartbeat
+from ingest.jobs.common import Log, RunOutcome, heartbeat
 from ingest.jobs.poll import load
 from ingest.records import PlanItem, Staged
 from ingest.registry import Registry
@@ -103,13 +103,14 @@ async def run(
     accept_registry_change: bool = False,
     steps: Steps | None = None,
     log: Log | None = None,
-) -> Outcome:
+) -> RunOutcome:
     """Ingest history between ``params.since`` and ``params.until``."""
     steps = steps or Steps()
     log = log or logging.getLogger("ingest.backfill")
     counts: Counter[str] = Counter()
     status = "failed"
     reason: str | None = None
+    planned = False
     try:
         async with Fetcher(settings) as fetcher, heartbeat(settings, run_id):
             start = await pipeline.plan_backfill(
@@ -120,6 +121,7 @@ async def run(
                 fetcher,
                 accept_registry_change=accept_registry_change,
             )
+            planned = True
             counts.update({f"plan_skipped_{k}": v for k, v in start.skipped.items()})
             counts.update(planned=start.planned, pending=len(start.pending), retried=start.retries)
             log.info(
@@ -152,6 +154,9 @@ async def run(
                 pipeline.finish_backfill(settings, start.backfill_id)
             status = "completed"
     finally:
-        status = await steps.finish(settings, run_id, status, counts, reason)
+        if planned:
+            status = await steps.finish(settings, run_id, status, counts, reason)
+        else:  # refused before it began (a registry change, say): only the run's row
+            await asyncio.to_thread(pipeline.close_run, settings, run_id, status, counts, reason)
     log.info("backfill %s: %s", status, dict(sorted(counts.items())))
-    return Outcome(run_id, status, dict(counts), reason)
+    return RunOutcome(run_id, status, dict(counts), reason)

@@ -16,7 +16,7 @@ Log = logging.Logger | logging.LoggerAdapter[logging.Logger]
 
 
 @dataclass(frozen=True)
-class Outcome:
+class RunOutcome:
     """How a run ended: ``completed``, ``failed`` or ``stopped`` (on request),
     with its reason and counts."""
 

@@ -23,7 +23,7 @@ from functools import partial
 
 from ingest import pipeline, records, stopping
 from ingest.fetch import Fetcher
-from ingest.jobs.common import Log, Outcome, heartbeat
+from ingest.jobs.common import Log, RunOutcome, heartbeat
 from ingest.records import DueFeed, Staged
 from ingest.registry import Registry
 from ingest.settings import Settings
@@ -152,7 +152,7 @@ async def run(
     accept_registry_change: bool = False,
     steps: Steps | None = None,
     log: Log | None = None,
-) -> Outcome:
+) -> RunOutcome:
     """One ingestion pass over due feeds (all feeds with ``all_feeds``)."""
     steps = steps or Steps()
     log = log or logging.getLogger("ingest.poll")
@@ -247,4 +247,4 @@ async def run(
             f"{reason or 'run failed'}; feed states of "
             f"{counts['feed_states_not_loaded']} batch(es) not loaded (the next run loads them)"
         )
-    return Outcome(run_id, status, dict(counts), reason)
+    return RunOutcome(run_id, status, dict(counts), reason)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ingest import pipeline, progress, records, stopping
-from ingest.jobs.common import Log, Outcome, heartbeat
+from ingest.jobs.common import Log, RunOutcome, heartbeat
 from ingest.registry import Registry
 from ingest.settings import Settings
 
@@ -55,7 +55,7 @@ async def run(
     accept_registry_change: bool = False,
     steps: Steps | None = None,
     log: Log | None = None,
-) -> Outcome:
+) -> RunOutcome:
     """Re-run extraction, dedup and attribution on stored pages."""
     steps = steps or Steps()
     log = log or logging.getLogger("ingest.reprocess")
@@ -85,4 +85,4 @@ async def run(
     finally:
         pipeline.close_run(settings, run_id, status, counts, reason)
     log.info("reprocess %s: %s", status, dict(sorted(counts.items())))
-    return Outcome(run_id, status, dict(counts), reason)
+    return RunOutcome(run_id, status, dict(counts), reason)

@@ -2,7 +2,7 @@
 
 Fetching and extracting can run anywhere (several flow runs, several
 workers, a Dask or Ray task runner); DuckDB takes one writing process per
-file. So a worker writes each finished :class:`~ingest.warehouse.LoadBatch`
+file. So a worker writes each finished :class:`~ingest.records.LoadBatch`
 as one Parquet file into a staging directory shared with the loader, and the
 loader consumes it exactly once:
 
