@@ -40,17 +40,16 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime, parsedate_to_datetime
+from email.utils import format_datetime
 from html import escape
 from types import TracebackType
 from xml.sax.saxutils import escape as xml_text
 from xml.sax.saxutils import quoteattr
 
-from ingest.demo.loopback import LoopbackServer, Reply, RequestInfo
+from ingest.demo.loopback import LOOPBACK, LoopbackServer, Reply, RequestInfo, not_modified
 from ingest.records import Source
 from ingest.registry import dump_registry
 
-LOOPBACK = "127.0.0.1"
 FEED_CAP = 200  # items per feed, duplicate listings included
 DEFAULT_SEED = 20260301
 EPOCH = datetime(2025, 1, 6, 6, 0, tzinfo=UTC)  # first publication; every date is in the past
@@ -1092,7 +1091,7 @@ xmlns:atom="http://www.w3.org/2005/Atom">
                 "Last-Modified": format_datetime(modified, usegmt=True),
                 "Cache-Control": "public, max-age=300",
             }
-            if _not_modified(headers, etag, modified):
+            if not_modified(headers, etag, modified):
                 return "feed_304", Reply(304, common)
             kind = RSS_TYPE if self.sources[source].feed_format == "rss" else ATOM_TYPE
             return "feed", Reply(200, {**common, "Content-Type": kind}, body)
@@ -1109,23 +1108,6 @@ xmlns:atom="http://www.w3.org/2005/Atom">
                 self.render_page(index),
             )
         return "not_found", Reply(404, {"Content-Type": "text/plain"}, b"not found\n")
-
-
-def _not_modified(headers: dict[str, str], etag: str, modified: datetime) -> bool:
-    inm = headers.get("if-none-match")
-    if inm is not None:
-        tags = {t.strip().removeprefix("W/") for t in inm.split(",")}
-        return etag in tags or "*" in tags
-    ims = headers.get("if-modified-since")
-    if ims is None:
-        return False
-    try:
-        since = parsedate_to_datetime(ims)
-    except (TypeError, ValueError, IndexError):
-        return False
-    if since.tzinfo is None:
-        since = since.replace(tzinfo=UTC)
-    return modified.replace(microsecond=0) <= since
 
 
 # ---------------------------------------------------------------------------

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import socketserver
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import cast
@@ -56,6 +58,28 @@ class Reply:
 
 
 Responder = Callable[[RequestInfo], Reply]
+
+
+def not_modified(headers: Mapping[str, str], etag: str, last_modified: datetime) -> bool:
+    """Whether a conditional GET (``headers``: lower-case names) may be
+    answered 304 for a resource with this ETag and modification time:
+    If-None-Match decides when present, else If-Modified-Since."""
+    inm = headers.get("if-none-match")
+    if inm is not None:
+        tags = {t.strip().removeprefix("W/") for t in inm.split(",")}
+        return etag in tags or "*" in tags
+    ims = headers.get("if-modified-since")
+    if ims is None:
+        return False
+    try:
+        since = parsedate_to_datetime(ims)
+    except (TypeError, ValueError, IndexError):
+        return False
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    return last_modified.astimezone(UTC).replace(microsecond=0) <= since
+
+
 ERROR_REPLY = Reply(500, {"Content-Type": "text/plain; charset=utf-8"}, b"error\n")
 
 

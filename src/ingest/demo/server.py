@@ -13,10 +13,17 @@ import hashlib
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
-from email.utils import format_datetime, parsedate_to_datetime
+from email.utils import format_datetime
 from types import TracebackType
 
-from ingest.demo.loopback import LOOPBACK, Headers, LoopbackServer, Reply, RequestInfo
+from ingest.demo.loopback import (
+    LOOPBACK,
+    Headers,
+    LoopbackServer,
+    Reply,
+    RequestInfo,
+    not_modified,
+)
 from ingest.demo.site import NewsSite, Resource
 
 __all__ = ["LOOPBACK", "Reply", "RequestInfo", "SiteServer", "etag_of", "http_date"]
@@ -36,29 +43,6 @@ def http_date(moment: datetime) -> str:
     return format_datetime(moment.astimezone(UTC), usegmt=True)
 
 
-def _etag_matches(header: str, etag: str) -> bool:
-    if header.strip() == "*":
-        return True
-    candidates = (c.strip().removeprefix("W/") for c in header.split(","))
-    return etag in candidates
-
-
-def _not_modified(headers: Headers, etag: str, last_modified: datetime) -> bool:
-    inm = headers.get("if-none-match")
-    if inm is not None:
-        return _etag_matches(inm, etag)
-    ims = headers.get("if-modified-since")
-    if ims is None:
-        return False
-    try:
-        since = parsedate_to_datetime(ims)
-    except (TypeError, ValueError, IndexError):
-        return False
-    if since.tzinfo is None:
-        since = since.replace(tzinfo=UTC)
-    return last_modified.astimezone(UTC).replace(microsecond=0) <= since
-
-
 def _resource_reply(resource: Resource, headers: Headers) -> Reply:
     etag = etag_of(resource.body)
     common = {
@@ -66,7 +50,7 @@ def _resource_reply(resource: Resource, headers: Headers) -> Reply:
         "Last-Modified": http_date(resource.last_modified),
         "Cache-Control": "public, max-age=60",
     }
-    if _not_modified(headers, etag, resource.last_modified):
+    if not_modified(headers, etag, resource.last_modified):
         return Reply(304, common, b"")
     common["Content-Type"] = resource.content_type
     return Reply(200, common, resource.body)
