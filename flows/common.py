@@ -3,12 +3,15 @@ and the final state of a run."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
+from prefect import task
+from prefect.cache_policies import NO_CACHE
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import State
 from prefect.concurrency.asyncio import concurrency
@@ -18,7 +21,9 @@ from prefect.states import Cancelled, Failed
 from prefect.utilities.annotations import quote
 
 from ingest import pipeline
+from ingest.jobs import poll
 from ingest.jobs.common import RunOutcome
+from ingest.records import Staged
 from ingest.registry import Registry, load_registry
 from ingest.settings import Settings
 
@@ -97,3 +102,18 @@ def final_state(outcome: RunOutcome) -> dict[str, int] | State[Any]:
     if outcome.status != "completed":
         return Failed(message=outcome.reason or "run failed; see the logs")
     return dict(outcome.counts)
+
+
+# The one writer of a run: staged batches into the warehouse, in order, each
+# exactly once (the poll's and the backfill's load step).
+@task(
+    name="load",
+    cache_policy=NO_CACHE,
+    cache_result_in_memory=False,
+    retries=3,
+    retry_delay_seconds=[5, 15, 60],
+    timeout_seconds=1800,
+)
+async def load(settings: Settings, staged: list[Staged]) -> Counter[str]:
+    async with writer_slot():
+        return await poll.load(settings, staged)

@@ -19,7 +19,7 @@ from prefect.artifacts import acreate_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State
 
-from flows.common import final_state, flow_setup, quoted, writer_slot
+from flows.common import final_state, flow_setup, load, quoted, writer_slot
 from ingest import pipeline, records
 from ingest.extract import warm_pool
 from ingest.fetch import Fetcher
@@ -81,19 +81,6 @@ async def fetch_extract(
     deadline: float | None,
 ) -> list[Staged]:
     return await poll.fetch_extract(fetcher, chunks, robots, registry, settings, slots, deadline)
-
-
-@task(
-    name="load",
-    cache_policy=NO_CACHE,
-    cache_result_in_memory=False,
-    retries=3,
-    retry_delay_seconds=[5, 15, 60],
-    timeout_seconds=1800,
-)
-async def load(settings: Settings, staged: list[Staged]) -> Counter[str]:
-    async with writer_slot():
-        return await poll.load(settings, staged)
 
 
 @task(
