@@ -98,6 +98,27 @@ def changes(old_title: str | None, new_title: str | None, old_hash: str, new_has
     return ",".join(diff(Stored(old_hash, old_title), Stored(new_hash, new_title)))
 
 
+# Metadata that follows an article's version (stored with it and its revisions;
+# a change of these alone is a revision only when a re-extraction finds it).
+METADATA_FIELDS = (
+    "authors",
+    "published_precision",
+    "modified_at",
+    "description",
+    "image_url",
+    "section",
+    "keywords",
+)
+
+
+def metadata_of(ex: Extracted, precision: str | None) -> dict[str, object]:
+    """The :data:`METADATA_FIELDS` of an extraction, with the precision of the
+    publication time the version keeps."""
+    values: dict[str, object] = {name: getattr(ex, name) for name in METADATA_FIELDS}
+    values["published_precision"] = precision
+    return values
+
+
 def _as_text(value: object) -> str | None:
     if value is None:
         return None
@@ -136,18 +157,9 @@ def reextraction_revision(u: Reextracted, at: datetime) -> Revision | None:
     published = ex.published_at if ex.published_precision == "minute" else None
     if published is not None and published != p.published_at:
         fields["published_at"] = (_as_text(p.published_at), _as_text(published))
-    fresh = {
-        "authors": list(ex.authors) or None,
-        "published_precision": ex.published_precision,
-        "modified_at": ex.modified_at,
-        "description": ex.description,
-        "image_url": ex.image_url,
-        "section": ex.section,
-        "keywords": list(ex.keywords) or None,
-    }
-    for name, value in fresh.items():
+    for name, value in metadata_of(ex, ex.published_precision).items():
         before = p.metadata.get(name)
-        if value is not None and _as_text(value) != _as_text(before):
+        if value not in (None, ()) and _as_text(value) != _as_text(before):
             fields[name] = (_as_text(before), _as_text(value))
     if not fields and u.extractor == p.extractor:
         return None
@@ -218,16 +230,7 @@ def resolve(
             else ("minute" if published_at is not None else None)
         )
         language = ex.language or cand.entry.language
-        extra = {
-            "authors": ex.authors,
-            "published_precision": precision,
-            "modified_at": ex.modified_at,
-            "description": ex.description,
-            "image_url": ex.image_url,
-            "section": ex.section,
-            "keywords": ex.keywords,
-            "metadata_sources": ex.metadata_sources,
-        }
+        extra = {**metadata_of(ex, precision), "metadata_sources": ex.metadata_sources}
         existing = next((by_url[u] for u in cand.urls if u in by_url), None)
         if existing is not None and existing not in revised and existing in known.stored:
             old = known.stored[existing]

@@ -17,13 +17,12 @@ import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from functools import partial
 
 from ingest import pipeline, progress, stopping
 from ingest.backfill import Params, iter_batches
 from ingest.fetch import Fetcher
+from ingest.jobs import poll
 from ingest.jobs.common import Log, RunOutcome, heartbeat
-from ingest.jobs.poll import load
 from ingest.records import PlanItem, Staged
 from ingest.registry import Registry
 from ingest.settings import Settings
@@ -71,10 +70,9 @@ async def fetch_extract(
 async def finish(
     settings: Settings, run_id: str, status: str, counts: Counter[str], reason: str | None
 ) -> str:
-    """Leftovers that crashed runs staged, raw-archive retention, the run's row."""
-    return await asyncio.to_thread(
-        partial(pipeline.end_run, settings, run_id, status, counts, (), reason=reason)
-    )
+    """Leftovers that crashed runs staged, raw-archive retention, the run's
+    row: the poll's end, without feed states."""
+    return await poll.finish(settings, run_id, status, counts, [], reason, False)
 
 
 async def no_progress(backfill_id: str, done: int, total: int) -> None:
@@ -89,7 +87,7 @@ class Steps:
         [Fetcher, pipeline.RobotsCache, list[PlanItem], Registry, Settings, str, str, Params],
         Awaitable[Staged],
     ] = fetch_extract
-    load: Callable[[Settings, list[Staged]], Awaitable[Counter[str]]] = load
+    load: Callable[[Settings, list[Staged]], Awaitable[Counter[str]]] = poll.load
     finish: Callable[[Settings, str, str, Counter[str], str | None], Awaitable[str]] = finish
     progress: Callable[[str, int, int], Awaitable[None]] = no_progress
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import duckdb
 import pyarrow as pa
 
-from ingest.dedup import reextraction_revision
+from ingest.dedup import METADATA_FIELDS, reextraction_revision
 from ingest.records import Fingerprint, Reextracted, Revision, StoredPage
 from ingest.store.connection import transaction
 from ingest.store.schema import table_schema
@@ -98,19 +98,6 @@ def write_revisions(
         con.unregister("revised")
     moved = {r.article_id: fingerprints[r.article_id] for r in revisions if r.body_changed}
     return recluster(con, moved, window_days)
-
-
-# Metadata fields a re-extraction may change besides REVISED_FIELDS; each change
-# is listed in the revision's ``fields`` too.
-METADATA_FIELDS = (
-    "authors",
-    "published_precision",
-    "modified_at",
-    "description",
-    "image_url",
-    "section",
-    "keywords",
-)
 
 
 def stored_pages(
