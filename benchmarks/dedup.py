@@ -120,14 +120,16 @@ def run(n: int) -> dict[str, float]:
         with connection.writer(path) as con:
             store_feeds.sync_registry(con, make_registry(), datetime.now(UTC))  # type: ignore[arg-type]
             for b in range(0, n, BATCH):
-                batch = records.LoadBatch(f"run-{b}")
                 t = time.perf_counter()
                 fps = [fingerprint(body) for _, _, body, _ in items[b : b + BATCH]]
                 sign_s += time.perf_counter() - t
-                batch.candidates = [
-                    candidate(i, src, body, when, fps[i - b])
-                    for i, (_, src, body, when) in enumerate(items[b : b + BATCH], start=b)
-                ]
+                batch = records.LoadBatch(
+                    f"run-{b}",
+                    candidates=tuple(
+                        candidate(i, src, body, when, fps[i - b])
+                        for i, (_, src, body, when) in enumerate(items[b : b + BATCH], start=b)
+                    ),
+                )
                 t = time.perf_counter()
                 load.write_batch(con, batch)
                 last_batch_s = time.perf_counter() - t

@@ -23,7 +23,7 @@ from ingest import pipeline
 from ingest.backfill import Params
 from ingest.fetch import Fetcher
 from ingest.jobs import backfill as job
-from ingest.records import PlanItem, Staged
+from ingest.records import PlanItem, RunEnd, Staged
 from ingest.registry import Registry
 from ingest.settings import Settings
 
@@ -59,7 +59,7 @@ async def fetch_extract(
 )
 async def finish(
     settings: Settings, run_id: str, status: str, counts: Counter[str], reason: str | None
-) -> str:
+) -> RunEnd:
     async with writer_slot():
         return await job.finish(settings, run_id, status, counts, reason)
 

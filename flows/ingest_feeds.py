@@ -24,7 +24,7 @@ from ingest import pipeline, records
 from ingest.extract import warm_pool
 from ingest.fetch import Fetcher
 from ingest.jobs import poll
-from ingest.records import DueFeed, Staged
+from ingest.records import DueFeed, RunEnd, Staged
 from ingest.registry import Registry
 from ingest.settings import Settings
 from ingest.store.feeds import RegistryChangeRefused
@@ -99,7 +99,7 @@ async def finish_run(
     feed_states: list[Staged],
     reason: str | None,
     keep_schedules: bool,
-) -> str:
+) -> RunEnd:
     async with writer_slot():
         return await poll.finish(
             settings, run_id, status, counts, feed_states, reason, keep_schedules

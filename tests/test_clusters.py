@@ -98,8 +98,9 @@ def loaded(
     with connection.writer(path) as con:
         store_feeds.sync_registry(con, reg, datetime.now(UTC))
         for i in range(4):
-            batch = records.LoadBatch(f"run-{i}")
-            batch.candidates = [candidate(it, reg, matcher) for it in order[i::4]]
+            batch = records.LoadBatch(
+                f"run-{i}", candidates=tuple(candidate(it, reg, matcher) for it in order[i::4])
+            )
             load.write_batch(con, batch)
     con = duckdb.connect(str(path), read_only=True)
     rows = con.execute("SELECT url, cluster_id, wire_service FROM articles").fetchall()

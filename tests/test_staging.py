@@ -37,10 +37,11 @@ def stage_run(settings: Settings, registry: Registry, run_id: str = "run-a") -> 
                 results = await pipeline.fetch_feeds(fetcher, feeds)
                 batch = pipeline.parse_feeds(feeds, results, registry, settings, run_id)
                 batch = pipeline.skip_known(batch, settings)
-                for chunk in pipeline.page_chunks(batch, 8):
-                    pages = await pipeline.fetch_pages(fetcher, chunk, robots)
-                    extracted = pipeline.extract_batch(pages, settings, chunk)
-                    built = pipeline.build_candidates(chunk, pages, extracted, registry, settings)
+                chunks, batch = pipeline.page_chunks(batch, 8)
+                for chunk in chunks:
+                    fetched, pages = await pipeline.fetch_pages(fetcher, chunk, robots)
+                    extracted = pipeline.extract_batch(pages, settings, registry)
+                    built = pipeline.build_candidates(fetched, pages, extracted, registry, settings)
                     out.append(pipeline.stage(settings, built))
                 out.append(pipeline.stage(settings, batch))
         return out
@@ -103,8 +104,8 @@ def test_real_batch_round_trips_through_parquet(
             results = await pipeline.fetch_feeds(fetcher, start.feeds)
             batch = pipeline.parse_feeds(start.feeds, results, registry, settings, "rt")
             batch = pipeline.skip_known(batch, settings)
-            pages = await pipeline.fetch_pages(fetcher, batch, None)
-        extracted = pipeline.extract_batch(pages, settings, batch)
+            batch, pages = await pipeline.fetch_pages(fetcher, batch, None)
+        extracted = pipeline.extract_batch(pages, settings, registry)
         return pipeline.build_candidates(batch, pages, extracted, registry, settings)
 
     batch = asyncio.run(one_batch())
@@ -330,8 +331,7 @@ def test_the_next_run_ends_by_loading_leftovers(
     staged = stage_run(settings, registry, run_id="crashed")
     pipeline.close_run(settings, "crashed", "failed", pipeline.Counter())
     pipeline.prepare_run(settings, registry, "next", "test")
-    counts = pipeline.Counter[str]()
-    pipeline.end_run(settings, "next", "completed", counts)
+    counts = pipeline.end_run(settings, "next", "completed", pipeline.Counter()).counts
     assert counts["staged_leftovers_loaded"] == len(staged)
     assert counts["raw_pages_expired"] == 0
     assert rows(

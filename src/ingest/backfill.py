@@ -27,7 +27,7 @@ from lxml import etree
 from warcio.archiveiterator import ArchiveIterator
 
 from ingest.feeds import struct_to_utc
-from ingest.records import PlanItem
+from ingest.records import FetchResult, PlanItem
 from ingest.registry import Registry
 from ingest.urls import BadURL, canonicalize, host_of
 
@@ -81,10 +81,15 @@ class Params:
 
 @dataclass
 class Discovery:
+    """What a backfill's discovery collects as it walks its inputs (a
+    builder, local to :func:`ingest.pipeline.discover`)."""
+
     items: list[PlanItem] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)
     # (url as given, reason) of every URL refused: each becomes a rejects row
     bad_urls: list[tuple[str, str]] = field(default_factory=list)
+    # every sitemap and archive page requested (without its body)
+    fetches: list[FetchResult] = field(default_factory=list)
     # a sitemap or archive page could not be read for a reason that may pass:
     # the plan is not complete, and the same command discovers again
     incomplete: bool = False
@@ -101,6 +106,7 @@ class Discovery:
         for k, v in other.skipped.items():
             self.skip(k, v)
         self.bad_urls += other.bad_urls
+        self.fetches += other.fetches
         self.incomplete = self.incomplete or other.incomplete
 
 

@@ -16,7 +16,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -64,6 +64,7 @@ from ingest.records import (
     RawPage,
     Reject,
     RobotsRecord,
+    RunEnd,
     RunStart,
     Staged,
 )
@@ -131,7 +132,7 @@ def prepare_run(
         robots = store_feeds.robots_records(con, now)
         due = load.due_pending(con, now, source_ids, settings.pending_per_run)
         waiting = pending_batch(con, due, run_id, settings, now) if due else None
-    return RunStart(feeds, robots, waiting, abandoned)
+    return RunStart(tuple(feeds), tuple(robots), waiting, tuple(abandoned))
 
 
 def begin(
@@ -178,13 +179,14 @@ def end_run(
     *,
     reason: str | None = None,
     keep_schedules: bool = False,
-) -> str:
+) -> RunEnd:
     """What a scheduled run does last: load its feed batches' own rows (feed
     states, listings, feed fetches; staged once each batch's pages were in),
     load what crashed runs left in the staging directory, expire raw pages
     past their retention, and record the run's end, counts and ``reason``.
     With ``keep_schedules`` (the run was offline) no feed's state moves.
-    Returns the run's final status."""
+    Returns the run's final status and counts (``counts`` is not changed)."""
+    counts = Counter(counts)
     try:
         counts.update(load_staged_files(settings, feed_states, keep_schedules=keep_schedules))
     except connection.WarehouseBusy:
@@ -203,7 +205,7 @@ def end_run(
         counts["raw_pages_expired"] = len(orphans)
         runs.record_end(con, run_id, status, counts, now_utc(), reason=reason)
     RawStore(settings.raw_path).remove(orphans)
-    return status
+    return RunEnd(status, counts)
 
 
 def _expire_raw(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[str]:
@@ -236,7 +238,8 @@ def policy_for(settings: Settings) -> Policy:
 
 
 def reach(hosts: dict[str, bool], res: FetchResult) -> None:
-    """Note whether ``res``'s host answered (any HTTP answer counts)."""
+    """Note in ``hosts`` (the caller's own tally) whether ``res``'s host
+    answered (any HTTP answer counts)."""
     if res.outcome is Outcome.DEFERRED:
         return
     try:
@@ -273,24 +276,24 @@ def parse_feeds(
     run_id: str,
 ) -> FeedBatch:
     """Parse fetched feeds; every problem is a row with its reason."""
-    batch = FeedBatch(
-        run_id=run_id,
-        load=LoadBatch(run_id, cluster_window_days=settings.cluster_window_days),
-    )
-    seen: set[str] = set()
+    counts: Counter[str] = Counter()
+    hosts: dict[str, bool] = {}
+    fetches: list[tuple[FetchResult, str | None]] = []
+    rejects: list[Reject] = []
+    polls: list[Polled] = []
+    entries: dict[str, FeedEntry] = {}
     for feed, res in zip(feeds, results, strict=True):
         if res.outcome is Outcome.DEFERRED:
             # never requested (the run is stopping): the feed stays due as it was
-            batch.counts["feed_deferred"] += 1
+            counts["feed_deferred"] += 1
             continue
-        reach(batch.hosts, res)
+        reach(hosts, res)
         # the feed's body is parsed here and not kept: the batch lives until
         # all of its pages are loaded, and its fetch rows are staged to disk
-        batch.load.fetches.append((res.without_body(), feed.feed_id))
-        batch.counts[f"feed_{res.outcome}"] += 1
-        polled = Polled(feed, res.without_body())
-        batch.polled.append(polled)
+        fetches.append((res.without_body(), feed.feed_id))
+        counts[f"feed_{res.outcome}"] += 1
         if not res.ok:
+            polls.append(Polled(feed, res.without_body()))
             continue
         source = registry.get(feed.source_id)
         parsed = parse_feed(
@@ -303,17 +306,17 @@ def parse_feeds(
             now=res.fetched_at,
             default_language=source.language if source else None,
         )
-        polled.parsed = parsed
-        batch.counts.update({f"parse_{k}": v for k, v in parsed.counts.items()})
+        polls.append(Polled(feed, res.without_body(), parsed))
+        counts.update({f"parse_{k}": v for k, v in parsed.counts.items()})
         if parsed.problem:
-            batch.counts["feed_bozo" if parsed.is_feed else "feed_not_a_feed"] += 1
-            batch.load.rejects.append(
+            counts["feed_bozo" if parsed.is_feed else "feed_not_a_feed"] += 1
+            rejects.append(
                 Reject("parse", parsed.problem[:500], res.fetched_at, feed.url, feed.feed_id)
             )
         for link, why in parsed.bad_links:
-            batch.load.rejects.append(Reject("parse", why, res.fetched_at, link, feed.feed_id))
+            rejects.append(Reject("parse", why, res.fetched_at, link, feed.feed_id))
         if reused := parsed.counts.get("entry_guid_reused"):
-            batch.load.rejects.append(
+            rejects.append(
                 Reject(
                     "parse",
                     f"feed gives {reused} item(s) the GUID of another item with a different "
@@ -324,7 +327,7 @@ def parse_feeds(
                 )
             )
         if parsed.counts.get("items_over_cap"):
-            batch.load.rejects.append(
+            rejects.append(
                 Reject(
                     "parse",
                     f"feed lists {parsed.counts['items_over_cap'] + len(parsed.entries)} items; "
@@ -335,52 +338,68 @@ def parse_feeds(
                 )
             )
         for entry in parsed.entries:
-            key = f"{entry.feed_id} {entry.url}"
-            if key not in seen:
-                seen.add(key)
-                batch.new_entries.append(entry)
-    return batch
+            entries.setdefault(f"{entry.feed_id} {entry.url}", entry)
+    return FeedBatch(
+        run_id=run_id,
+        new_entries=tuple(entries.values()),
+        polled=tuple(polls),
+        load=LoadBatch(
+            run_id,
+            cluster_window_days=settings.cluster_window_days,
+            fetches=tuple(fetches),
+            rejects=tuple(rejects),
+        ),
+        counts=counts,
+        hosts=hosts,
+    )
 
 
 def skip_known(batch: FeedBatch, settings: Settings) -> FeedBatch:
     """Entries whose URL is already an article become sightings, not fetches;
     entries whose link already waits in ``pending_pages`` join the queue
     rather than being fetched twice; then each feed's next poll is planned
-    from how many entries were new."""
+    from how many entries were new. Returns the batch with only the links
+    to fetch, its polls planned (and dropped)."""
+    counts: Counter[str] = Counter()
+    listings: list[Listing] = []
+    queued: list[PendingPage] = []
+    fresh: list[FeedEntry] = list(batch.new_entries)
     if batch.new_entries:
         urls = [e.url for e in batch.new_entries]
         with connection.writer(settings.warehouse) as con:
             known = load.known_listings(con, urls)
             waiting = load.pending_keys(con, urls)
         queued_urls = {u for u, _ in waiting}
-        fresh: list[FeedEntry] = []
+        fresh = []
         now = now_utc()
         for entry in batch.new_entries:
             seen = known.get(entry.url)
             if seen is None and entry.url in queued_urls:
                 if (entry.url, entry.feed_id) not in waiting:
-                    batch.load.pending.append(pending.queued(entry, now, "link already queued"))
-                batch.counts["entries_pending"] += 1
+                    queued.append(pending.queued(entry, now, "link already queued"))
+                counts["entries_pending"] += 1
             elif seen is None:
                 fresh.append(entry)
             elif listing_changed(entry, seen):
                 # The feed retitled or updated a known article: fetch it again
                 # to store a revision if its text or title changed.
                 fresh.append(entry)
-                batch.counts["entries_changed"] += 1
+                counts["entries_changed"] += 1
             else:
-                batch.load.listings.append(Listing(entry, seen.article_id, now))
-                batch.counts["entries_known"] += 1
-        batch.new_entries = fresh
-        batch.counts["entries_new"] += len(fresh) - batch.counts["entries_changed"]
-    new_by_feed = Counter(e.feed_id for e in batch.new_entries)
-    for polled in batch.polled:
-        polled.new_entries = new_by_feed[polled.feed.feed_id]
-    schedule_feeds(batch, settings)
+                listings.append(Listing(entry, seen.article_id, now))
+                counts["entries_known"] += 1
+        counts["entries_new"] += len(fresh) - counts["entries_changed"]
+    new_by_feed = Counter(e.feed_id for e in fresh)
+    polled = [replace(p, new_entries=new_by_feed[p.feed.feed_id]) for p in batch.polled]
+    updates, schedule_counts = schedule_feeds(polled, settings)
+    counts.update(schedule_counts)
     # Planned: the parsed feeds (every entry, known ones included) are not
     # needed any more, and a batch lives until all of its pages are loaded.
-    batch.polled = []
-    return batch
+    rows = batch.load.empty()
+    rows = replace(
+        rows, listings=tuple(listings), pending=tuple(queued), feed_updates=tuple(updates)
+    )
+    return replace(batch.plus(rows, counts), new_entries=tuple(fresh), polled=())
 
 
 def pending_batch(
@@ -394,22 +413,27 @@ def pending_batch(
     fetched before any feed's: a retry, or a queued link still unknown, is
     fetched; a queued link that became a known article meanwhile (another
     feed listed it) is only a sighting."""
-    batch = FeedBatch(
-        run_id=run_id,
-        load=LoadBatch(run_id, cluster_window_days=settings.cluster_window_days),
-    )
     known = load.known_listings(con, (p.entry.url for p in due))
+    fetch: list[FeedEntry] = []
+    listings: list[Listing] = []
     for p in due:
         seen = known.get(p.entry.url)
         retry_page = seen is not None and seen.body_status == BodyStatus.PROVISIONAL
         if seen is None or (retry_page and p.kind == pending.RETRY):
-            batch.new_entries.append(p.entry)
+            fetch.append(p.entry)
         else:
-            batch.load.listings.append(Listing(p.entry, seen.article_id, now))
-            batch.load.pending_done.append((p.entry.url, p.entry.feed_id))
-    batch.counts["pending_due"] = len(due)
-    batch.counts["pending_fetched"] = len(batch.new_entries)
-    return batch
+            listings.append(Listing(p.entry, seen.article_id, now))
+    return FeedBatch(
+        run_id=run_id,
+        new_entries=tuple(fetch),
+        load=LoadBatch(
+            run_id,
+            cluster_window_days=settings.cluster_window_days,
+            listings=tuple(listings),
+            pending_done=tuple((x.entry.url, x.entry.feed_id) for x in listings),
+        ),
+        counts={"pending_due": len(due), "pending_fetched": len(fetch)},
+    )
 
 
 def listing_changed(entry: FeedEntry, seen: records.KnownListing) -> bool:
@@ -421,10 +445,14 @@ def listing_changed(entry: FeedEntry, seen: records.KnownListing) -> bool:
     )
 
 
-def schedule_feeds(batch: FeedBatch, settings: Settings) -> None:
+def schedule_feeds(
+    polls: Sequence[Polled], settings: Settings
+) -> tuple[list[FeedUpdate], Counter[str]]:
     """A state update per polled feed: validators, next poll, failures, moves."""
     policy = policy_for(settings)
-    for polled in batch.polled:
+    counts: Counter[str] = Counter()
+    updates: list[FeedUpdate] = []
+    for polled in polls:
         feed, res, parsed = polled.feed, polled.result, polled.parsed
         is_feed = parsed.is_feed if parsed is not None else None
         step = plan(
@@ -437,15 +465,15 @@ def schedule_feeds(batch: FeedBatch, settings: Settings) -> None:
         )
         usable = step.failure is None and res.ok
         if step.failure is not None:
-            batch.counts[f"feed_failure_{step.failure}"] += 1
+            counts[f"feed_failure_{step.failure}"] += 1
         if step.disable_reason:
-            batch.counts["feeds_disabled"] += 1
+            counts["feeds_disabled"] += 1
         moved_to = None
         if res.moved_to and res.moved_to != feed.url and step.failure is None:
             moved_to = res.moved_to
-            batch.counts["feeds_moved"] += 1
+            counts["feeds_moved"] += 1
         error = res.error or (parsed.problem if parsed else None)
-        batch.load.feed_updates.append(
+        updates.append(
             FeedUpdate(
                 feed_id=feed.feed_id,
                 fetched_at=res.fetched_at,
@@ -470,12 +498,13 @@ def schedule_feeds(batch: FeedBatch, settings: Settings) -> None:
                 old_url=feed.url,
             )
         )
+    return updates, counts
 
 
 # --------------------------------------------------------------------------- pages
 
 
-def page_chunks(batch: FeedBatch, size: int) -> list[FeedBatch]:
+def page_chunks(batch: FeedBatch, size: int) -> tuple[list[FeedBatch], FeedBatch]:
     """Split a feed batch's new entries into chunks of pages, each its own
     load unit, so that fetching the next chunk overlaps extracting this one.
 
@@ -483,7 +512,8 @@ def page_chunks(batch: FeedBatch, size: int) -> list[FeedBatch]:
     is not held back by one host's politeness gap. The feed-level parts of the
     batch (feed states, listings, fetch rows) stay in ``batch`` and must be
     loaded after every chunk, so that a feed's new validators are stored only
-    once all of its entries are.
+    once all of its entries are. Returns the chunks and that rest (the batch
+    without its links).
     """
     by_host: dict[str, list[FeedEntry]] = {}
     for entry in batch.new_entries:
@@ -492,21 +522,24 @@ def page_chunks(batch: FeedBatch, size: int) -> list[FeedBatch]:
     ordered: list[FeedEntry] = []
     for i in range(max((len(q) for q in queues), default=0)):
         ordered += [q[i] for q in queues if i < len(q)]
-    chunks = []
-    for i in range(0, len(ordered), max(1, size)):
-        chunks.append(
-            FeedBatch(
-                run_id=batch.run_id,
-                new_entries=ordered[i : i + size],
-                load=LoadBatch(
-                    batch.run_id,
-                    cluster_window_days=batch.load.cluster_window_days,
-                    backfill_id=batch.load.backfill_id,
-                ),
-            )
+    chunks = [
+        FeedBatch(
+            run_id=batch.run_id,
+            new_entries=tuple(ordered[i : i + size]),
+            load=batch.load.empty(),
         )
-    batch.new_entries = []
-    return chunks
+        for i in range(0, len(ordered), max(1, size))
+    ]
+    return chunks, replace(batch, new_entries=())
+
+
+@dataclass(frozen=True)
+class RobotsAsked:
+    """A robots.txt answer, and the rows of its fetch when one was made."""
+
+    policy: RobotsPolicy | None
+    fetch: FetchResult | None = None
+    record: RobotsRecord | None = None  # the answer to cache in the warehouse
 
 
 class RobotsCache:
@@ -515,43 +548,37 @@ class RobotsCache:
     def __init__(self, records: Sequence[RobotsRecord], settings: Settings) -> None:
         self.settings = settings
         self._policies = {r.origin: RobotsPolicy(r, settings.user_agent) for r in records}
-        self._pending: dict[str, asyncio.Future[RobotsPolicy | None]] = {}
+        self._pending: dict[str, asyncio.Future[RobotsAsked]] = {}
 
     async def policy(
-        self, fetcher: Fetcher, origin: str, batch: FeedBatch, wait_until: float | None = None
-    ) -> RobotsPolicy | None:
-        """The origin's robots.txt answer; None when it could not be asked
-        before ``wait_until`` (the page then waits too)."""
+        self, fetcher: Fetcher, origin: str, wait_until: float | None = None
+    ) -> RobotsAsked:
+        """The origin's robots.txt answer (None when it could not be asked
+        before ``wait_until``: the page then waits too), with the fetch's
+        rows for the one caller whose request asked it."""
         if origin in self._policies:
-            return self._policies[origin]
-        if origin not in self._pending:
-            self._pending[origin] = asyncio.ensure_future(
-                self._fetch(fetcher, origin, batch, wait_until)
-            )
+            return RobotsAsked(self._policies[origin])
+        mine = origin not in self._pending
+        if mine:
+            self._pending[origin] = asyncio.ensure_future(self._fetch(fetcher, origin, wait_until))
         found = await asyncio.shield(self._pending[origin])
-        if found is None and self._pending.get(origin) is not None:
+        if found.policy is None and self._pending.get(origin) is not None:
             self._pending.pop(origin, None)  # the next caller asks again
-        return found
+        return found if mine else RobotsAsked(found.policy)
 
-    async def _fetch(
-        self, fetcher: Fetcher, origin: str, batch: FeedBatch, wait_until: float | None
-    ) -> RobotsPolicy | None:
+    async def _fetch(self, fetcher: Fetcher, origin: str, wait_until: float | None) -> RobotsAsked:
         res = await fetcher.get(robots_url(origin), FetchKind.ROBOTS, wait_until=wait_until)
         if res.outcome is Outcome.DEFERRED:
-            return None
-        logged = as_logged(res.without_body())
-        batch.load.fetches.append((logged, None))
-        batch.counts[f"robots_{logged.outcome}"] += 1
+            return RobotsAsked(None)
         record = record_from_fetch(origin, res, timedelta(hours=self.settings.robots_ttl_hours))
-        if not res.unreachable:
-            # an origin that could not be reached at all (offline, say) is not
-            # remembered as "disallow all" for an hour: the next run asks again
-            batch.load.robots.append(record)
         policy = RobotsPolicy(record, self.settings.user_agent)
         if (delay := policy.crawl_delay()) is not None:
             fetcher.set_crawl_delay(origin, delay)
         self._policies[origin] = policy
-        return policy
+        # an origin that could not be reached at all (offline, say) is not
+        # remembered as "disallow all" for an hour: the next run asks again
+        kept = None if res.unreachable else record
+        return RobotsAsked(policy, as_logged(res.without_body()), kept)
 
     def apply_delays(self, fetcher: Fetcher) -> None:
         for origin, policy in self._policies.items():
@@ -571,17 +598,22 @@ async def fetch_pages(
     batch: FeedBatch,
     robots: RobotsCache | None = None,
     deadline: float | None = None,
-) -> list[Page]:
+) -> tuple[FeedBatch, list[Page]]:
     """Fetch every new entry's page once (two feeds may list the same link),
     after asking the site's robots.txt; a disallowed page is ``skipped``.
+    Returns the batch with the robots.txt fetches it made, and the pages.
 
     ``deadline`` (wall clock) is the run's page budget: a page whose origin's
     turn would come later is not requested (outcome ``deferred``)."""
     wait_until = loop_deadline(deadline)
+    asked: list[RobotsAsked] = []
 
     async def one(entry: FeedEntry) -> FetchResult:
         if robots is not None:
-            policy = await robots.policy(fetcher, origin_of(entry.url), batch, wait_until)
+            answer = await robots.policy(fetcher, origin_of(entry.url), wait_until)
+            if answer.fetch is not None:
+                asked.append(answer)
+            policy = answer.policy
             if policy is None:
                 return FetchResult(
                     entry.url,
@@ -609,7 +641,14 @@ async def fetch_pages(
         for e in batch.new_entries:
             if e.url not in unique:
                 unique[e.url] = tg.create_task(one(e))
-    return [Page(e, unique[e.url].result()) for e in batch.new_entries]
+    pages = [Page(e, unique[e.url].result()) for e in batch.new_entries]
+    rows = replace(
+        batch.load.empty(),
+        fetches=tuple((a.fetch, None) for a in asked if a.fetch is not None),
+        robots=tuple(a.record for a in asked if a.record is not None),
+    )
+    counts = Counter(f"robots_{a.fetch.outcome}" for a in asked if a.fetch is not None)
+    return batch.plus(rows, counts), pages
 
 
 def source_context(registry: Registry | None, source_id: str, url: str) -> metadata.Context:
@@ -650,49 +689,40 @@ def _not_people(registry: Registry | None) -> tuple[str, ...]:
 
 
 def extract_batch(
-    pages: Sequence[Page],
-    settings: Settings,
-    batch: FeedBatch | None = None,
-    registry: Registry | None = None,
+    pages: Sequence[Page], settings: Settings, registry: Registry | None = None
 ) -> list[Extracted | None]:
-    """Extract every fetched page in the process pool; None where none was fetched.
-
-    With ``batch``, every fetched page is also kept in the raw archive (by the
-    worker) and listed in the batch's ``raw_pages``."""
+    """Extract every fetched page in the process pool, which also keeps each
+    in the raw archive; None where no page was fetched."""
     todo: dict[str, tuple[bytes, str, metadata.Context]] = {}
-    fetched: dict[str, Page] = {}
     for p in pages:
         if p.fetch.ok and p.fetch.body and p.entry.url not in todo:
             final = p.fetch.final_url or p.entry.url
             todo[p.entry.url] = (p.fetch.body, final, page_context(p.entry, registry, final))
-            fetched[p.entry.url] = p
     keys = list(todo)
-    raw_root = settings.raw_path if batch is not None else None
-    results = dict(
-        zip(
-            keys,
-            extract_pages([todo[k] for k in keys], settings.extract_workers, raw_root),
-            strict=True,
-        )
-    )
-    if batch is not None:
-        for url, ex in results.items():
-            res = fetched[url].fetch
-            if ex.raw_sha256:
-                batch.load.raw_pages.append(
-                    RawPage(
-                        url=url,
-                        final_url=res.final_url,
-                        # a page read from a WARC file is archived now: its
-                        # retention counts from today, not from its crawl date
-                        fetched_at=now_utc() if res.offline else res.fetched_at,
-                        sha256=ex.raw_sha256,
-                        bytes=len(res.body),
-                        status=res.status,
-                        content_type=res.headers.get("content-type"),
-                    )
-                )
+    extracted = extract_pages([todo[k] for k in keys], settings.extract_workers, settings.raw_path)
+    results = dict(zip(keys, extracted, strict=True))
     return [results.get(p.entry.url) for p in pages]
+
+
+def raw_pages(pages: Sequence[Page], extracted: Sequence[Extracted | None]) -> tuple[RawPage, ...]:
+    """The raw archive's rows for the pages the extraction archived (once per URL)."""
+    rows: dict[str, RawPage] = {}
+    for page, ex in zip(pages, extracted, strict=True):
+        res = page.fetch
+        if ex is None or not ex.raw_sha256 or page.entry.url in rows:
+            continue
+        rows[page.entry.url] = RawPage(
+            url=page.entry.url,
+            final_url=res.final_url,
+            # a page read from a WARC file is archived now: its retention
+            # counts from today, not from its crawl date
+            fetched_at=now_utc() if res.offline else res.fetched_at,
+            sha256=ex.raw_sha256,
+            bytes=len(res.body),
+            status=res.status,
+            content_type=res.headers.get("content-type"),
+        )
+    return tuple(rows.values())
 
 
 def _sane_canonical(page_canonical: str | None, final_url: str, registry: Registry) -> str | None:
@@ -738,29 +768,32 @@ def build_candidates(
     backfill command tries it again."""
     matcher = WireMatcher(registry)
     policy = retry_policy(settings)
+    counts: Counter[str] = Counter()
+    fetches: list[tuple[FetchResult, str | None]] = []
+    held: list[PendingPage] = []
+    left: list[tuple[str, str]] = []
+    rejects: list[Reject] = []
+    candidates: list[Candidate] = []
     for page, ex in zip(pages, extracted, strict=True):
         entry, res = page.entry, page.fetch
-        # The body is extracted and archived: drop it now, so that a run never
-        # holds its pages, whoever still refers to this batch.
-        page.fetch = res.without_body()
         if res.outcome is Outcome.DEFERRED:
             # never requested: no fetch row, no article; the next run fetches it
             if queue:
-                batch.load.pending.append(pending.queued(entry, res.fetched_at, res.error))
-            batch.counts["pages_deferred"] += 1
+                held.append(pending.queued(entry, res.fetched_at, res.error))
+            counts["pages_deferred"] += 1
             continue
-        batch.load.fetches.append((page.fetch, entry.feed_id))
-        batch.counts[f"page_{res.outcome}"] += 1
+        fetches.append((res.without_body(), entry.feed_id))
+        counts[f"page_{res.outcome}"] += 1
         transient = pending.page_failure(res) is Failure.TRANSIENT
         hold = transient and not pending.gave_up(entry, res.fetched_at, policy)
         if hold and not queue:
-            batch.counts["pages_retry_later"] += 1
+            counts["pages_retry_later"] += 1
             continue
         if hold:
-            batch.load.pending.append(pending.retry(entry, res.fetched_at, res.error, policy))
-            batch.counts["pages_retry_later"] += 1
+            held.append(pending.retry(entry, res.fetched_at, res.error, policy))
+            counts["pages_retry_later"] += 1
         elif entry.queued_at is not None:
-            batch.load.pending_done.append((entry.url, entry.feed_id))
+            left.append((entry.url, entry.feed_id))
         chosen = choose_body(ex, entry, settings.min_body_chars)
         if chosen is not None and not chosen.authors and chosen.author:
             # a body from the feed's text: its author line, people only
@@ -774,10 +807,10 @@ def build_candidates(
             if hold:
                 continue  # no text yet: the article comes with its page
             reason = res.error or (ex.problem if ex else None) or "no text on page or in feed"
-            batch.load.rejects.append(
+            rejects.append(
                 Reject("extract", reason[:500], res.fetched_at, entry.url, entry.feed_id)
             )
-            batch.counts["articles_rejected"] += 1
+            counts["articles_rejected"] += 1
             continue
         if ex is not None and chosen.extractor == ex.extractor:
             status, why = BodyStatus.PAGE, None
@@ -789,8 +822,8 @@ def build_candidates(
         else:
             status = BodyStatus.FEED_FINAL
             why = res.error or chosen.problem or (ex.problem if ex else None) or "no page text"
-        batch.counts[f"body_{chosen.extractor.split('-')[0]}"] += 1
-        batch.counts[f"body_status_{status}"] += 1
+        counts[f"body_{chosen.extractor.split('-')[0]}"] += 1
+        counts[f"body_status_{status}"] += 1
         final = entry.url
         if res.ok and res.final_url:
             try:
@@ -806,7 +839,7 @@ def build_candidates(
         wire = matcher.match(chosen.body, chosen.author or entry.author)
         if wire == source_id:
             wire = None  # a wire's own copy is not "credited to" itself
-        batch.load.candidates.append(
+        candidates.append(
             Candidate(
                 fingerprint=chosen.fingerprint or fingerprint(chosen.body),
                 entry=entry,
@@ -820,7 +853,16 @@ def build_candidates(
                 body_reason=why[:500] if why else None,
             )
         )
-    return batch
+    rows = replace(
+        batch.load.empty(),
+        candidates=tuple(candidates),
+        fetches=tuple(fetches),
+        rejects=tuple(rejects),
+        raw_pages=raw_pages(pages, extracted),
+        pending=tuple(held),
+        pending_done=tuple(left),
+    )
+    return replace(batch.plus(rows, counts), new_entries=())
 
 
 # --------------------------------------------------------------------------- load
@@ -828,13 +870,8 @@ def build_candidates(
 
 def stage(settings: Settings, batch: FeedBatch) -> Staged:
     """Hand a batch's rows to the loader: one Parquet file in the staging
-    directory. The batch is emptied (its rows now live in the file)."""
-    staged = staging.write(batch.load, settings.staging_path, batch.counts)
-    # Emptied, not dropped: the caller's caller (a Prefect task's inputs, a
-    # list of chunks) may hold the batch for a while yet.
-    batch.load.spend()
-    batch.new_entries = []
-    return staged
+    directory, and only its name goes on."""
+    return staging.write(batch.load, settings.staging_path, batch.counts)
 
 
 def load_staged(settings: Settings, staged: Staged, loaded_by: str | None = None) -> dict[str, int]:
@@ -870,7 +907,7 @@ def load_staged_files(
             if key is not None and this != key:
                 break
             if keep_schedules:
-                batch.feed_updates.clear()
+                batch = replace(batch, feed_updates=())
             key = this
             group.append((replace(pending.pop(0), batch_id=batch_id), batch))
         with connection.writer(settings.warehouse) as con:
@@ -949,7 +986,7 @@ def _set_aside(settings: Settings, path: Path, run_id: str, now: datetime, why: 
     target = staging.quarantine(path)
     reject = Reject("load", f"staged batch not loaded: {why}", now, url=str(target))
     with connection.writer(settings.warehouse) as con:
-        load.write_batch(con, LoadBatch(run_id, rejects=[reject]))
+        load.write_batch(con, LoadBatch(run_id, rejects=(reject,)))
 
 
 async def stage_chunks(
@@ -971,12 +1008,12 @@ async def stage_chunks(
 
     async def one(chunk: FeedBatch) -> Staged:
         async with gate:
-            pages = await fetch_pages(fetcher, chunk, robots, deadline)
+            fetched, pages = await fetch_pages(fetcher, chunk, robots, deadline)
 
             def work() -> Staged:
-                extracted = extract_batch(pages, settings, chunk, registry)
+                extracted = extract_batch(pages, settings, registry)
                 return stage(
-                    settings, build_candidates(chunk, pages, extracted, registry, settings)
+                    settings, build_candidates(fetched, pages, extracted, registry, settings)
                 )
 
             return await asyncio.to_thread(work)
@@ -994,9 +1031,7 @@ def page_deadline(settings: Settings, started: float | None = None) -> float | N
 # --------------------------------------------------------------------------- backfill
 
 
-async def discover(
-    fetcher: Fetcher, registry: Registry, params: Params, log: LoadBatch
-) -> Discovery:
+async def discover(fetcher: Fetcher, registry: Registry, params: Params) -> Discovery:
     """Select the backfill's items before fetching any page.
 
     ``--urls`` / ``--warc`` inputs are used as given; otherwise every chosen
@@ -1010,29 +1045,28 @@ async def discover(
     for warc in params.warc:
         found.merge(await asyncio.to_thread(scan_warc, Path(warc), registry, params))
     if params.urls_file or params.warc:
-        _reject_bad_urls(found, log)
         return found
     for source in chosen:
         for sitemap in source.sitemaps:
             await _walk_sitemap(
-                fetcher,
-                source_id=source.source_id,
-                root=sitemap,
-                params=params,
-                log=log,
-                found=found,
+                fetcher, source_id=source.source_id, root=sitemap, params=params, found=found
             )
         for feed in source.feeds:
             await _walk_archive(
-                fetcher, source_id=source.source_id, feed=feed, params=params, log=log, found=found
+                fetcher, source_id=source.source_id, feed=feed, params=params, found=found
             )
-    _reject_bad_urls(found, log)
     return found
 
 
-def _reject_bad_urls(found: Discovery, log: LoadBatch) -> None:
+def discovery_rows(found: Discovery, run_id: str) -> LoadBatch:
+    """What a discovery leaves in the warehouse: its fetches, and a reject
+    per URL it refused."""
     now = now_utc()
-    log.rejects += [Reject("plan", reason, now, url) for url, reason in found.bad_urls]
+    return LoadBatch(
+        run_id,
+        fetches=tuple((f, None) for f in found.fetches),
+        rejects=tuple(Reject("plan", reason, now, url) for url, reason in found.bad_urls),
+    )
 
 
 def _unreadable(found: Discovery, res: FetchResult, skip: str) -> None:
@@ -1044,7 +1078,7 @@ def _unreadable(found: Discovery, res: FetchResult, skip: str) -> None:
 
 
 async def _walk_sitemap(
-    fetcher: Fetcher, *, source_id: str, root: str, params: Params, log: LoadBatch, found: Discovery
+    fetcher: Fetcher, *, source_id: str, root: str, params: Params, found: Discovery
 ) -> None:
     queue: list[tuple[str, int]] = [(root, 0)]
     seen: set[str] = set()
@@ -1054,7 +1088,7 @@ async def _walk_sitemap(
             continue
         seen.add(url)
         res = await fetcher.get(url, FetchKind.SITEMAP)
-        log.fetches.append((res.without_body(), None))
+        found.fetches.append(res.without_body())
         if not res.ok:
             _unreadable(found, res, "sitemap_fetch_failed")
             continue
@@ -1084,7 +1118,7 @@ async def _walk_sitemap(
 
 
 async def _walk_archive(
-    fetcher: Fetcher, *, source_id: str, feed: str, params: Params, log: LoadBatch, found: Discovery
+    fetcher: Fetcher, *, source_id: str, feed: str, params: Params, found: Discovery
 ) -> None:
     """Follow RFC 5005 prev-archive / next links while pages reach into the range."""
     url: str | None = feed
@@ -1094,7 +1128,7 @@ async def _walk_archive(
         seen.add(url)
         pages += 1
         res = await fetcher.get(url, FetchKind.FEED)
-        log.fetches.append((res.without_body(), None))
+        found.fetches.append(res.without_body())
         if not res.ok:
             _unreadable(found, res, "archive_fetch_failed")
             return
@@ -1149,19 +1183,19 @@ async def plan_backfill(
         robots = store_feeds.robots_records(con, now)
     skipped: dict[str, int] = {}
     if plan is None:
-        log = LoadBatch(run_id)
-        found = await discover(fetcher, registry, params, log)
+        found = await discover(fetcher, registry, params)
         plan = order_plan(found.items, params)
         skipped = found.skipped
+        rows = discovery_rows(found, run_id)
         with connection.writer(settings.warehouse) as con:
             runs.store_backfill_plan(
-                con, backfill_id, params.describe(), plan, log, complete=not found.incomplete
+                con, backfill_id, params.describe(), plan, rows, complete=not found.incomplete
             )
     with connection.writer(settings.warehouse) as con:
         done = runs.backfill_done_urls(con, backfill_id)
         retries = runs.backfill_retries(con, backfill_id)
-    todo = [item for item in plan if item.url not in done]
-    return BackfillStart(backfill_id, todo, len(plan), robots, skipped, retries)
+    todo = tuple(item for item in plan if item.url not in done)
+    return BackfillStart(backfill_id, todo, len(plan), tuple(robots), skipped, retries)
 
 
 def _entry(item: PlanItem, registry: Registry) -> FeedEntry:
@@ -1193,25 +1227,20 @@ async def backfill_pages(
     backfill_id: str,
 ) -> tuple[FeedBatch, list[Page]]:
     """Known URLs become sightings; the rest are fetched (or read from their WARC)."""
+    by_url = {item.url: item for item in items}
     batch = FeedBatch(
         run_id=run_id,
+        new_entries=tuple(_entry(item, registry) for item in items),
         load=LoadBatch(
             run_id, cluster_window_days=settings.cluster_window_days, backfill_id=backfill_id
         ),
     )
-    by_url = {item.url: item for item in items}
-    batch.new_entries = [_entry(item, registry) for item in items]
     batch = await asyncio.to_thread(skip_known, batch, settings)
-    for listing in batch.load.listings:
-        batch.load.done[listing.entry.url] = "known"
+    known = replace(batch.load.empty(), done={x.entry.url: "known" for x in batch.load.listings})
+    batch = batch.plus(known)
     offline = [e for e in batch.new_entries if by_url[e.url].via == "warc"]
-    online = FeedBatch(
-        run_id=run_id,
-        new_entries=[e for e in batch.new_entries if by_url[e.url].via != "warc"],
-        load=batch.load,
-        counts=batch.counts,
-    )
-    pages = await fetch_pages(fetcher, online, robots)
+    online = tuple(e for e in batch.new_entries if by_url[e.url].via != "warc")
+    batch, pages = await fetch_pages(fetcher, replace(batch, new_entries=online), robots)
     for entry in offline:
         item = by_url[entry.url]
         body, ctype = await asyncio.to_thread(
@@ -1234,8 +1263,7 @@ async def backfill_pages(
                 ),
             )
         )
-    batch.new_entries = [p.entry for p in pages]
-    return batch, pages
+    return replace(batch, new_entries=tuple(p.entry for p in pages)), pages
 
 
 def finish_backfill_batch(
@@ -1252,14 +1280,17 @@ def finish_backfill_batch(
     reason that may pass is checkpointed as ``retry``, which is not done:
     the same command fetches it again."""
     batch = build_candidates(batch, pages, extracted, registry, settings, queue=False)
-    kept = []
+    counts: Counter[str] = Counter()
+    done = dict(batch.load.done)
+    kept: list[Candidate] = []
+    rejects: list[Reject] = []
     for cand in batch.load.candidates:
         when = cand.entry.published_at or cand.extracted.published_at
         if params.in_range(when):
             kept.append(cand)
-            batch.load.done[cand.entry.url] = "article"
+            done[cand.entry.url] = "article"
         else:
-            batch.load.rejects.append(
+            rejects.append(
                 Reject(
                     "backfill",
                     f"published {when:%Y-%m-%d %H:%M}, outside the backfill range",
@@ -1268,20 +1299,22 @@ def finish_backfill_batch(
                     cand.entry.feed_id,
                 )
             )
-            batch.load.done[cand.entry.url] = "outside_range"
-            batch.counts["backfill_outside_range"] += 1
-    batch.load.candidates = kept
+            done[cand.entry.url] = "outside_range"
+            counts["backfill_outside_range"] += 1
     for p in pages:
-        if p.entry.url in batch.load.done:
+        if p.entry.url in done:
             continue
         if p.fetch.outcome is Outcome.DEFERRED or (
             pending.page_failure(p.fetch) is Failure.TRANSIENT
         ):
-            batch.load.done[p.entry.url] = RETRY_LATER
-            batch.counts["backfill_retry_later"] += 1
+            done[p.entry.url] = RETRY_LATER
+            counts["backfill_retry_later"] += 1
         else:
-            batch.load.done[p.entry.url] = "rejected"
-    return batch
+            done[p.entry.url] = "rejected"
+    load = replace(
+        batch.load, candidates=tuple(kept), rejects=(*batch.load.rejects, *rejects), done=done
+    )
+    return replace(batch, load=load).plus(counts=counts)
 
 
 def finish_backfill(settings: Settings, backfill_id: str) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from functools import cached_property
+from typing import Any
 
 from ingest.text import content_hash
 
@@ -491,39 +492,58 @@ class RawPage:
     content_type: str | None
 
 
-@dataclass
+# The row lists of a LoadBatch, in the order they are written.
+ROW_FIELDS = (
+    "candidates",
+    "listings",
+    "fetches",
+    "feed_updates",
+    "rejects",
+    "robots",
+    "raw_pages",
+    "pending",
+    "pending_done",
+)
+
+
+@dataclass(frozen=True)
 class LoadBatch:
+    """The rows one unit of work hands to the loader (staged as one file)."""
+
     run_id: str
-    candidates: list[Candidate] = field(default_factory=list)
-    listings: list[Listing] = field(default_factory=list)
-    fetches: list[tuple[FetchResult, str | None]] = field(default_factory=list)
-    feed_updates: list[FeedUpdate] = field(default_factory=list)
-    rejects: list[Reject] = field(default_factory=list)
-    robots: list[RobotsRecord] = field(default_factory=list)
+    candidates: tuple[Candidate, ...] = ()
+    listings: tuple[Listing, ...] = ()
+    fetches: tuple[tuple[FetchResult, str | None], ...] = ()
+    feed_updates: tuple[FeedUpdate, ...] = ()
+    rejects: tuple[Reject, ...] = ()
+    robots: tuple[RobotsRecord, ...] = ()
     cluster_window_days: int = 30
-    raw_pages: list[RawPage] = field(default_factory=list)
+    raw_pages: tuple[RawPage, ...] = ()
     backfill_id: str | None = None
-    done: dict[str, str] = field(default_factory=dict)  # backfill checkpoints: url -> outcome
+    done: Mapping[str, str] = field(default_factory=dict)  # backfill checkpoints: url -> outcome
     # Links whose page is still to come (queued or to retry), and links that
     # left the queue (url, feed_id): their page came, or failed for good.
-    pending: list[PendingPage] = field(default_factory=list)
-    pending_done: list[tuple[str, str]] = field(default_factory=list)
+    pending: tuple[PendingPage, ...] = ()
+    pending_done: tuple[tuple[str, str], ...] = ()
 
-    def spend(self) -> None:
-        """Drop the rows of a batch that has been written."""
-        for rows in (
-            self.candidates,
-            self.listings,
-            self.fetches,
-            self.feed_updates,
-            self.rejects,
-            self.robots,
-            self.raw_pages,
-            self.pending,
-            self.pending_done,
-        ):
-            rows.clear()
-        self.done.clear()
+    def plus(self, *others: LoadBatch) -> LoadBatch:
+        """This batch's rows followed by ``others``' (checkpoints: the last wins)."""
+        batches = (self, *others)
+        rows: dict[str, Any] = {
+            name: tuple(row for b in batches for row in getattr(b, name)) for name in ROW_FIELDS
+        }
+        done: dict[str, str] = {}
+        for b in batches:
+            done.update(b.done)
+        return replace(self, **rows, done=done)
+
+    def empty(self) -> LoadBatch:
+        """The same run's batch with no rows."""
+        return LoadBatch(
+            self.run_id,
+            cluster_window_days=self.cluster_window_days,
+            backfill_id=self.backfill_id,
+        )
 
 
 @dataclass(frozen=True)
@@ -578,16 +598,25 @@ class Staged:
 # ------------------------------------------------------------------ runs and batches in flight
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunStart:
-    feeds: list[DueFeed]
-    robots: list[RobotsRecord]
+    feeds: tuple[DueFeed, ...]
+    robots: tuple[RobotsRecord, ...]
     # links held back by earlier runs whose next attempt has come: fetched first
     pending: FeedBatch | None = None
-    abandoned: list[str] = field(default_factory=list)  # dead runs marked so now
+    abandoned: tuple[str, ...] = ()  # dead runs marked so now
 
 
-@dataclass
+@dataclass(frozen=True)
+class RunEnd:
+    """How a run's end went: its final status, and its counts with those of
+    the end's own work."""
+
+    status: str
+    counts: Mapping[str, int]
+
+
+@dataclass(frozen=True)
 class Polled:
     """One feed's poll on its way to a :class:`FeedUpdate`."""
 
@@ -597,30 +626,43 @@ class Polled:
     new_entries: int = 0
 
 
-@dataclass
+@dataclass(frozen=True)
 class FeedBatch:
-    """One batch of feeds after fetch + parse: what is new, what is known."""
+    """One batch of feeds after fetch + parse, or one chunk of its pages: the
+    links still to fetch, the feeds' polls, and the rows for the loader.
+
+    Every stage returns a new batch (:meth:`plus` adds a stage's rows)."""
 
     run_id: str
-    new_entries: list[FeedEntry] = field(default_factory=list)
-    polled: list[Polled] = field(default_factory=list)
+    new_entries: tuple[FeedEntry, ...] = ()
+    polled: tuple[Polled, ...] = ()
     load: LoadBatch = field(default_factory=lambda: LoadBatch(""))
-    counts: Counter[str] = field(default_factory=Counter)
+    counts: Mapping[str, int] = field(default_factory=dict)
     # host -> whether any request to it got an answer (offline detection)
-    hosts: dict[str, bool] = field(default_factory=dict)
+    hosts: Mapping[str, bool] = field(default_factory=dict)
+
+    def plus(
+        self, rows: LoadBatch | None = None, counts: Mapping[str, int] | None = None
+    ) -> FeedBatch:
+        """This batch with ``rows`` added to its load and ``counts`` to its counts."""
+        total = Counter(self.counts)
+        total.update(counts or {})
+        return replace(
+            self, load=self.load.plus(rows) if rows is not None else self.load, counts=total
+        )
 
 
-@dataclass
+@dataclass(frozen=True)
 class Page:
     entry: FeedEntry
     fetch: FetchResult
 
 
-@dataclass
+@dataclass(frozen=True)
 class BackfillStart:
     backfill_id: str
-    pending: list[PlanItem]
+    pending: tuple[PlanItem, ...]
     planned: int
-    robots: list[RobotsRecord]
-    skipped: dict[str, int]
+    robots: tuple[RobotsRecord, ...]
+    skipped: Mapping[str, int]
     retries: int = 0  # of the pending items, those that failed transiently before

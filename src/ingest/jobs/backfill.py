@@ -23,7 +23,7 @@ from ingest.backfill import Params, iter_batches
 from ingest.fetch import Fetcher
 from ingest.jobs import poll
 from ingest.jobs.common import Log, RunOutcome, heartbeat
-from ingest.records import PlanItem, Staged
+from ingest.records import PlanItem, RunEnd, Staged
 from ingest.registry import Registry
 from ingest.settings import Settings
 
@@ -53,7 +53,7 @@ async def fetch_extract(
     )
 
     def work() -> Staged:
-        extracted = pipeline.extract_batch(pages, settings, batch, registry)
+        extracted = pipeline.extract_batch(pages, settings, registry)
         built = pipeline.finish_backfill_batch(
             batch,
             pages=pages,
@@ -69,7 +69,7 @@ async def fetch_extract(
 
 async def finish(
     settings: Settings, run_id: str, status: str, counts: Counter[str], reason: str | None
-) -> str:
+) -> RunEnd:
     """Leftovers that crashed runs staged, raw-archive retention, the run's
     row: the poll's end, without feed states."""
     return await poll.finish(settings, run_id, status, counts, [], reason, False)
@@ -88,7 +88,7 @@ class Steps:
         Awaitable[Staged],
     ] = fetch_extract
     load: Callable[[Settings, list[Staged]], Awaitable[Counter[str]]] = poll.load
-    finish: Callable[[Settings, str, str, Counter[str], str | None], Awaitable[str]] = finish
+    finish: Callable[[Settings, str, str, Counter[str], str | None], Awaitable[RunEnd]] = finish
     progress: Callable[[str, int, int], Awaitable[None]] = no_progress
 
 
@@ -153,7 +153,8 @@ async def run(
             status = "completed"
     finally:
         if planned:
-            status = await steps.finish(settings, run_id, status, counts, reason)
+            ended = await steps.finish(settings, run_id, status, counts, reason)
+            status, counts = ended.status, Counter(ended.counts)
         else:  # refused before it began (a registry change, say): only the run's row
             await asyncio.to_thread(pipeline.close_run, settings, run_id, status, counts, reason)
     log.info("backfill %s: %s", status, dict(sorted(counts.items())))

@@ -91,9 +91,9 @@ async def finish(
     feed_states: list[Staged],
     reason: str | None,
     keep_schedules: bool,
-) -> str:
+) -> records.RunEnd:
     """The feed batches' own rows, leftovers that crashed runs staged,
-    raw-archive retention, and the run's row; returns the final status.
+    raw-archive retention, and the run's row; returns the final status and counts.
     ``keep_schedules``: the run was offline, no feed's schedule moves."""
     return await asyncio.to_thread(
         partial(
@@ -137,7 +137,8 @@ class Steps:
     ] = fetch_extract
     load: Callable[[Settings, list[Staged]], Awaitable[Counter[str]]] = load
     finish: Callable[
-        [Settings, str, str, Counter[str], list[Staged], str | None, bool], Awaitable[str]
+        [Settings, str, str, Counter[str], list[Staged], str | None, bool],
+        Awaitable[records.RunEnd],
     ] = finish
     report: Callable[[Counter[str], str], Awaitable[None]] = no_report
 
@@ -194,7 +195,7 @@ async def run(
         """A batch's pages, then its own rows (feed states, listings, feed
         fetches, links leaving the queue), staged once every page is in and
         loaded by finish (one load for every batch of the run)."""
-        chunks = pipeline.page_chunks(batch, settings.page_chunk)
+        chunks, batch = pipeline.page_chunks(batch, settings.page_chunk)
         size = settings.page_chunks_per_task
         groups = [chunks[i : i + size] for i in range(0, len(chunks), size)]
         counts: Counter[str] = Counter()
@@ -237,9 +238,10 @@ async def run(
         elif stopping.requested():
             status, reason = "stopped", stopping.reason()
     finally:
-        status = await steps.finish(
+        ended = await steps.finish(
             settings, run_id, status, counts, feed_states, reason, counts["offline"] > 0
         )
+        status, counts = ended.status, Counter(ended.counts)
         await steps.report(counts, run_id)
     log.info("run %s %s: %s", run_id, status, dict(sorted(counts.items())))
     if status == "failed" and counts["feed_states_not_loaded"]:

@@ -151,22 +151,7 @@ def write_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> dict[str, i
 
 def merge_batches(batches: Sequence[LoadBatch]) -> LoadBatch:
     """Several batches of one run as one (rows in order)."""
-    first = batches[0]
-    merged = LoadBatch(
-        first.run_id, cluster_window_days=first.cluster_window_days, backfill_id=first.backfill_id
-    )
-    for b in batches:
-        merged.candidates += b.candidates
-        merged.listings += b.listings
-        merged.fetches += b.fetches
-        merged.feed_updates += b.feed_updates
-        merged.rejects += b.rejects
-        merged.robots += b.robots
-        merged.raw_pages += b.raw_pages
-        merged.done.update(b.done)
-        merged.pending += b.pending
-        merged.pending_done += b.pending_done
-    return merged
+    return batches[0].empty().plus(*batches)
 
 
 def write_staged(
