@@ -127,6 +127,19 @@ def _load() -> tuple[dict[str, Any], tuple[Story, ...]]:
 
 _SITE, _STORIES = _load()
 
+#: The demo layouts' page chrome (``data/layouts/chrome.toml``).
+CHROME: dict[str, Any] = tomllib.loads(
+    (resources.files("ingest.demo") / "data" / "layouts" / "chrome.toml").read_text(
+        encoding="utf-8"
+    )
+)
+
+
+def layout_file(name: str) -> str:
+    """A layout's CSS or script, as shipped in ``data/layouts``."""
+    return (resources.files("ingest.demo") / "data" / "layouts" / name).read_text(encoding="utf-8")
+
+
 WIRE_CREDIT: str = _SITE["wire_credit"]
 SITES: tuple[SiteInfo, ...] = tuple(
     SiteInfo(**{**s, "credits": tuple(s.get("credits", ()))}) for s in _SITE["sites"]

@@ -20,6 +20,7 @@ from xml.sax.saxutils import escape as xml_text
 from xml.sax.saxutils import quoteattr
 
 from ingest.demo.content import (
+    CHROME,
     COMMENTS_EN,
     COMMENTS_FR,
     SITES,
@@ -28,6 +29,7 @@ from ingest.demo.content import (
     Comment,
     SiteInfo,
     Story,
+    layout_file,
 )
 from ingest.records import Source
 from ingest.registry import dump_registry
@@ -40,6 +42,26 @@ ROBOTS_TXT = b"User-agent: *\nAllow: /\n"
 
 # Fixed date of the files that do not depend on a story (robots.txt).
 SITE_EPOCH = datetime(2026, 3, 1, tzinfo=UTC)
+
+# Each layout's page chrome (navigation, footer, icons), CSS and scripts are
+# data files in ``ingest/demo/data/layouts``; the renderers below are markup.
+ICONS: dict[str, str] = CHROME["icons"]
+HOME_LABELS: dict[str, tuple[str, str]] = {k: tuple(v) for k, v in CHROME["home_labels"].items()}
+
+
+def _nav(layout: str) -> tuple[str, ...]:
+    return tuple(CHROME[layout]["nav"])
+
+
+def _footer(layout: str) -> dict[str, tuple[str, ...]]:
+    return {title: tuple(labels) for title, labels in CHROME[layout]["footer"].items()}
+
+
+HT_NAV, HT_FOOTER, HT_CSS = _nav("ht"), _footer("ht"), layout_file("ht.css")
+HT_CONSENT_JS = layout_file("ht-consent.js")
+VC_NAV, VC_FOOTER, VC_CSS = _nav("vc"), _footer("vc"), layout_file("vc.css")
+LQ_NAV, LQ_FOOTER, LQ_CSS = _nav("lq"), _footer("lq"), layout_file("lq.css")
+CP_NAV, CP_FOOTER, CP_CSS = _nav("cp"), _footer("cp"), layout_file("cp.css")
 
 
 @dataclass(frozen=True)
@@ -162,27 +184,6 @@ def _utility_css(p: str, accent: str, unit: str = "rem") -> str:
     hide = "\n".join(f".{p}hide-{bp}{{display:none!important}}" for bp in ("sm", "md", "lg"))
     rules.append(f"@media print{{\n{hide}\n}}")
     return "\n".join(rules)
-
-
-ICONS = {
-    "search": "M15.5 14h-.79l-.28-.27A6.47 6.47 0 0 0 16 9.5 6.5 6.5 0 1 0 9.5 16c1.61 0 "
-    "3.09-.59 4.23-1.57l.27.28v.79l5 4.99L20.49 19l-4.99-5zm-6 0C7.01 14 5 11.99 5 9.5S7.01 "
-    "5 9.5 5 14 7.01 14 9.5 11.99 14 9.5 14z",
-    "menu": "M3 18h18v-2H3v2zm0-5h18v-2H3v2zm0-7v2h18V6H3z",
-    "mail": "M20 4H4c-1.1 0-2 .9-2 2v12c0 1.1.9 2 2 2h16c1.1 0 2-.9 2-2V6c0-1.1-.9-2-2-2zm0 "
-    "4-8 5-8-5V6l8 5 8-5v2z",
-    "share": "M18 16.08c-.76 0-1.44.3-1.96.77L8.91 12.7c.05-.23.09-.46.09-.7s-.04-.47-.09-.7l7."
-    "05-4.11A2.99 2.99 0 0 0 21 5a3 3 0 1 0-5.91.7L8.04 9.81A2.99 2.99 0 0 0 3 12a3 3 0 0 0 5"
-    ".04 2.19l7.12 4.16c-.05.21-.08.43-.08.65 0 1.61 1.31 2.92 2.92 2.92s2.92-1.31 2.92-2.92-"
-    "1.31-2.92-2.92-2.92z",
-    "comment": "M21.99 4c0-1.1-.89-2-1.99-2H4c-1.1 0-2 .9-2 2v12c0 1.1.9 2 2 2h14l4 4-.01-18zM1"
-    "8 14H6v-2h12v2zm0-3H6V9h12v2zm0-3H6V6h12v2z",
-    "print": "M19 8H5c-1.66 0-3 1.34-3 3v6h4v4h12v-4h4v-6c0-1.66-1.34-3-3-3zm-3 11H8v-5h8v5zm3"
-    "-7c-.55 0-1-.45-1-1s.45-1 1-1 1 .45 1 1-.45 1-1 1zm-1-9H6v4h12V3z",
-    "bookmark": "M17 3H7c-1.1 0-1.99.9-1.99 2L5 21l7-3 7 3V5c0-1.1-.9-2-2-2z",
-    "close": "M19 6.41 17.59 5 12 10.59 6.41 5 5 6.41 10.59 12 5 17.59 6.41 19 12 13.41 17.59 1"
-    "9 19 17.59 13.41 12z",
-}
 
 
 def _svg_sprite(prefix: str) -> str:
@@ -335,127 +336,6 @@ def _data_layer(page: _Page, extra: dict[str, object]) -> str:
 # ---------------------------------------------------------------------------
 # The Harbour Times template
 # ---------------------------------------------------------------------------
-
-HT_NAV = (
-    "Home", "News", "Portville", "Calder Valley", "Belcôte & the bay", "Politics",
-    "Business", "Sport", "Football", "Rugby", "Cricket", "Sailing", "Science",
-    "Environment", "Health", "Education", "Culture", "Food & Drink", "Travel", "Property",
-    "Opinion", "Letters", "Obituaries", "Puzzles", "Weather", "Podcasts", "Jobs",
-)  # fmt: skip
-HT_FOOTER = {
-    "News": (
-        "Portville", "Calder Valley", "Belcôte & the bay", "Politics", "Business", "Courts",
-        "Education", "Health", "Environment", "Science", "Transport",
-    ),
-    "Sport": (
-        "Football", "Portville Athletic", "Rugby", "Cricket", "Sailing", "Athletics",
-        "Results and fixtures",
-    ),
-    "Life": (
-        "Culture", "Arts", "Food & Drink", "Travel", "Property", "Motoring", "Puzzles",
-        "Horoscopes", "Family notices",
-    ),
-    "The Harbour Times": (
-        "About us", "Contact us", "Advertise with us", "Jobs at the Times", "Editorial code",
-        "Complaints", "Corrections and clarifications", "Subscribe", "Digital edition",
-        "Archive", "Sitemap",
-    ),
-    "Legal": (
-        "Privacy notice", "Cookie policy", "Terms of use", "Accessibility",
-        "Modern slavery statement",
-    ),
-}  # fmt: skip
-
-HT_CSS = """
-:root{--ht-navy:#0b2545;--ht-sea:#13315c;--ht-sand:#f4efe6;--ht-red:#c0392b;
---ht-serif:Georgia,'Times New Roman',serif;--ht-sans:'Helvetica Neue',Arial,sans-serif}
-*,*::before,*::after{box-sizing:border-box}
-html{font-size:100%;-webkit-text-size-adjust:100%}
-body.ht-body{margin:0;background:var(--ht-sand);color:#1a1a1a;font-family:var(--ht-serif)}
-.ht-skip{position:absolute;left:-999px}.ht-skip:focus{left:1rem;top:1rem;z-index:99}
-.ht-topbar{display:flex;justify-content:space-between;padding:.4rem 1rem;font:
-.8rem var(--ht-sans);background:var(--ht-navy);color:#fff}
-.ht-topbar a{color:#fff;text-decoration:none;margin-left:1rem}
-.ht-masthead{background:#fff;border-bottom:4px double var(--ht-navy)}
-.ht-logo{display:block;text-align:center;font:700 3rem/1.1 var(--ht-serif);
-color:var(--ht-navy);text-decoration:none;padding:1rem 0 .2rem}
-.ht-tagline{text-align:center;margin:0 0 .6rem;font:italic .9rem var(--ht-serif)}
-.ht-nav ul{display:flex;flex-wrap:wrap;justify-content:center;list-style:none;margin:0;
-padding:.3rem 1rem;border-top:1px solid #ddd}
-.ht-nav a{display:block;padding:.45rem .6rem;font:600 .85rem var(--ht-sans);
-color:var(--ht-sea);text-decoration:none}
-.ht-nav a:hover,.ht-nav a:focus{text-decoration:underline}
-.ht-consent{position:fixed;bottom:0;left:0;right:0;z-index:50;background:#fff;
-box-shadow:0 -2px 12px rgba(0,0,0,.2);padding:1rem 1.5rem;font:.9rem var(--ht-sans)}
-.ht-consent button{margin-right:.5rem;padding:.5rem 1rem;border:0;border-radius:3px;
-background:var(--ht-navy);color:#fff;cursor:pointer}
-.ht-consent button.ht-secondary{background:#e5e5e5;color:#222}
-.ht-breadcrumb ol{display:flex;list-style:none;margin:1rem auto;padding:0 1rem;
-max-width:72rem;font:.8rem var(--ht-sans)}
-.ht-breadcrumb li+li::before{content:"/";padding:0 .4rem;color:#999}
-.ht-grid{display:grid;grid-template-columns:minmax(0,1fr);gap:2rem;max-width:72rem;
-margin:0 auto;padding:0 1rem}
-@media (min-width:60em){.ht-grid{grid-template-columns:minmax(0,2fr) minmax(0,1fr)}}
-.ht-kicker a{font:700 .8rem var(--ht-sans);text-transform:uppercase;color:var(--ht-red)}
-.ht-headline{font:700 2.4rem/1.15 var(--ht-serif);margin:.3rem 0 .8rem;color:var(--ht-navy)}
-.ht-standfirst{font-size:1.25rem;line-height:1.45;color:#333}
-.ht-byline{font:.9rem var(--ht-sans);color:#555;border-top:1px solid #ccc;
-border-bottom:1px solid #ccc;padding:.5rem 0}
-.ht-byline a{color:var(--ht-sea);font-weight:700}
-.ht-share{display:flex;list-style:none;padding:0;gap:.5rem}
-.ht-share button{background:none;border:1px solid #bbb;border-radius:50%;width:2.2rem;
-height:2.2rem}
-.ht-icon{width:1.1rem;height:1.1rem;fill:currentColor}
-.ht-lead-image img{width:100%;height:auto;background:#cfd8e3}
-.ht-article-body p{font-size:1.125rem;line-height:1.7;margin:0 0 1.2rem}
-.ht-pullquote{margin:2rem 0;padding:1rem 1.5rem;border-left:6px solid var(--ht-red);
-font:italic 1.5rem/1.4 var(--ht-serif);color:var(--ht-navy)}
-.ht-inline-ad{min-height:250px;margin:2rem 0;background:#eee;text-align:center}
-.ht-inline-ad::before{content:"Advertisement";display:block;font:.7rem var(--ht-sans)}
-.ht-tags{display:flex;flex-wrap:wrap;gap:.5rem;list-style:none;padding:0}
-.ht-tags a{display:inline-block;padding:.2rem .6rem;border:1px solid var(--ht-sea);
-border-radius:2px;font:.8rem var(--ht-sans);color:var(--ht-sea)}
-.ht-rail section{background:#fff;padding:1rem;margin-bottom:1.5rem}
-.ht-related h2,.ht-newsletter h2{font:700 1.1rem var(--ht-sans);border-bottom:3px solid
-var(--ht-navy);padding-bottom:.4rem}
-.ht-related li{margin-bottom:.8rem}
-.ht-newsletter input[type=email]{width:100%;padding:.6rem;border:1px solid #999}
-.ht-newsletter button{margin-top:.5rem;width:100%;padding:.6rem;background:var(--ht-red);
-color:#fff;border:0}
-.ht-comments{max-width:72rem;margin:2rem auto;padding:1rem;background:#fff}
-.ht-comment{border-bottom:1px solid #eee;padding:.8rem 0}
-.ht-comment-meta{font:.8rem var(--ht-sans);color:#666}
-.ht-footer{margin-top:3rem;background:var(--ht-navy);color:#dde;padding:2rem 1rem;
-font:.85rem var(--ht-sans)}
-.ht-footer-cols{display:grid;grid-template-columns:repeat(auto-fit,minmax(10rem,1fr));
-gap:1.5rem;max-width:72rem;margin:0 auto}
-.ht-footer a{color:#dde;text-decoration:none}.ht-footer ul{list-style:none;padding:0}
-.ht-footer li{margin:.3rem 0}.ht-legal{text-align:center;margin-top:2rem;color:#aab}
-"""
-
-HT_CONSENT_JS = """
-(function () {
-  var KEY = "ht_consent_v3";
-  var banner = document.getElementById("ht-consent");
-  function store(value) {
-    try { window.localStorage.setItem(KEY, JSON.stringify({v: value, t: Date.now()})); }
-    catch (e) { document.cookie = KEY + "=" + value + ";path=/;max-age=31536000"; }
-  }
-  function decided() {
-    try { return !!window.localStorage.getItem(KEY); } catch (e) { return false; }
-  }
-  if (!banner) { return; }
-  if (decided()) { banner.hidden = true; return; }
-  banner.addEventListener("click", function (event) {
-    var choice = event.target && event.target.getAttribute("data-consent");
-    if (!choice) { return; }
-    store(choice);
-    banner.hidden = true;
-    window.dataLayer = window.dataLayer || [];
-    window.dataLayer.push({event: "consent_update", consent: choice});
-  });
-})();
-"""
 
 
 def _ht_comments(page: _Page) -> str:
@@ -653,103 +533,6 @@ Portville. All rights reserved.</p>
 # Valley Courier template
 # ---------------------------------------------------------------------------
 
-VC_NAV = (
-    "Home", "News", "Local", "Millbrook", "Ashford Falls", "Calder County", "Politics",
-    "Elections", "Schools", "Business", "Farm & Ranch", "Outdoors", "Science", "Weather",
-    "Sports", "High School Sports", "Obituaries", "Opinion", "Letters", "Community",
-    "Events", "Food", "Classifieds", "E-Edition", "Subscribe",
-)  # fmt: skip
-VC_FOOTER = {
-    "Sections": (
-        "Local News", "Calder County", "Politics", "Schools", "Business", "Science",
-        "Sports", "Opinion", "Obituaries", "Community", "Weather",
-    ),
-    "Services": (
-        "Subscribe", "Manage subscription", "E-Edition", "Place an ad", "Classifieds",
-        "Submit an obituary", "Submit an event", "Send a news tip", "Newsletters",
-    ),
-    "Company": (
-        "About the Courier", "Staff directory", "Careers", "Ethics policy", "Corrections",
-        "Contact us", "Advertise",
-    ),
-    "Legal": (
-        "Privacy policy", "Terms of service", "Do not sell or share my information",
-        "Accessibility", "Site map",
-    ),
-}  # fmt: skip
-
-VC_CSS = """
-:root{--green:#2f5d3a;--green-dark:#1e3d26;--cream:#fbf8f1;--gray:#5c5c5c;
---font-head:'Franklin Gothic Medium','Arial Narrow',Arial,sans-serif;
---font-body:'Source Serif Pro',Georgia,serif}
-*{box-sizing:border-box}
-body{margin:0;font-family:var(--font-body);background:var(--cream);color:#222}
-#vc-app{min-height:100vh;display:flex;flex-direction:column}
-.gdpr-notice{position:fixed;top:0;left:0;right:0;z-index:1000;background:#222;color:#eee;
-font:14px/1.4 var(--font-head)}
-.gdpr-notice__inner{max-width:1100px;margin:0 auto;padding:12px 20px;display:flex;
-gap:16px;align-items:center}
-.gdpr-notice a{color:#9fd3a8}
-.btn{display:inline-block;border:0;border-radius:4px;padding:8px 16px;cursor:pointer;
-font:600 14px var(--font-head)}
-.btn--primary{background:var(--green);color:#fff}.btn--ghost{background:none;color:inherit;
-border:1px solid currentColor}
-.site-header{background:#fff;border-bottom:1px solid #ddd}
-.site-header__bar{display:flex;align-items:center;justify-content:space-between;
-max-width:1100px;margin:0 auto;padding:12px 20px}
-.site-logo{font:700 34px/1 var(--font-head);color:var(--green-dark);text-decoration:none;
-letter-spacing:-.5px}
-.site-logo span+span{color:var(--green)}
-.site-header__weather{font:13px var(--font-head);color:var(--gray)}
-.primary-menu{background:var(--green-dark)}
-.primary-menu__list{display:flex;flex-wrap:wrap;list-style:none;margin:0 auto;
-max-width:1100px;padding:0 12px}
-.menu-item__link{display:block;padding:10px 8px;color:#fff;text-decoration:none;
-font:600 13px var(--font-head);text-transform:uppercase}
-.menu-item__link:hover{background:var(--green)}
-.site-main{flex:1;max-width:1100px;width:100%;margin:0 auto;padding:20px}
-.breadcrumbs ul{list-style:none;display:flex;gap:6px;padding:0;font:13px var(--font-head)}
-.breadcrumbs a{color:var(--green)}
-.layout--two-col{display:grid;grid-template-columns:1fr;gap:32px}
-@media (min-width:900px){.layout--two-col{grid-template-columns:minmax(0,1fr) 300px}}
-.story__section a{font:700 13px var(--font-head);text-transform:uppercase;color:var(--green)}
-.story__headline{font:700 40px/1.1 var(--font-head);margin:8px 0 12px}
-.story__dek{font-size:20px;line-height:1.4;color:#444}
-.story__meta{display:flex;flex-wrap:wrap;gap:12px;align-items:baseline;
-font:14px var(--font-head);color:var(--gray)}
-.story__byline{margin:0;font-weight:700;color:#222}
-.story__share{display:flex;gap:8px;margin:16px 0}
-.story__share a{display:inline-flex;width:36px;height:36px;align-items:center;
-justify-content:center;border-radius:50%;background:#e9efe9;color:var(--green-dark)}
-.vc-icon{width:18px;height:18px;fill:currentColor}
-.story__image img{width:100%;height:auto;background:#c9d6c4}
-.story__text p{font-size:19px;line-height:1.65;margin:0 0 20px}
-.story__pullquote{float:right;width:40%;margin:0 0 16px 24px;padding:16px 0;
-border-top:4px solid var(--green);border-bottom:1px solid #ccc;
-font:italic 600 22px/1.35 var(--font-head);color:var(--green-dark)}
-@media (max-width:700px){.story__pullquote{float:none;width:auto;margin:24px 0}}
-.story__tags{clear:both;font:14px var(--font-head)}
-.story__tags a{color:var(--green);margin-right:8px}
-.ad-unit{background:#eee;min-height:250px;margin:24px 0;text-align:center}
-.ad-unit__label{font:11px var(--font-head);text-transform:uppercase;color:#999}
-.more-stories h3,.signup h3{font:700 18px var(--font-head);margin:0 0 12px;
-border-bottom:2px solid var(--green);padding-bottom:6px}
-.more-stories ol{padding-left:20px}.more-stories li{margin-bottom:12px}
-.more-stories a{color:#222;font-weight:600}
-.signup{background:#fff;border:1px solid #ddd;padding:16px;margin-top:24px}
-.signup input{width:100%;padding:10px;border:1px solid #bbb;border-radius:4px}
-.signup .btn{margin-top:8px;width:100%}
-.discussion{margin-top:40px;border-top:3px solid #222;padding-top:16px}
-.discussion__item{padding:12px 0;border-bottom:1px solid #ddd}
-.discussion__author{font:700 14px var(--font-head)}
-.discussion__time{font:12px var(--font-head);color:var(--gray);margin-left:8px}
-.site-footer{background:#1b1b1b;color:#ccc;padding:32px 20px;font:14px var(--font-head)}
-.site-footer__inner{max-width:1100px;margin:0 auto;display:grid;
-grid-template-columns:repeat(auto-fit,minmax(200px,1fr));gap:24px}
-.site-footer a{color:#ccc;text-decoration:none}.site-footer ul{list-style:none;padding:0}
-.site-footer__copy{max-width:1100px;margin:24px auto 0;color:#888;font-size:12px}
-"""
-
 
 def _vc_comments(page: _Page) -> str:
     items = "\n".join(
@@ -918,90 +701,6 @@ document.addEventListener("DOMContentLoaded", function () {{
 # Le Quotidien du Port template (French)
 # ---------------------------------------------------------------------------
 
-LQ_NAV = (
-    "Accueil", "Actualités", "Belcôte", "La baie", "Politique", "Économie",
-    "Port et mer", "Société", "Faits divers", "Justice", "Sports", "Voile", "Football",
-    "Culture", "Sorties", "Festival des Voiles", "Sciences", "Environnement", "Santé",
-    "Éducation", "Opinions", "Courrier des lecteurs", "Nécrologie", "Météo", "Marées",
-    "Jeux", "Podcasts",
-)  # fmt: skip
-LQ_FOOTER = {
-    "Rubriques": (
-        "Belcôte", "La baie", "Politique", "Économie", "Port et mer", "Société",
-        "Sports", "Culture", "Sciences", "Environnement", "Opinions",
-    ),
-    "Services": (
-        "S'abonner", "Espace abonné", "Journal numérique", "Petites annonces",
-        "Avis de décès", "Annonces légales", "Lettres d'information", "Applications mobiles",
-    ),
-    "Le journal": (
-        "Qui sommes-nous", "La rédaction", "Charte de déontologie", "Nous contacter",
-        "Recrutement", "Publicité", "Archives",
-    ),
-    "Informations légales": (
-        "Mentions légales", "Politique de confidentialité", "Gestion des cookies",
-        "Conditions générales d'utilisation", "Accessibilité : non conforme", "Plan du site",
-    ),
-}  # fmt: skip
-
-LQ_CSS = """
-:root{--bleu:#003b5c;--bleu-clair:#e6f0f5;--rouge:#d62d20;--texte:#1d1d1b;
---titres:'Playfair Display',Georgia,serif;--corps:'Merriweather',Georgia,serif;
---interface:'Roboto',Arial,sans-serif}
-*{box-sizing:border-box}
-body.lq-page{margin:0;font-family:var(--corps);color:var(--texte);background:#fff}
-.bandeau-cookies{position:fixed;left:1rem;right:1rem;bottom:1rem;z-index:100;
-max-width:44rem;margin:0 auto;padding:1.25rem;background:#fff;border:1px solid #ccc;
-border-radius:8px;box-shadow:0 4px 24px rgba(0,0,0,.25);font:.9rem/1.5 var(--interface)}
-.bandeau-cookies .bouton{border:0;border-radius:4px;padding:.6rem 1.2rem;margin:.25rem;
-cursor:pointer;font:600 .9rem var(--interface)}
-.bouton.accepter{background:var(--bleu);color:#fff}.bouton.refuser{background:#eee}
-.lq-entete__haut{display:flex;justify-content:space-between;padding:.5rem 1.5rem;
-font:.8rem var(--interface);background:var(--bleu-clair)}
-.lq-entete__haut a{color:var(--bleu);margin-left:1rem}
-.lq-logo{margin:0;text-align:center;padding:1.2rem 0}
-.lq-logo a{font:900 2.8rem/1 var(--titres);color:var(--bleu);text-decoration:none}
-.menu-principal{display:flex;flex-wrap:wrap;justify-content:center;gap:.15rem .9rem;
-padding:.6rem 1rem;border-top:2px solid var(--bleu);border-bottom:1px solid #ddd;
-font:500 .85rem var(--interface)}
-.menu-principal .rubrique{color:var(--texte);text-decoration:none;white-space:nowrap}
-.menu-principal .rubrique:hover{color:var(--rouge)}
-.conteneur{display:grid;grid-template-columns:minmax(0,1fr);gap:2.5rem;max-width:70rem;
-margin:0 auto;padding:1rem 1.5rem}
-@media (min-width:64rem){.conteneur{grid-template-columns:minmax(0,1fr) 20rem}}
-.ariane{grid-column:1/-1;font:.8rem var(--interface);color:#666}
-.ariane a{color:var(--bleu)}
-.surtitre{font:700 .8rem var(--interface);text-transform:uppercase;color:var(--rouge);
-letter-spacing:.05em}
-.titre{font:700 2.3rem/1.2 var(--titres);margin:.4rem 0 1rem}
-.chapo{font-weight:700;font-size:1.15rem;line-height:1.55}
-.signature{font:.85rem var(--interface);color:#555;padding:.6rem 0;
-border-top:1px solid #e3e3e3;margin-bottom:1.5rem}
-.signature .auteur a{color:var(--bleu);font-weight:700}
-.illustration img{width:100%;height:auto;background:#d5e3ea}
-.corps p{font-size:1.05rem;line-height:1.8;margin:0 0 1.3rem}
-.citation{margin:2rem 0;padding:0 0 0 1.5rem;border-left:4px solid var(--rouge);
-font:italic 1.35rem/1.5 var(--titres)}
-.encart-pub{min-height:250px;background:#f3f3f3;margin:2rem 0;text-align:center;
-font:.7rem var(--interface);color:#999}
-.mots-cles{font:.85rem var(--interface)}.mots-cles a{color:var(--bleu)}
-.a-lire-aussi{background:var(--bleu-clair);padding:1rem 1.5rem;margin:2rem 0}
-.a-lire-aussi h2,.commentaires h2{font:700 1.2rem var(--interface)}
-.a-lire-aussi li{margin:.5rem 0}.a-lire-aussi a{color:var(--bleu)}
-.commentaires .commentaire{padding:1rem 0;border-bottom:1px solid #eee}
-.commentaire .pseudo{font:700 .9rem var(--interface)}
-.commentaire .horodatage{font:.8rem var(--interface);color:#888}
-.colonne-droite .infolettre{border:2px solid var(--bleu);padding:1rem}
-.infolettre input{width:100%;padding:.6rem;margin:.5rem 0;border:1px solid #aaa}
-.infolettre button{width:100%;padding:.6rem;background:var(--rouge);color:#fff;border:0}
-.pied{background:var(--bleu);color:#dfe9ef;padding:2.5rem 1.5rem;margin-top:3rem;
-font:.85rem var(--interface)}
-.pied__colonnes{display:grid;grid-template-columns:repeat(auto-fit,minmax(12rem,1fr));
-gap:2rem;max-width:70rem;margin:0 auto}
-.pied a{color:#dfe9ef;text-decoration:none}.pied ul{list-style:none;padding:0}
-.pied__mentions{text-align:center;margin-top:2rem;opacity:.75}
-"""
-
 
 def _lq_comments(page: _Page) -> str:
     items = "\n".join(
@@ -1156,70 +855,6 @@ reproduction réservés.</p>
 # Continental Press template (wire service)
 # ---------------------------------------------------------------------------
 
-CP_NAV = (
-    "Top News", "Regional", "Portville", "Calder Valley", "Belcôte", "Politics", "Elections",
-    "Business", "Markets", "Transport", "Energy", "Shipping", "Courts", "Crime", "Health",
-    "Science", "Environment", "Weather", "Sport", "Culture", "Photos", "Video",
-    "Fact Check", "Corrections", "Style Guide",
-)  # fmt: skip
-CP_FOOTER = {
-    "Services": (
-        "Text wire", "Photo service", "Video service", "Data and graphics", "Regional desk",
-        "Elections service", "Customer support", "Become a subscriber",
-    ),
-    "About": (
-        "About CP", "Our journalists", "Standards and ethics", "Corrections", "Style guide",
-        "Careers", "Press office", "Contact",
-    ),
-    "Legal": (
-        "Terms of use", "Privacy", "Cookies", "Copyright and licensing", "Accessibility",
-    ),
-}  # fmt: skip
-
-CP_CSS = """
-body.cp{margin:0;font:15px/1.5 'IBM Plex Sans','Segoe UI',Arial,sans-serif;color:#141414;
-background:#f2f2f2}
-.cp-wrap{max-width:1040px;margin:0 auto;background:#fff;min-height:100vh}
-.cp-cookie{background:#ffd200;padding:10px 16px;font-size:13px;display:flex;gap:12px;
-align-items:center;justify-content:center}
-.cp-cookie button{background:#141414;color:#ffd200;border:0;padding:6px 12px;
-font-weight:700;cursor:pointer}
-.cp-top{display:flex;flex-wrap:wrap;align-items:center;gap:16px;padding:14px 20px;
-border-bottom:3px solid #141414}
-.cp-brand{font:800 22px/1 'IBM Plex Sans',Arial,sans-serif;color:#141414;
-text-decoration:none;text-transform:uppercase;letter-spacing:1px}
-.cp-brand abbr{background:#ffd200;padding:2px 6px;text-decoration:none;margin-right:6px}
-.cp-tagline{font-size:12px;color:#666}
-.cp-desk-nav{width:100%}
-.cp-desk-nav ul{display:flex;flex-wrap:wrap;gap:4px 14px;list-style:none;margin:0;
-padding:0;font-size:13px}
-.cp-desk-nav a{color:#141414;text-decoration:none;border-bottom:2px solid transparent}
-.cp-desk-nav a:hover{border-color:#ffd200}
-.cp-path{display:flex;gap:8px;list-style:none;margin:0;padding:10px 20px;font-size:12px;
-color:#666}
-.cp-path li+li::before{content:"\\203a";margin-right:8px}
-.cp-columns{display:grid;grid-template-columns:minmax(0,1fr);gap:28px;padding:0 20px 20px}
-@media (min-width:820px){.cp-columns{grid-template-columns:minmax(0,1fr) 280px}}
-.cp-head{font:700 32px/1.2 'IBM Plex Serif',Georgia,serif;margin:12px 0}
-.cp-meta{font-size:13px;color:#555;padding:8px 0;border-top:1px solid #ddd;
-border-bottom:1px solid #ddd}
-.cp-copy p{font:17px/1.7 'IBM Plex Serif',Georgia,serif;margin:0 0 16px}
-.cp-quote blockquote{margin:24px 0;padding:12px 18px;background:#fff8d6;
-border-left:5px solid #ffd200;font:italic 20px/1.4 'IBM Plex Serif',Georgia,serif}
-.cp-more h2,.cp-alerts h2,.cp-feedback h2{font-size:14px;text-transform:uppercase;
-letter-spacing:1px;border-bottom:2px solid #141414;padding-bottom:4px}
-.cp-more ul{list-style:square;padding-left:18px}.cp-more a{color:#0044aa}
-.cp-alerts{background:#141414;color:#fff;padding:16px}
-.cp-alerts input{width:100%;padding:8px;margin:6px 0;border:0}
-.cp-alerts button{background:#ffd200;border:0;padding:8px;width:100%;font-weight:700}
-.cp-licence{font-size:12px;color:#777;padding:0 20px}
-.cp-feedback{padding:0 20px 20px}.cp-note{border-left:3px solid #ddd;padding:4px 12px;
-margin:12px 0}
-.cp-foot{background:#141414;color:#bbb;padding:24px 20px;font-size:13px}
-.cp-foot-cols{display:grid;grid-template-columns:repeat(auto-fit,minmax(180px,1fr));gap:20px}
-.cp-foot a{color:#ddd;text-decoration:none}.cp-foot ul{list-style:none;padding:0}
-"""
-
 
 def _cp_comments(page: _Page) -> str:
     items = "\n".join(
@@ -1349,11 +984,6 @@ RENDERERS = {
     "valley-courier": _render_vc,
     "le-quotidien-du-port": _render_lq,
     "continental-press": _render_cp,
-}
-
-HOME_LABELS = {
-    "en": ("Latest news", "Read more"),
-    "fr": ("Dernières actualités", "Lire la suite"),
 }
 
 
