@@ -7,6 +7,7 @@ import multiprocessing
 import os
 import shutil
 import time
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -229,7 +230,7 @@ def test_a_broken_staged_file_is_set_aside_with_the_rest_of_its_run(
 ) -> None:
     staged = stage_run(settings, registry, run_id="gone")
     assert len(staged) >= 3
-    pipeline.close_run(settings, "gone", "failed", pipeline.Counter())
+    pipeline.close_run(settings, "gone", "failed", Counter())
     broken = Path(staged[1].path)
     broken.write_bytes(broken.read_bytes()[:100])  # truncated
     part = settings.staging_path / ".half-written.parquet.part"
@@ -261,7 +262,7 @@ def test_a_file_from_another_version_is_set_aside_not_half_read(
     settings: Settings, registry: Registry
 ) -> None:
     staged = stage_run(settings, registry, run_id="older")
-    pipeline.close_run(settings, "older", "failed", pipeline.Counter())
+    pipeline.close_run(settings, "older", "failed", Counter())
     path = Path(staged[0].path)
     table = pq.read_table(path)
     pq.write_table(table.drop_columns(["raw_pages"]), path)  # written before raw_pages existed
@@ -276,7 +277,7 @@ def test_a_leftover_that_fails_to_write_stays_for_the_next_run(
     settings: Settings, registry: Registry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     staged = stage_run(settings, registry, run_id="crashed")
-    pipeline.close_run(settings, "crashed", "failed", pipeline.Counter())
+    pipeline.close_run(settings, "crashed", "failed", Counter())
 
     def disk_full(*_args: object, **_kw: object) -> None:
         raise duckdb.IOException("No space left on device")
@@ -299,7 +300,7 @@ def test_a_late_leftover_does_not_roll_feed_state_back(
     newer = replace(settings, staging_dir=settings.warehouse.parent / "newer-staging")
     load_all(newer, stage_run(newer, registry, run_id="fast"))
     before = rows(settings, "SELECT feed_id, last_fetched_at, etag FROM feeds ORDER BY 1")
-    pipeline.close_run(settings, "slow", "failed", pipeline.Counter())
+    pipeline.close_run(settings, "slow", "failed", Counter())
     assert pipeline.load_leftovers(settings, "sweeper")["staged_leftovers_loaded"] == len(late)
     assert rows(settings, "SELECT feed_id, last_fetched_at, etag FROM feeds ORDER BY 1") == before
 
@@ -329,9 +330,9 @@ def test_the_next_run_ends_by_loading_leftovers(
     settings: Settings, registry: Registry, reference: Path
 ) -> None:
     staged = stage_run(settings, registry, run_id="crashed")
-    pipeline.close_run(settings, "crashed", "failed", pipeline.Counter())
+    pipeline.close_run(settings, "crashed", "failed", Counter())
     pipeline.prepare_run(settings, registry, "next", "test")
-    counts = pipeline.end_run(settings, "next", "completed", pipeline.Counter()).counts
+    counts = pipeline.end_run(settings, "next", "completed", Counter()).counts
     assert counts["staged_leftovers_loaded"] == len(staged)
     assert counts["raw_pages_expired"] == 0
     assert rows(
