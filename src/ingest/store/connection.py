@@ -62,7 +62,15 @@ def views_dir() -> Path:
 
 def _config(read_only: bool) -> dict[str, Any]:
     # Nothing may be downloaded at run time: no extension auto-install.
-    return {"autoinstall_known_extensions": False, "TimeZone": "UTC"}
+    return {"autoinstall_known_extensions": False}
+
+
+def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(str(path), read_only=read_only, config=_config(read_only))
+    # Set after opening: DuckDB 1.5 refuses a TimeZone in the open's config
+    # (its time zones come with ICU, which is loaded only once it is open).
+    con.execute("SET TimeZone = 'UTC'")
+    return con
 
 
 def holder(message: str) -> str:
@@ -88,6 +96,21 @@ def holder(message: str) -> str:
     return f"process {pid} ({command})" if command else f"process {pid}"
 
 
+_NEWER_FILE = re.compile(r"database file with version number (\d+)", re.IGNORECASE)
+
+
+def newer_file_hint(message: str) -> str:
+    """What to do when DuckDB says the file was written by a newer DuckDB
+    (this project pins the version its extensions are built for)."""
+    if not _NEWER_FILE.search(message):
+        return ""
+    return (
+        f". The file was written by a newer DuckDB than this one ({duckdb.__version__}); "
+        "move it over with that DuckDB's EXPORT DATABASE and this one's IMPORT DATABASE "
+        "(README: Moving a warehouse made with DuckDB 2.x)"
+    )
+
+
 C = TypeVar("C")
 
 
@@ -101,7 +124,8 @@ def _retry_locked(path: Path, wait: float, open_once: Callable[[], C]) -> C:
             return open_once()
         except (duckdb.IOException, duckdb.BinderException, duckdb.CatalogException) as exc:
             if not _LOCKED.search(str(exc)):
-                raise WarehouseError(f"cannot open {path}: {exc}") from exc
+                hint = newer_file_hint(str(exc))
+                raise WarehouseError(f"cannot open {path}: {exc}{hint}") from exc
             if time.monotonic() >= deadline:
                 raise WarehouseBusy(
                     f"the warehouse {path} is held by {holder(str(exc))}; gave up after "
@@ -123,7 +147,7 @@ def connect(
     return _retry_locked(
         path,
         wait,
-        lambda: duckdb.connect(str(path), read_only=read_only, config=_config(read_only)),
+        lambda: _open(path, read_only),
     )
 
 

@@ -5,6 +5,7 @@ Imports no extraction or clustering code: ``ingest query`` stays light.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -45,6 +46,42 @@ def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> None:
                 f"refused: `ingest query` is read-only and this is a {kind} statement "
                 f"({st.query.strip()[:60]!r}); the warehouse was not changed"
             )
+        if kind == "SELECT" and (called := _acting_functions(con, st.query)):
+            raise ReadOnlyViolation(
+                f"refused: `ingest query` is read-only and {', '.join(sorted(called))} "
+                "changes the session or the database; the warehouse was not changed"
+            )
+
+
+# Table functions that act rather than read (DuckDB lets a SELECT call them,
+# and 1.5 does not stop them once the configuration is locked).
+ACTING_FUNCTIONS = frozenset(
+    {
+        "enable_logging",
+        "disable_logging",
+        "truncate_duckdb_logs",
+        "checkpoint",
+        "force_checkpoint",
+    }
+)
+
+
+def _acting_functions(con: duckdb.DuckDBPyConnection, sql: str) -> set[str]:
+    """The acting functions a SELECT calls, from DuckDB's own parse tree."""
+    row = con.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()
+    tree = json.loads(row[0]) if row else {}
+    found: set[str] = set()
+    todo: list[Any] = [tree]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, dict):
+            name = node.get("function_name")
+            if isinstance(name, str) and name.lower() in ACTING_FUNCTIONS:
+                found.add(name.lower())
+            todo.extend(node.values())
+        elif isinstance(node, list):
+            todo.extend(node)
+    return found
 
 
 @dataclass(frozen=True)
