@@ -20,6 +20,9 @@ from typing import Any, TypeVar
 
 import duckdb
 
+from ingest.store import extensions
+from ingest.store.location import Lake
+
 _LOCKED = re.compile(r"lock|being used by another process|conflicting lock", re.IGNORECASE)
 
 
@@ -151,13 +154,41 @@ def connect(
     )
 
 
-def migrate(con: duckdb.DuckDBPyConnection, directory: Path | None = None) -> list[int]:
+# A table's key as our migrations declare it: after a column's type, or as
+# the table's last element (its comma, and a comment after it, before it).
+_TABLE_KEY = re.compile(r",([ \t]*--[^\n]*)?\s*\n\s*PRIMARY KEY\s*\([^)]*\)", re.IGNORECASE)
+_COLUMN_KEY = re.compile(r"\bPRIMARY KEY\b(?!\s*\()", re.IGNORECASE)
+_BOOLEAN_DEFAULT = re.compile(r"\bDEFAULT\s+(true|false)\b", re.IGNORECASE)
+_KEYS_LEFT = re.compile(r"\b(PRIMARY\s+KEY|UNIQUE|CREATE\s+(UNIQUE\s+)?INDEX)\b", re.IGNORECASE)
+
+
+def lake_ddl(sql: str) -> str:
+    """A migration as a DuckLake takes it: no keys (a column key becomes NOT
+    NULL; uniqueness is the load step's rule), boolean defaults as literals
+    (DuckLake takes ``'true'``, not ``true``, as a default). A construct it
+    cannot rewrite is refused, not left to fail half-way."""
+    out = _TABLE_KEY.sub(lambda m: m.group(1) or "", sql)
+    out = _COLUMN_KEY.sub("NOT NULL", out)
+    out = _BOOLEAN_DEFAULT.sub(lambda m: f"DEFAULT '{m.group(1).lower()}'", out)
+    code = re.sub(r"--[^\n]*", "", out)
+    if left := _KEYS_LEFT.search(code):
+        raise WarehouseError(f"a lake cannot take this migration: it declares {left.group(0)}")
+    return out
+
+
+def migrate(
+    con: duckdb.DuckDBPyConnection, directory: Path | None = None, *, keys: bool = True
+) -> list[int]:
     """Apply pending ``NNN_name.sql`` files in order, each in its own transaction.
+    Without ``keys`` (a lake) each is applied as :func:`lake_ddl` rewrites it.
 
     Returns the versions applied."""
+    ddl = (lambda sql: sql) if keys else lake_ddl
     con.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations "
-        "(version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMPTZ NOT NULL)"
+        ddl(
+            "CREATE TABLE IF NOT EXISTS schema_migrations "
+            "(version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMPTZ NOT NULL)"
+        )
     )
     done = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
     applied: list[int] = []
@@ -167,7 +198,7 @@ def migrate(con: duckdb.DuckDBPyConnection, directory: Path | None = None) -> li
             continue
         con.execute("BEGIN")
         try:
-            con.execute(file.read_text(encoding="utf-8"))
+            con.execute(ddl(file.read_text(encoding="utf-8")))
             con.execute(
                 "INSERT INTO schema_migrations VALUES (?, ?, ?)",
                 [version, file.stem, datetime.now(UTC)],
@@ -177,19 +208,24 @@ def migrate(con: duckdb.DuckDBPyConnection, directory: Path | None = None) -> li
             con.execute("ROLLBACK")
             raise
         applied.append(version)
-    apply_views(con)
+    apply_views(con, keys=keys)
     return applied
 
 
-def apply_views(con: duckdb.DuckDBPyConnection, directory: Path | None = None) -> list[str]:
+def apply_views(
+    con: duckdb.DuckDBPyConnection, directory: Path | None = None, *, keys: bool = True
+) -> list[str]:
     """(Re)create the views of ``warehouse/views`` whose SQL changed since last time.
 
     Views are not migrations: they hold no data, so each file is simply the
     current definition, applied when its text changes.
     """
+    ddl = (lambda sql: sql) if keys else lake_ddl
     con.execute(
-        "CREATE TABLE IF NOT EXISTS schema_views "
-        "(name VARCHAR PRIMARY KEY, sha256 VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
+        ddl(
+            "CREATE TABLE IF NOT EXISTS schema_views "
+            "(name VARCHAR PRIMARY KEY, sha256 VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
+        )
     )
     applied = dict(con.execute("SELECT name, sha256 FROM schema_views").fetchall())
     changed: list[str] = []
@@ -200,12 +236,41 @@ def apply_views(con: duckdb.DuckDBPyConnection, directory: Path | None = None) -
             continue
         with transaction(con):
             con.execute(text)
+            con.execute("DELETE FROM schema_views WHERE name = ?", [file.stem])
             con.execute(
-                "INSERT OR REPLACE INTO schema_views VALUES (?, ?, ?)",
+                "INSERT INTO schema_views VALUES (?, ?, ?)",
                 [file.stem, digest, datetime.now(UTC)],
             )
         changed.append(file.stem)
     return changed
+
+
+def connect_lake(
+    lake: Lake, *, read_only: bool = False, wait: float = 60.0
+) -> duckdb.DuckDBPyConnection:
+    """A connection with the lake attached (as ``wh``, and in use): its
+    extensions loaded from their wheels, its catalog's busy wait bounded."""
+    con = duckdb.connect(":memory:", config=_config(read_only))
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        extensions.load(con, "ducklake", f"{lake.catalog}_scanner")
+        if lake.catalog == "sqlite":
+            Path(lake.target).parent.mkdir(parents=True, exist_ok=True)
+        if "://" not in lake.data_path:
+            Path(lake.data_path).mkdir(parents=True, exist_ok=True)
+        uri = "'" + lake.uri.replace("'", "''") + "'"
+        options = lake.attach_options(read_only=read_only)
+        _retry_locked(
+            Path(lake.describe()), wait, lambda: con.execute(f"ATTACH {uri} AS wh ({options})")
+        )
+        con.execute("USE wh")
+    except extensions.ExtensionUnavailable as exc:
+        con.close()
+        raise WarehouseError(str(exc)) from exc
+    except BaseException:
+        con.close()
+        raise
+    return con
 
 
 @contextmanager

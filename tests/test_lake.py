@@ -1,0 +1,125 @@
+"""The warehouse as a DuckLake: where it is, its schema without keys, and
+both catalogs (SQLite, and a real PostgreSQL started for the test)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+from tests.pgcluster import Cluster
+
+from ingest.store import connection
+from ingest.store.location import Lake, LocationError, parse_warehouse
+
+
+def test_a_warehouse_setting_names_a_file_or_a_lake(tmp_path: Path) -> None:
+    assert parse_warehouse("warehouse/news.duckdb") == Path("warehouse/news.duckdb")
+    lake = parse_warehouse(f"ducklake:sqlite:{tmp_path}/news.sqlite")
+    assert lake == Lake("sqlite", f"{tmp_path}/news.sqlite", f"{tmp_path}/news.files/")
+    shared = parse_warehouse("ducklake:sqlite:/srv/news.sqlite", "/mnt/lake/")
+    assert isinstance(shared, Lake) and shared.data_path == "/mnt/lake/"
+    pg = parse_warehouse("ducklake:postgres:dbname=news host=db password=s3cret", "s3://b/news/")
+    assert pg == Lake("postgres", "dbname=news host=db password=s3cret", "s3://b/news/")
+    assert isinstance(pg, Lake) and "s3cret" not in pg.describe()
+    assert "META_JOURNAL_MODE 'WAL'" in shared.attach_options()  # type: ignore[union-attr]
+    assert "READ_ONLY" in pg.attach_options(read_only=True)
+
+
+@pytest.mark.parametrize(
+    ("setting", "data_path", "says"),
+    [
+        ("ducklake:mysql:x", None, "unknown DuckLake catalog"),
+        ("ducklake:sqlite:", None, "needs a file path"),
+        ("ducklake:postgres:", "/d", "needs a connection string"),
+        ("ducklake:postgres:dbname=news", None, "INGEST_DATA_PATH"),
+        ("warehouse/news.duckdb", "/d", "is a DuckDB file"),
+    ],
+)
+def test_a_setting_that_names_no_warehouse_says_what_is_missing(
+    setting: str, data_path: str | None, says: str
+) -> None:
+    with pytest.raises(LocationError, match=says):
+        parse_warehouse(setting, data_path)
+
+
+def test_every_migration_has_a_lake_form_without_keys() -> None:
+    for file in sorted(connection.migrations_dir().glob("[0-9]*.sql")):
+        text = connection.lake_ddl(file.read_text(encoding="utf-8"))
+        code = "\n".join(line.split("--")[0] for line in text.splitlines())
+        assert "PRIMARY KEY" not in code.upper(), file.name
+    rewritten = connection.lake_ddl(
+        "CREATE TABLE t (\n    a VARCHAR PRIMARY KEY,\n    b INTEGER,  -- note\n"
+        "    PRIMARY KEY (a, b)\n);\nALTER TABLE t ADD COLUMN c BOOLEAN DEFAULT true;"
+    )
+    assert rewritten == (
+        "CREATE TABLE t (\n    a VARCHAR NOT NULL,\n    b INTEGER  -- note\n);\n"
+        "ALTER TABLE t ADD COLUMN c BOOLEAN DEFAULT 'true';"
+    )
+    with pytest.raises(connection.WarehouseError, match="UNIQUE"):
+        connection.lake_ddl("CREATE TABLE u (a VARCHAR UNIQUE)")
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[Cluster]:
+    cluster = Cluster().start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+_databases = itertools.count()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def lake(request: pytest.FixtureRequest, tmp_path: Path) -> Lake:
+    if request.param == "sqlite":
+        found = parse_warehouse(f"ducklake:sqlite:{tmp_path}/news.sqlite")
+        assert isinstance(found, Lake)
+        return found
+    cluster: Cluster = request.getfixturevalue("postgres")
+    conninfo = cluster.create_database(f"lake{next(_databases)}")
+    return Lake("postgres", conninfo, f"{tmp_path}/data/")
+
+
+SCHEMA = (
+    "SELECT table_name, column_name, data_type FROM information_schema.columns "
+    "WHERE table_catalog = current_database() ORDER BY table_name, column_name"
+)
+
+
+def test_a_lake_takes_the_warehouse_schema_and_readers_keep_their_snapshot(
+    lake: Lake, tmp_path: Path
+) -> None:
+    """Every migration and view applies to the lake, giving the tables,
+    columns and types of a DuckDB-file warehouse; a second opening applies
+    nothing; a reader holding the lake open keeps its snapshot while a
+    writer commits, and does not hold the writer up."""
+    con = connection.connect_lake(lake)
+    versions = [int(f.name[:3]) for f in connection.migrations_dir().glob("[0-9]*.sql")]
+    assert connection.migrate(con, keys=False) == sorted(versions)
+    file = duckdb.connect(str(tmp_path / "news.duckdb"))
+    connection.migrate(file)
+    assert con.execute(SCHEMA).fetchall() == file.execute(SCHEMA).fetchall()
+    views = "SELECT view_name FROM duckdb_views() WHERE NOT internal ORDER BY 1"
+    assert con.execute(views).fetchall() == file.execute(views).fetchall()
+    file.close()
+    con.close()
+
+    again = connection.connect_lake(lake)
+    assert connection.migrate(again, keys=False) == []
+    reader = connection.connect_lake(lake, read_only=True)
+    reader.execute("BEGIN")
+    assert reader.execute("SELECT count(*) FROM sources").fetchone() == (0,)
+    again.execute(
+        "INSERT INTO sources (source_id, name, kind, domains) "
+        "VALUES ('s1', 'One', 'publisher', ['one.test'])"
+    )
+    assert reader.execute("SELECT count(*) FROM sources").fetchone() == (0,)  # its snapshot
+    reader.execute("COMMIT")
+    assert reader.execute("SELECT count(*) FROM sources").fetchone() == (1,)
+    reader.close()
+    again.close()
