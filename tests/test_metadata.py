@@ -20,7 +20,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ingest.extract import extract_page
-from ingest.metadata import Context
+from ingest.metadata import Context, people
 from metadata_score import (
     Gold,
     Prediction,
@@ -63,6 +63,22 @@ def test_field_meets_its_gate_on_the_dev_set(name: str) -> None:
     value = getattr(report(), name)
     print(f"{name}: {value:.3f} (gate {gate}, target {target})")
     assert value >= gate, f"{name} {value:.3f} fell below {gate}"
+
+
+@pytest.mark.parametrize(
+    ("byline", "names"),
+    [
+        ("By LISA MASCARO and MARY CLARE JALONICK", ["Lisa Mascaro", "Mary Clare Jalonick"]),
+        ("giampiero maggio", ["Giampiero Maggio"]),
+        ("MARÍA R. SAHUQUILLO, EMILIO DE BENITO", ["María R. Sahuquillo", "Emilio de Benito"]),
+        ("Von JEAN-PIERRE O'NEIL", ["Jean-Pierre O'Neil"]),
+        ("Ronald McDonald", ["Ronald McDonald"]),  # mixed case is kept as written
+    ],
+)
+def test_a_byline_set_in_one_case_gives_names_as_written(byline: str, names: list[str]) -> None:
+    """Authors are compared and grouped by name: an all-capitals or
+    all-lower-case byline is a page's display style, not the name."""
+    assert people(byline, []) == names
 
 
 def test_every_page_gets_a_body() -> None:

@@ -701,6 +701,24 @@ def _strip_ends(text: str) -> str:
     return text[start:end]
 
 
+def name_case(name: str) -> str:
+    """A name set in one case as names are written: "LISA MASCARO" and
+    "giampiero maggio" are a page's display style, "Lisa Mascaro" and
+    "Giampiero Maggio" the names (particles after the first word stay lower:
+    "Emilio de Benito"). A name in mixed case is kept as written ("McDonald")."""
+    if name not in (name.upper(), name.lower()) or not any(ch.isalpha() for ch in name):
+        return name
+    if not any(unicodedata.category(ch) in ("Lu", "Ll") for ch in name):
+        return name  # a script without case
+
+    def word(w: str, first: bool) -> str:
+        if not first and w.casefold() in _PARTICLES:
+            return w.lower()
+        return re.sub(r"[^\W\d_]+", lambda m: m.group(0)[0].upper() + m.group(0)[1:].lower(), w)
+
+    return " ".join(word(w, i == 0) for i, w in enumerate(name.split()))
+
+
 def _person(name: str, names: Sequence[str]) -> str | None:
     """A person's name out of a byline fragment, or None when it is not one."""
     name = clean(name)
@@ -750,7 +768,7 @@ def _person(name: str, names: Sequence[str]) -> str | None:
                 return None
         if len(words) == 1:
             return None  # a single word is a nickname, a desk or a site more often than a person
-        return name
+        return name_case(name)
     # scripts without case (CJK, Arabic, Devanagari, Thai ...): short, and no
     # punctuation inside (a sentence is not a name)
     if len(words) > 4 or len(name) > 30:
