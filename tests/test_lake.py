@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -13,6 +14,7 @@ from tests.pgcluster import Cluster
 
 from ingest.store import connection
 from ingest.store.location import Lake, LocationError, parse_warehouse
+from ingest.store.schema import KEYS, insert
 
 
 def test_a_warehouse_setting_names_a_file_or_a_lake(tmp_path: Path) -> None:
@@ -74,15 +76,20 @@ def postgres() -> Iterator[Cluster]:
 _databases = itertools.count()
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def lake(request: pytest.FixtureRequest, tmp_path: Path) -> Lake:
-    if request.param == "sqlite":
+def new_lake(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Lake:
+    """A new, empty lake on a SQLite or a PostgreSQL catalog."""
+    if kind == "sqlite":
         found = parse_warehouse(f"ducklake:sqlite:{tmp_path}/news.sqlite")
         assert isinstance(found, Lake)
         return found
     cluster: Cluster = request.getfixturevalue("postgres")
     conninfo = cluster.create_database(f"lake{next(_databases)}")
     return Lake("postgres", conninfo, f"{tmp_path}/data/")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def lake(request: pytest.FixtureRequest, tmp_path: Path) -> Lake:
+    return new_lake(request.param, request, tmp_path)
 
 
 SCHEMA = (
@@ -123,3 +130,51 @@ def test_a_lake_takes_the_warehouse_schema_and_readers_keep_their_snapshot(
     assert reader.execute("SELECT count(*) FROM sources").fetchone() == (1,)
     reader.close()
     again.close()
+
+
+def test_the_write_paths_keys_are_the_files_primary_keys(tmp_path: Path) -> None:
+    con = duckdb.connect(str(tmp_path / "news.duckdb"))
+    connection.migrate(con)
+    declared = {
+        table: tuple(columns)
+        for table, columns in con.execute(
+            "SELECT table_name, constraint_column_names FROM duckdb_constraints() "
+            "WHERE constraint_type = 'PRIMARY KEY'"
+        ).fetchall()
+    }
+    con.close()
+    assert declared == KEYS
+
+
+@pytest.fixture(params=["file", "sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    if request.param == "file":
+        con = connection.connect(tmp_path / "news.duckdb")
+        connection.migrate(con)
+    else:
+        con = connection.connect_lake(new_lake(request.param, request, tmp_path))
+        connection.migrate(con, keys=False)
+    yield con
+    con.close()
+
+
+def test_rows_go_in_once_per_key_on_a_file_and_on_a_lake(
+    store: duckdb.DuckDBPyConnection,
+) -> None:
+    """The write path's own key rule, the same on both backends: ``keep``
+    leaves a known key's row as it is, ``update`` sets its columns; a key
+    given twice in one batch goes in once."""
+    now = datetime(2026, 11, 30, tzinfo=UTC)
+    first = {"url": "https://a.test/1", "article_id": "a1"}
+    insert(store, "article_urls", [first, first], "keep")
+    insert(store, "article_urls", [{**first, "article_id": "a2"}], "keep")
+    assert store.execute("SELECT url, article_id FROM article_urls").fetchall() == [
+        ("https://a.test/1", "a1")
+    ]
+    robots = {"origin": "https://a.test", "fetched_at": now, "expires_at": now}
+    robots |= {"status": 200, "outcome": "ok"}
+    insert(store, "robots", [robots], "update")
+    insert(store, "robots", [{**robots, "status": 404}], "update")
+    assert store.execute("SELECT origin, status FROM robots").fetchall() == [
+        ("https://a.test", 404)
+    ]

@@ -201,13 +201,19 @@ def enable_feeds(con: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> list[tup
     """Re-enable the feeds of these sources (or these feed ids / URLs); due at once."""
     rows = con.execute(
         """
-        UPDATE feeds SET disabled = false, disabled_reason = NULL, disabled_at = NULL,
-               consecutive_failures = 0, failure_kind = NULL, next_fetch_at = NULL
+        SELECT feed_id, url FROM feeds
         WHERE disabled AND (list_contains(?::VARCHAR[], source_id)
                             OR list_contains(?::VARCHAR[], feed_id)
                             OR list_contains(?::VARCHAR[], url))
-        RETURNING feed_id, url
         """,
         [list(ids), list(ids), list(ids)],
     ).fetchall()
+    con.execute(
+        """
+        UPDATE feeds SET disabled = false, disabled_reason = NULL, disabled_at = NULL,
+               consecutive_failures = 0, failure_kind = NULL, next_fetch_at = NULL
+        WHERE list_contains(?::VARCHAR[], feed_id)
+        """,
+        [[r[0] for r in rows]],
+    )
     return [(str(a), str(b)) for a, b in rows]

@@ -32,7 +32,7 @@ from ingest.records import (
 )
 from ingest.store.connection import transaction
 from ingest.store.revisions import write_revisions
-from ingest.store.schema import insert, record_schema, table_schema
+from ingest.store.schema import insert, insert_rows, record_schema, table_schema
 from ingest.store.stories import cluster_new, insert_bands, refresh_clusters
 
 
@@ -197,7 +197,7 @@ def _write_rows(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> dict[str, i
                 }
                 for a in articles
             ],
-            "INSERT OR IGNORE",
+            "keep",
         ),
         "articles_duplicate": res.duplicates,
         "articles_joined_story": sum(
@@ -235,13 +235,13 @@ def _write_rows(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> dict[str, i
         con,
         "article_urls",
         [{"url": u, "article_id": a} for u, a in res.aliases.items()],
-        "INSERT OR IGNORE",
+        "keep",
     )
     counts["sightings"] = insert(
         con,
         "sightings",
         [{**s.__dict__, "backfill_id": batch.backfill_id} for s in res.sightings.values()],
-        "INSERT OR IGNORE",
+        "keep",
     )
     if res.touched:
         con.register(
@@ -313,7 +313,7 @@ def _write_rows(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> dict[str, i
             con,
             "raw_pages",
             [{**r.__dict__, "run_id": batch.run_id} for r in batch.raw_pages],
-            "INSERT OR IGNORE",
+            "keep",
         )
     if batch.done and batch.backfill_id:
         now = datetime.now(UTC)
@@ -333,7 +333,7 @@ def _write_rows(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> dict[str, i
                 WHERE backfill_done.backfill_id = d.backfill_id AND backfill_done.url = d.url
                   AND backfill_done.outcome = 'retry' AND d.outcome <> 'retry'
             """)
-            con.execute("INSERT OR IGNORE INTO backfill_done BY NAME SELECT * FROM done_rows")
+            insert_rows(con, "backfill_done", "done_rows")
         finally:
             con.unregister("done_rows")
     counts.update(_write_pending(con, batch))
@@ -342,7 +342,7 @@ def _write_rows(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> dict[str, i
             con,
             "robots",
             [r.__dict__ for r in batch.robots],
-            "INSERT OR REPLACE",
+            "update",
         )
     return counts
 
@@ -386,7 +386,7 @@ def _write_pending(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> dict[str
         }
         for p in {(p.entry.url, p.entry.feed_id): p for p in batch.pending}.values()
     ]
-    written = insert(con, "pending_pages", rows, "INSERT OR REPLACE")
+    written = insert(con, "pending_pages", rows, "update")
     return {"pending_written": written, "pending_cleared": len(set(batch.pending_done))}
 
 

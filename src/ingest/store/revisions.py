@@ -14,7 +14,7 @@ import pyarrow as pa
 from ingest.dedup import METADATA_FIELDS, reextraction_revision
 from ingest.records import Fingerprint, Reextracted, Revision, StoredPage
 from ingest.store.connection import transaction
-from ingest.store.schema import table_schema
+from ingest.store.schema import insert_rows, table_schema
 from ingest.store.stories import recluster, refresh_clusters
 
 
@@ -66,14 +66,16 @@ def write_revisions(
     schema = table_schema(con, ["article_revisions", "articles"], list(rows[0]))
     con.register("revised", pa.Table.from_pylist(rows, schema=schema))
     try:
-        con.execute("""
-            INSERT OR IGNORE INTO article_revisions BY NAME
+        insert_rows(
+            con,
+            "article_revisions",
+            """(
             SELECT r.article_id, r.revision, r.revised_at, r.run_id, r.changed, r.fields,
                    a.title AS old_title, r.title AS new_title,
                    a.content_hash AS old_content_hash, r.content_hash AS new_content_hash,
                    a.body AS old_body, a.word_count AS old_word_count
-            FROM revised r JOIN articles a USING (article_id)
-        """)
+            FROM revised r JOIN articles a USING (article_id))""",
+        )
         con.execute("""
             UPDATE articles SET title = coalesce(r.title, articles.title), body = r.body,
                 content_hash = r.content_hash, word_count = r.word_count,

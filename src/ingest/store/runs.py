@@ -47,7 +47,7 @@ def store_backfill_plan(
     ]
     with transaction(con):
         con.execute("DELETE FROM backfill_plan WHERE backfill_id = ?", [backfill_id])
-        insert(con, "backfill_plan", rows, "INSERT OR IGNORE")
+        insert(con, "backfill_plan", rows, "keep")
         insert(
             con,
             "fetch_log",
@@ -58,8 +58,9 @@ def store_backfill_plan(
             "rejects",
             [reject_row(log.run_id, r) for r in log.rejects],
         )
+        con.execute("DELETE FROM backfills WHERE backfill_id = ?", [backfill_id])
         con.execute(
-            "INSERT OR REPLACE INTO backfills (backfill_id, params, created_at, planned, "
+            "INSERT INTO backfills (backfill_id, params, created_at, planned, "
             "finished_at, complete) VALUES (?, ?, ?, ?, NULL, ?)",
             [backfill_id, json.dumps(params), datetime.now(UTC), len(plan), complete],
         )
@@ -110,19 +111,27 @@ def abandon_stale_runs(con: duckdb.DuckDBPyConnection, now: datetime) -> list[st
     """Mark runs whose heartbeat stopped long ago as 'abandoned' (their
     process died without recording its end); returns their ids. A run on
     another machine that is alive keeps its heartbeat fresh and is left alone."""
-    rows = con.execute(
-        """
-        UPDATE runs SET status = 'abandoned',
-               finished_at = coalesce(heartbeat_at, started_at),
-               reason = 'no heartbeat since ' ||
-                        strftime(coalesce(heartbeat_at, started_at), '%Y-%m-%d %H:%M:%S') ||
-                        ' UTC (the process died or was killed)'
-        WHERE finished_at IS NULL AND coalesce(heartbeat_at, started_at) < ?
-        RETURNING run_id
-        """,
-        [now - STALE_AFTER],
-    ).fetchall()
-    return [r[0] for r in rows]
+    stale = [
+        r[0]
+        for r in con.execute(
+            "SELECT run_id FROM runs "
+            "WHERE finished_at IS NULL AND coalesce(heartbeat_at, started_at) < ?",
+            [now - STALE_AFTER],
+        ).fetchall()
+    ]
+    if stale:
+        con.execute(
+            """
+            UPDATE runs SET status = 'abandoned',
+                   finished_at = coalesce(heartbeat_at, started_at),
+                   reason = 'no heartbeat since ' ||
+                            strftime(coalesce(heartbeat_at, started_at), '%Y-%m-%d %H:%M:%S') ||
+                            ' UTC (the process died or was killed)'
+            WHERE list_contains(?::VARCHAR[], run_id)
+            """,
+            [stale],
+        )
+    return stale
 
 
 def heartbeat(con: duckdb.DuckDBPyConnection, run_id: str, at: datetime) -> None:
@@ -143,9 +152,9 @@ def record_start(
     this marked abandoned."""
     abandoned = abandon_stale_runs(con, started_at)
     con.execute(
-        "INSERT OR IGNORE INTO runs (run_id, flow, started_at, status, heartbeat_at, host) "
-        "VALUES (?, ?, ?, 'running', ?, ?)",
-        [run_id, flow, started_at, started_at, host],
+        "INSERT INTO runs (run_id, flow, started_at, status, heartbeat_at, host) "
+        "SELECT ?, ?, ?, 'running', ?, ? WHERE NOT EXISTS (SELECT 1 FROM runs WHERE run_id = ?)",
+        [run_id, flow, started_at, started_at, host, run_id],
     )
     return abandoned
 

@@ -174,21 +174,77 @@ def table_schema(
     return pa.schema([found[c].with_nullable(True) for c in columns])
 
 
+# The key of every table that has one. A DuckDB file declares them as
+# primary keys too (a test checks that the two agree); a DuckLake declares
+# none, so the write path keeps them itself: rows go in through
+# :func:`insert_rows`, never by the database's own ``INSERT OR ...``.
+KEYS: dict[str, tuple[str, ...]] = {
+    "sources": ("source_id",),
+    "feeds": ("feed_id",),
+    "articles": ("article_id",),
+    "article_urls": ("url",),
+    "sightings": ("article_id", "feed_id", "run_id"),
+    "clusters": ("cluster_id",),
+    "runs": ("run_id",),
+    "robots": ("origin",),
+    "article_revisions": ("article_id", "revision"),
+    "backfill_plan": ("backfill_id", "url"),
+    "backfill_done": ("backfill_id", "url"),
+    "backfills": ("backfill_id",),
+    "raw_pages": ("url", "sha256"),
+    "staged_batches": ("batch_id",),
+    "pending_pages": ("url", "feed_id"),
+    "schema_migrations": ("version",),
+    "schema_views": ("name",),
+}
+
+Existing = typing.Literal["error", "keep", "update"]
+
+
+def insert_rows(
+    con: duckdb.DuckDBPyConnection, table: str, source: str, existing: Existing = "keep"
+) -> None:
+    """Insert the rows of ``source`` (a registered relation, or a query in
+    parentheses) into ``table`` by column name, one row per key. A row whose
+    key the table holds already is left out (``keep``), or its columns that
+    ``source`` carries are set from it (``update``); of rows sharing a key in
+    ``source``, one goes in."""
+    keys = KEYS[table]
+    match = " AND ".join(f"{table}.{k} = s.{k}" for k in keys)
+    rows = f"(SELECT DISTINCT ON ({', '.join(keys)}) * FROM {source})"
+    if existing == "update":
+        columns = [d[0] for d in con.execute(f"SELECT * FROM {source} LIMIT 0").description]
+        changed = [c for c in columns if c not in keys]
+        if changed:
+            sets = ", ".join(f"{c} = s.{c}" for c in changed)
+            con.execute(f"UPDATE {table} SET {sets} FROM {rows} s WHERE {match}")
+    con.execute(
+        f"INSERT INTO {table} BY NAME SELECT s.* FROM {rows} s "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE {match})"
+    )
+
+
 def insert(
     con: duckdb.DuckDBPyConnection,
     table: str,
     rows: Sequence[Mapping[str, Any]],
-    verb: str = "INSERT",
+    existing: Existing = "error",
 ) -> int:
     """Insert rows (dicts with the same keys) by column name, typed as the
-    table declares its columns; columns the rows leave out keep their default."""
+    table declares its columns; columns the rows leave out keep their default.
+    ``existing``: what a row whose key the table holds already does (see
+    :func:`insert_rows`); ``error`` only where that cannot happen. Returns
+    how many rows were given."""
     if not rows:
         return 0
     name = f"batch_{table}"
     schema = table_schema(con, table, list(rows[0]))
     con.register(name, pa.Table.from_pylist(list(rows), schema=schema))
     try:
-        con.execute(f"{verb} INTO {table} BY NAME SELECT * FROM {name}")
+        if existing == "error":
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {name}")
+        else:
+            insert_rows(con, table, name, existing)
     finally:
         con.unregister(name)
     return len(rows)

@@ -18,7 +18,7 @@ import pyarrow as pa
 from ingest.dedup import assign_clusters, story_item
 from ingest.near import fingerprint
 from ingest.records import Article, Fingerprint, Member, Resolution, StoryItem
-from ingest.store.schema import insert, table_schema
+from ingest.store.schema import insert, insert_rows, table_schema
 
 # Stored candidates verified per new article (the best by shared bands).
 MAX_CANDIDATES = 8
@@ -196,8 +196,10 @@ def refresh_clusters(con: duckdb.DuckDBPyConnection, cluster_ids: Iterable[str])
         "dirty_clusters", pa.table({"cluster_id": pa.array(sorted(cluster_ids), pa.string())})
     )
     try:
-        con.execute("""
-            INSERT OR REPLACE INTO clusters
+        insert_rows(
+            con,
+            "clusters",
+            """(
             SELECT cluster_id,
                    arg_min(article_id, (coalesce(published_at, first_seen_at), first_seen_at,
                                         article_id)) AS origin_article_id,
@@ -216,8 +218,9 @@ def refresh_clusters(con: duckdb.DuckDBPyConnection, cluster_ids: Iterable[str])
                    now() AS updated_at
             FROM articles a JOIN dirty_clusters USING (cluster_id)
             LEFT JOIN sources s USING (source_id)
-            GROUP BY cluster_id
-        """)
+            GROUP BY cluster_id)""",
+            "update",
+        )
         # a cluster left without members (its only article moved on) goes
         con.execute("""
             DELETE FROM clusters WHERE cluster_id IN (SELECT cluster_id FROM dirty_clusters)
