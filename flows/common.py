@@ -23,6 +23,7 @@ from prefect.utilities.annotations import quote
 from ingest import pipeline
 from ingest.jobs import poll
 from ingest.jobs.common import RunOutcome
+from ingest.location import data_path_of, location_text, parse_warehouse
 from ingest.records import Staged
 from ingest.registry import Registry, load_registry
 from ingest.settings import Settings
@@ -87,7 +88,11 @@ def flow_setup(
     base = settings or Settings.from_env()
     settings = replace(
         base,
-        warehouse=Path(warehouse) if warehouse else base.warehouse,
+        warehouse=(
+            parse_warehouse(warehouse, data_path_of(base.warehouse))
+            if warehouse and warehouse != location_text(base.warehouse)
+            else base.warehouse
+        ),
         sources=Path(sources) if sources else base.sources,
     )
     return settings, load_registry(settings.sources), flow_run.get_id() or pipeline.new_run_id()

@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 import pytest
+from tests.conftest import run_once
 from tests.pgcluster import Cluster
 
-from ingest.store import connection
-from ingest.store.location import Lake, LocationError, parse_warehouse
+from ingest.location import Lake, LocationError, parse_warehouse
+from ingest.registry import Registry
+from ingest.settings import Settings
+from ingest.store import connection, read
 from ingest.store.schema import KEYS, insert
 
 
@@ -178,3 +182,41 @@ def test_rows_go_in_once_per_key_on_a_file_and_on_a_lake(
     assert store.execute("SELECT origin, status FROM robots").fetchall() == [
         ("https://a.test", 404)
     ]
+
+
+ARTICLES = (
+    "SELECT url, canonical_url, title, source_id, wire_service, body_status, author, "
+    "published_at, language, content_hash FROM articles ORDER BY url"
+)
+STORIES = "SELECT size, count(*) FROM clusters GROUP BY size ORDER BY size"
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_a_poll_loads_a_lake_as_it_loads_a_file_while_a_reader_holds_it(
+    kind: str,
+    settings: Settings,
+    registry: Registry,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+) -> None:
+    """The same two polls of the demo site into a DuckDB file and into a lake
+    give the same articles, stories and sightings; a client that holds the
+    lake open (inside a transaction) the whole time delays no load and keeps
+    its snapshot; ``ingest query`` reads the lake."""
+    lake = new_lake(kind, request, tmp_path / "lake")
+    on_lake = replace(settings, warehouse=lake)
+    run_once(on_lake, registry)  # the lake exists before the client opens it
+    client = connection.connect_lake(lake, read_only=True)
+    client.execute("BEGIN")
+    before = client.execute("SELECT count(*) FROM sightings").fetchone()
+    for _ in range(2):
+        run_once(settings, registry)
+    assert run_once(on_lake, registry)["batches_failed"] == 0
+    assert client.execute("SELECT count(*) FROM sightings").fetchone() == before
+    client.execute("COMMIT")
+    client.close()
+    for sql in (ARTICLES, STORIES, "SELECT count(*) FROM sightings", "SELECT count(*) FROM runs"):
+        assert read.query(lake, sql).rows == read.query(settings.warehouse, sql).rows, sql
+    assert read.query(lake, "SELECT count(*) FROM articles").rows[0][0] > 0
+    with pytest.raises(connection.WarehouseError, match="refused"):
+        read.query(lake, "SELECT * FROM read_csv('/etc/passwd')")

@@ -30,6 +30,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ingest import stopping
+from ingest.location import LocationError, location_text
 from ingest.registry import (
     RegistryError,
     dump_registry,
@@ -69,11 +70,12 @@ state = State()
 @app.callback()
 def main_options(
     warehouse_path: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             "--warehouse",
             envvar="INGEST_WAREHOUSE",
-            help="DuckDB warehouse file [default: warehouse/news.duckdb]",
+            help="DuckDB warehouse file, or a DuckLake: ducklake:sqlite:PATH or "
+            "ducklake:postgres:CONNINFO with INGEST_DATA_PATH [default: warehouse/news.duckdb]",
         ),
     ] = None,
     sources: Annotated[
@@ -85,7 +87,11 @@ def main_options(
         ),
     ] = None,
 ) -> None:
-    state.settings = Settings.from_env(warehouse=warehouse_path, sources=sources)
+    try:
+        state.settings = Settings.from_env(warehouse=warehouse_path, sources=sources)
+    except LocationError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
     state.sources_given = sources is not None
 
 
@@ -432,7 +438,7 @@ def serve(
             interval_minutes=interval,
             all_feeds=all_feeds,
             page_budget=budget or 0,
-            warehouse=str(state.settings.warehouse),
+            warehouse=location_text(state.settings.warehouse),
             sources=str(state.settings.sources),
         )
     except NoSchedulerError as exc:

@@ -13,6 +13,7 @@ from importlib import resources
 from pathlib import Path
 
 from ingest import __version__
+from ingest.location import Lake, parse_warehouse
 
 DEFAULT_WAREHOUSE = Path("warehouse/news.duckdb")
 
@@ -56,7 +57,9 @@ def _budget(value: str | None, default: float | None) -> float | None:
 
 @dataclass(frozen=True)
 class Settings:
-    warehouse: Path = DEFAULT_WAREHOUSE
+    # A DuckDB file, or a DuckLake (INGEST_WAREHOUSE=ducklake:sqlite:PATH or
+    # ducklake:postgres:CONNINFO, with INGEST_DATA_PATH): ingest.location
+    warehouse: Path | Lake = DEFAULT_WAREHOUSE
     sources: Path = field(default_factory=default_sources_path)
     user_agent: str = DEFAULT_USER_AGENT
     # Hosts or IP addresses exempt from the private-address guard. Nothing by
@@ -159,27 +162,40 @@ class Settings:
         """These settings with a page budget of ``seconds`` (0: none)."""
         return replace(self, page_budget_seconds=seconds or None)
 
+    def _beside(self, suffix: str) -> Path:
+        """A local directory beside the warehouse file (or the lake's SQLite
+        catalog); for a PostgreSQL-catalog lake, under ``warehouse/``."""
+        if isinstance(self.warehouse, Path):
+            return self.warehouse.parent / f"{self.warehouse.stem}-{suffix}"
+        if self.warehouse.catalog == "sqlite":
+            catalog = Path(self.warehouse.target)
+            return catalog.parent / f"{catalog.stem}-{suffix}"
+        return DEFAULT_WAREHOUSE.parent / f"lake-{suffix}"
+
     @property
     def raw_path(self) -> Path:
-        return self.raw_dir or self.warehouse.parent / f"{self.warehouse.stem}-raw"
+        return self.raw_dir or self._beside("raw")
 
     @property
     def staging_path(self) -> Path:
-        return self.staging_dir or self.warehouse.parent / f"{self.warehouse.stem}-staging"
+        return self.staging_dir or self._beside("staging")
 
     @classmethod
     def from_env(
         cls,
         env: Mapping[str, str] | None = None,
         *,
-        warehouse: Path | None = None,
+        warehouse: str | Path | None = None,
         sources: Path | None = None,
     ) -> Settings:
         env = os.environ if env is None else env
         base = cls()
         return replace(
             base,
-            warehouse=warehouse or Path(env.get("INGEST_WAREHOUSE") or DEFAULT_WAREHOUSE),
+            warehouse=parse_warehouse(
+                warehouse or env.get("INGEST_WAREHOUSE") or DEFAULT_WAREHOUSE,
+                env.get("INGEST_DATA_PATH") or None,
+            ),
             sources=sources or Path(env.get("INGEST_SOURCES") or default_sources_path()),
             user_agent=env.get("INGEST_USER_AGENT") or DEFAULT_USER_AGENT,
             allow_private_hosts=_split_list(env.get("INGEST_ALLOW_PRIVATE_HOSTS")),

@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 
 import duckdb
 
+from ingest.location import Lake
 from ingest.store import extensions
-from ingest.store.location import Lake
 
 _LOCKED = re.compile(r"lock|being used by another process|conflicting lock", re.IGNORECASE)
 
@@ -274,14 +274,19 @@ def connect_lake(
 
 
 @contextmanager
-def writer(path: Path, wait: float = 120.0) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A short-lived migrated write connection; the file is released on exit."""
-    con = connect(path, wait=wait)
-    try:
+def writer(where: Path | Lake, wait: float = 120.0) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A short-lived migrated write connection to the warehouse file (released
+    on exit) or to the lake."""
+    if isinstance(where, Lake):
+        con = connect_lake(where, wait=wait)
+        key: tuple[str, int] = (where.uri, 0)
+    else:
+        con = connect(where, wait=wait)
         # the same file (by inode): a file deleted and created again is new
-        key = (str(Path(path).resolve()), Path(path).stat().st_ino)
+        key = (str(Path(where).resolve()), Path(where).stat().st_ino)
+    try:
         if key not in _MIGRATED:
-            migrate(con)
+            migrate(con, keys=not isinstance(where, Lake))
             _MIGRATED.add(key)
         yield con
     finally:

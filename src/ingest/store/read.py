@@ -16,12 +16,14 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from ingest.location import Lake
 from ingest.store.connection import (
     READ_STATEMENTS,
     ReadOnlyViolation,
     WarehouseError,
     _config,
     _retry_locked,
+    connect_lake,
 )
 
 
@@ -100,25 +102,42 @@ class QueryTimeout(WarehouseError):
 
 @contextmanager
 def _read(
-    path: Path, sql: str, wait: float, limits: ReadLimits
+    where: Path | Lake, sql: str, wait: float, limits: ReadLimits
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """A connection that reads the warehouse and nothing else (unless
     ``limits.allow_files``): statements checked by DuckDB's parser before
     anything runs; the warehouse attached read-only, then external access
     turned off and the configuration locked; a timer interrupts a query
-    past ``limits.timeout_seconds``. SQL errors become :class:`WarehouseError`."""
-    path = Path(path)
-    if not path.exists():
-        raise WarehouseError(f"no warehouse at {path}: run `ingest run` first")
-    con = duckdb.connect(":memory:", config=_config(True))
+    past ``limits.timeout_seconds``. SQL errors become :class:`WarehouseError`.
+
+    A lake is attached read-only at its latest snapshot, which the query
+    keeps while loads commit; its data files are the one place it may read."""
+    if isinstance(where, Lake):
+        if where.catalog == "sqlite" and not Path(where.target).exists():
+            raise WarehouseError(f"no warehouse at {where.describe()}: run `ingest run` first")
+        scratch = duckdb.connect(":memory:", config=_config(True))
+        try:
+            check_read_only(scratch, sql)
+        finally:
+            scratch.close()
+        con = connect_lake(where, read_only=True, wait=wait)
+    else:
+        path = Path(where)
+        if not path.exists():
+            raise WarehouseError(f"no warehouse at {path}: run `ingest run` first")
+        con = duckdb.connect(":memory:", config=_config(True))
     timer: threading.Timer | None = None
     try:
-        check_read_only(con, sql)
-        literal = "'" + str(path).replace("'", "''") + "'"
-        _retry_locked(path, wait, lambda: con.execute(f"ATTACH {literal} AS wh (READ_ONLY)"))
-        con.execute("USE wh")
+        if not isinstance(where, Lake):
+            check_read_only(con, sql)
+            literal = "'" + str(path).replace("'", "''") + "'"
+            _retry_locked(path, wait, lambda: con.execute(f"ATTACH {literal} AS wh (READ_ONLY)"))
+            con.execute("USE wh")
         con.execute(f"SET memory_limit = '{limits.memory_limit}'")
         if not limits.allow_files:
+            if isinstance(where, Lake):
+                allowed = "'" + where.data_path.replace("'", "''") + "'"
+                con.execute(f"SET allowed_directories = [{allowed}]")
             con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
         timer = threading.Timer(limits.timeout_seconds, con.interrupt)
@@ -146,7 +165,7 @@ def _read(
 
 
 def query(
-    path: Path, sql: str, wait: float = 60.0, limits: ReadLimits | None = None
+    path: Path | Lake, sql: str, wait: float = 60.0, limits: ReadLimits | None = None
 ) -> QueryResult:
     """Run read-only SQL and return its rows."""
     with _read(path, sql, wait, limits or ReadLimits()) as con:
@@ -156,7 +175,7 @@ def query(
 
 
 def query_arrow(
-    path: Path, sql: str, wait: float = 60.0, limits: ReadLimits | None = None
+    path: Path | Lake, sql: str, wait: float = 60.0, limits: ReadLimits | None = None
 ) -> pa.Table:
     """Run read-only SQL and return an Arrow table (types kept, for Parquet)."""
     with _read(path, sql, wait, limits or ReadLimits()) as con:

@@ -212,16 +212,27 @@ def insert_rows(
     keys = KEYS[table]
     match = " AND ".join(f"{table}.{k} = s.{k}" for k in keys)
     rows = f"(SELECT DISTINCT ON ({', '.join(keys)}) * FROM {source})"
-    if existing == "update":
-        columns = [d[0] for d in con.execute(f"SELECT * FROM {source} LIMIT 0").description]
+    if existing != "update":
+        con.execute(
+            f"INSERT INTO {table} BY NAME SELECT s.* FROM {rows} s "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE {match})"
+        )
+        return
+    # the rows are computed once for both statements
+    staged = f"upsert_{table}"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {staged} AS SELECT * FROM {rows}")
+    try:
+        columns = [d[0] for d in con.execute(f"SELECT * FROM {staged} LIMIT 0").description]
         changed = [c for c in columns if c not in keys]
         if changed:
             sets = ", ".join(f"{c} = s.{c}" for c in changed)
-            con.execute(f"UPDATE {table} SET {sets} FROM {rows} s WHERE {match}")
-    con.execute(
-        f"INSERT INTO {table} BY NAME SELECT s.* FROM {rows} s "
-        f"WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE {match})"
-    )
+            con.execute(f"UPDATE {table} SET {sets} FROM {staged} s WHERE {match}")
+        con.execute(
+            f"INSERT INTO {table} BY NAME SELECT s.* FROM {staged} s "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE {match})"
+        )
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS temp.{staged}")
 
 
 def insert(

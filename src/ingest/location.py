@@ -49,6 +49,15 @@ class Lake:
         return ", ".join(options)
 
 
+def location_text(where: Path | Lake) -> str:
+    """The setting that names this warehouse (a file path, or the lake's URI)."""
+    return where.uri if isinstance(where, Lake) else str(where)
+
+
+def data_path_of(where: Path | Lake) -> str | None:
+    return where.data_path if isinstance(where, Lake) else None
+
+
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
