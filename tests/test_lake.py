@@ -13,7 +13,9 @@ import duckdb
 import pytest
 from tests.conftest import run_once
 from tests.pgcluster import Cluster
+from typer.testing import CliRunner
 
+from ingest.cli import app
 from ingest.location import Lake, LocationError, parse_warehouse
 from ingest.registry import Registry
 from ingest.settings import Settings
@@ -220,3 +222,19 @@ def test_a_poll_loads_a_lake_as_it_loads_a_file_while_a_reader_holds_it(
     assert read.query(lake, "SELECT count(*) FROM articles").rows[0][0] > 0
     with pytest.raises(connection.WarehouseError, match="refused"):
         read.query(lake, "SELECT * FROM read_csv('/etc/passwd')")
+
+
+def test_the_command_line_reads_a_lake_and_refuses_a_wrong_one(
+    settings: Settings, registry: Registry, tmp_path: Path
+) -> None:
+    uri = f"ducklake:sqlite:{tmp_path}/news.sqlite"
+    lake = parse_warehouse(uri)
+    run_once(replace(settings, warehouse=lake), registry)
+    runner = CliRunner()
+    sql = "SELECT count(*) > 0 AS loaded FROM articles"
+    done = runner.invoke(app, ["--warehouse", uri, "query", sql, "--format", "csv"])
+    assert done.exit_code == 0, done.stderr
+    assert done.stdout.split() == ["loaded", "True"]
+    wrong = runner.invoke(app, ["--warehouse", "ducklake:mysql:x", "query", "SELECT 1"])
+    assert wrong.exit_code == 2
+    assert "unknown DuckLake catalog" in wrong.stderr
