@@ -32,8 +32,9 @@ def test_a_warehouse_setting_names_a_file_or_a_lake(tmp_path: Path) -> None:
     pg = parse_warehouse("ducklake:postgres:dbname=news host=db password=s3cret", "s3://b/news/")
     assert pg == Lake("postgres", "dbname=news host=db password=s3cret", "s3://b/news/")
     assert isinstance(pg, Lake) and "s3cret" not in pg.describe()
-    assert "META_JOURNAL_MODE 'WAL'" in shared.attach_options()  # type: ignore[union-attr]
-    assert "READ_ONLY" in pg.attach_options(read_only=True)
+    assert isinstance(shared, Lake) and isinstance(pg, Lake)
+    assert "META_JOURNAL_MODE 'WAL'" in connection.attach_options(shared)
+    assert "READ_ONLY" in connection.attach_options(pg, read_only=True)
 
 
 @pytest.mark.parametrize(
@@ -238,3 +239,16 @@ def test_the_command_line_reads_a_lake_and_refuses_a_wrong_one(
     wrong = runner.invoke(app, ["--warehouse", "ducklake:mysql:x", "query", "SELECT 1"])
     assert wrong.exit_code == 2
     assert "unknown DuckLake catalog" in wrong.stderr
+
+
+def test_queries_give_times_in_utc_on_a_file_and_on_a_lake(tmp_path: Path) -> None:
+    """DuckDB 1.5 takes no TimeZone when a connection opens: every connection
+    sets it right after, the read path's included (whatever the machine's zone)."""
+    file = tmp_path / "news.duckdb"
+    with connection.writer(file):
+        pass
+    lake = parse_warehouse(f"ducklake:sqlite:{tmp_path}/news.sqlite")
+    with connection.writer(lake):
+        pass
+    for where in (file, lake):
+        assert read.query(where, "SELECT current_setting('TimeZone')").rows == [("UTC",)]

@@ -38,16 +38,6 @@ class Lake:
         target = re.sub(r"(password\s*=\s*)('[^']*'|\S+)", r"\1***", self.target)
         return f"{PREFIX}{self.catalog}:{target} (data: {self.data_path})"
 
-    def attach_options(self, *, read_only: bool = False) -> str:
-        """The ``ATTACH`` options: the data path, and for a SQLite catalog its
-        write-ahead log (readers never block a commit) and a busy wait."""
-        options = [f"DATA_PATH {_literal(self.data_path)}"]
-        if self.catalog == "sqlite":
-            options += ["META_JOURNAL_MODE 'WAL'", "META_BUSY_TIMEOUT 30000"]
-        if read_only:
-            options.append("READ_ONLY")
-        return ", ".join(options)
-
 
 def location_text(where: Path | Lake) -> str:
     """The setting that names this warehouse (a file path, or the lake's URI)."""
@@ -56,10 +46,6 @@ def location_text(where: Path | Lake) -> str:
 
 def data_path_of(where: Path | Lake) -> str | None:
     return where.data_path if isinstance(where, Lake) else None
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def parse_warehouse(text: str | Path, data_path: str | None = None) -> Path | Lake:

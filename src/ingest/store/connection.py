@@ -22,6 +22,7 @@ import duckdb
 
 from ingest.location import Lake
 from ingest.store import extensions
+from ingest.store.schema import sql_literal
 
 _LOCKED = re.compile(r"lock|being used by another process|conflicting lock", re.IGNORECASE)
 
@@ -68,7 +69,8 @@ def _config(read_only: bool) -> dict[str, Any]:
     return {"autoinstall_known_extensions": False}
 
 
-def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+def _open(path: Path | str, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection (``:memory:`` for one that attaches the warehouse)."""
     con = duckdb.connect(str(path), read_only=read_only, config=_config(read_only))
     # Set after opening: DuckDB 1.5 refuses a TimeZone in the open's config
     # (its time zones come with ICU, which is loaded only once it is open).
@@ -117,7 +119,7 @@ def newer_file_hint(message: str) -> str:
 C = TypeVar("C")
 
 
-def _retry_locked(path: Path, wait: float, open_once: Callable[[], C]) -> C:
+def _retry_locked(name: str | Path, wait: float, open_once: Callable[[], C]) -> C:
     """``open_once()`` retried for ``wait`` seconds while another process
     holds the file; then :class:`WarehouseBusy` naming the holder."""
     deadline = time.monotonic() + wait
@@ -128,10 +130,10 @@ def _retry_locked(path: Path, wait: float, open_once: Callable[[], C]) -> C:
         except (duckdb.IOException, duckdb.BinderException, duckdb.CatalogException) as exc:
             if not _LOCKED.search(str(exc)):
                 hint = newer_file_hint(str(exc))
-                raise WarehouseError(f"cannot open {path}: {exc}{hint}") from exc
+                raise WarehouseError(f"cannot open {name}: {exc}{hint}") from exc
             if time.monotonic() >= deadline:
                 raise WarehouseBusy(
-                    f"the warehouse {path} is held by {holder(str(exc))}; gave up after "
+                    f"the warehouse {name} is held by {holder(str(exc))}; gave up after "
                     f"{wait:g}s. Try again shortly."
                 ) from exc
             time.sleep(delay)
@@ -245,28 +247,42 @@ def apply_views(
     return changed
 
 
+def attach_options(lake: Lake, *, read_only: bool = False) -> str:
+    """The lake's ``ATTACH`` options: its data path, and for a SQLite catalog
+    its write-ahead log (readers never block a commit) and a busy wait."""
+    options = [f"DATA_PATH {sql_literal(lake.data_path)}"]
+    if lake.catalog == "sqlite":
+        options += ["META_JOURNAL_MODE 'WAL'", "META_BUSY_TIMEOUT 30000"]
+    if read_only:
+        options.append("READ_ONLY")
+    return ", ".join(options)
+
+
+def attach_lake(
+    con: duckdb.DuckDBPyConnection, lake: Lake, *, read_only: bool = False, wait: float = 60.0
+) -> None:
+    """Attach the lake to ``con`` as ``wh`` and use it: its extensions loaded
+    from their wheels, its catalog's busy wait bounded."""
+    try:
+        extensions.load(con, "ducklake", f"{lake.catalog}_scanner")
+    except extensions.ExtensionUnavailable as exc:
+        raise WarehouseError(str(exc)) from exc
+    if lake.catalog == "sqlite":
+        Path(lake.target).parent.mkdir(parents=True, exist_ok=True)
+    if "://" not in lake.data_path:
+        Path(lake.data_path).mkdir(parents=True, exist_ok=True)
+    attach = f"ATTACH {sql_literal(lake.uri)} AS wh ({attach_options(lake, read_only=read_only)})"
+    _retry_locked(lake.describe(), wait, lambda: con.execute(attach))
+    con.execute("USE wh")
+
+
 def connect_lake(
     lake: Lake, *, read_only: bool = False, wait: float = 60.0
 ) -> duckdb.DuckDBPyConnection:
-    """A connection with the lake attached (as ``wh``, and in use): its
-    extensions loaded from their wheels, its catalog's busy wait bounded."""
-    con = duckdb.connect(":memory:", config=_config(read_only))
+    """A connection of its own with the lake attached (see :func:`attach_lake`)."""
+    con = _open(":memory:", False)  # read-only or not: the ATTACH says
     try:
-        con.execute("SET TimeZone = 'UTC'")
-        extensions.load(con, "ducklake", f"{lake.catalog}_scanner")
-        if lake.catalog == "sqlite":
-            Path(lake.target).parent.mkdir(parents=True, exist_ok=True)
-        if "://" not in lake.data_path:
-            Path(lake.data_path).mkdir(parents=True, exist_ok=True)
-        uri = "'" + lake.uri.replace("'", "''") + "'"
-        options = lake.attach_options(read_only=read_only)
-        _retry_locked(
-            Path(lake.describe()), wait, lambda: con.execute(f"ATTACH {uri} AS wh ({options})")
-        )
-        con.execute("USE wh")
-    except extensions.ExtensionUnavailable as exc:
-        con.close()
-        raise WarehouseError(str(exc)) from exc
+        attach_lake(con, lake, read_only=read_only, wait=wait)
     except BaseException:
         con.close()
         raise

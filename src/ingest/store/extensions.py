@@ -15,6 +15,8 @@ from pathlib import Path
 
 import duckdb
 
+from ingest.store.schema import sql_literal
+
 # extension name (as DuckDB lists it) -> (Python package, distribution on the index)
 WHEELS: dict[str, tuple[str, str]] = {
     "ducklake": ("duckdb_extension_ducklake", "duckdb-extension-ducklake"),
@@ -73,5 +75,4 @@ def load(con: duckdb.DuckDBPyConnection, *names: str) -> None:
     """Load extensions into ``con`` from their wheels (those already loaded are skipped)."""
     for name in names:
         if not loaded(con, name):
-            path = str(extension_file(name)).replace("'", "''")
-            con.execute(f"LOAD '{path}'")
+            con.execute(f"LOAD {sql_literal(str(extension_file(name)))}")

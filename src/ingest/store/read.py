@@ -21,10 +21,11 @@ from ingest.store.connection import (
     READ_STATEMENTS,
     ReadOnlyViolation,
     WarehouseError,
-    _config,
+    _open,
     _retry_locked,
-    connect_lake,
+    attach_lake,
 )
+from ingest.store.schema import sql_literal
 
 
 @dataclass(frozen=True)
@@ -113,31 +114,27 @@ def _read(
     A lake is attached read-only at its latest snapshot, which the query
     keeps while loads commit; its data files are the one place it may read."""
     if isinstance(where, Lake):
-        if where.catalog == "sqlite" and not Path(where.target).exists():
-            raise WarehouseError(f"no warehouse at {where.describe()}: run `ingest run` first")
-        scratch = duckdb.connect(":memory:", config=_config(True))
-        try:
-            check_read_only(scratch, sql)
-        finally:
-            scratch.close()
-        con = connect_lake(where, read_only=True, wait=wait)
+        # a PostgreSQL catalog cannot be looked for before attaching it
+        missing = where.catalog == "sqlite" and not Path(where.target).exists()
+        name = where.describe()
     else:
-        path = Path(where)
-        if not path.exists():
-            raise WarehouseError(f"no warehouse at {path}: run `ingest run` first")
-        con = duckdb.connect(":memory:", config=_config(True))
+        missing, name = not Path(where).exists(), str(where)
+    if missing:
+        raise WarehouseError(f"no warehouse at {name}: run `ingest run` first")
+    con = _open(":memory:", False)  # the warehouse is attached read-only
     timer: threading.Timer | None = None
     try:
-        if not isinstance(where, Lake):
-            check_read_only(con, sql)
-            literal = "'" + str(path).replace("'", "''") + "'"
-            _retry_locked(path, wait, lambda: con.execute(f"ATTACH {literal} AS wh (READ_ONLY)"))
+        check_read_only(con, sql)
+        if isinstance(where, Lake):
+            attach_lake(con, where, read_only=True, wait=wait)
+        else:
+            attach = f"ATTACH {sql_literal(str(where))} AS wh (READ_ONLY)"
+            _retry_locked(where, wait, lambda: con.execute(attach))
             con.execute("USE wh")
         con.execute(f"SET memory_limit = '{limits.memory_limit}'")
         if not limits.allow_files:
             if isinstance(where, Lake):
-                allowed = "'" + where.data_path.replace("'", "''") + "'"
-                con.execute(f"SET allowed_directories = [{allowed}]")
+                con.execute(f"SET allowed_directories = [{sql_literal(where.data_path)}]")
             con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
         timer = threading.Timer(limits.timeout_seconds, con.interrupt)

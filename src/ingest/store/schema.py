@@ -20,6 +20,12 @@ import duckdb
 import pyarrow as pa
 
 
+def sql_literal(text: str) -> str:
+    """``text`` as a SQL string literal (for statements that take no
+    parameters: ATTACH, LOAD, SET)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 @cache
 def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
