@@ -16,11 +16,13 @@ import importlib
 import io
 import json
 import os
+import shutil
 import signal
 import sys
 import threading
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar, cast
@@ -30,7 +32,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ingest import stopping
-from ingest.location import LocationError, location_text
+from ingest.location import Lake, LocationError, location_text, parse_warehouse
 from ingest.registry import (
     RegistryError,
     dump_registry,
@@ -53,6 +55,10 @@ sources_app = typer.Typer(
     help="The source registry: list, import OPML, export OPML.", no_args_is_help=True
 )
 app.add_typer(sources_app, name="sources")
+warehouse_app = typer.Typer(
+    help="The warehouse itself: copy it into a DuckLake, keep it compact.", no_args_is_help=True
+)
+app.add_typer(warehouse_app, name="warehouse")
 
 console = Console()
 err = Console(stderr=True)
@@ -97,9 +103,13 @@ def main_options(
 
 @contextmanager
 def clear_errors() -> Iterator[None]:
-    """Library errors become one message on stderr and exit code 1."""
+    """Library errors become one message on stderr and exit code 1 (2: a
+    warehouse asked for what its kind cannot do)."""
     try:
         yield
+    except read.NoSnapshots as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
     except (RegistryError, connection.WarehouseError) as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(1) from None
@@ -487,15 +497,25 @@ def query(
     memory_limit: Annotated[
         str | None, typer.Option("--memory-limit", help="DuckDB memory limit [default: 4GB].")
     ] = None,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            help="On a DuckLake: read it as it was at this snapshot id or time "
+            "(`ingest snapshots` lists them).",
+        ),
+    ] = None,
 ) -> None:
     """Read-only SQL against the warehouse, and nothing else: a statement that is
     not a SELECT is refused, local files are not readable unless --allow-files, and
-    a query stops after --timeout seconds."""
+    a query stops after --timeout seconds. On a DuckLake the query reads one
+    snapshot (the latest, or --at) while loads commit."""
     settings = state.settings
     limits = read.ReadLimits(
         allow_files=allow_files,
         timeout_seconds=timeout if timeout is not None else settings.query_timeout_seconds,
         memory_limit=memory_limit or settings.query_memory_limit,
+        at=at,
     )
     if fmt is Format.parquet:
         if output is None:
@@ -510,6 +530,13 @@ def query(
         return
     with clear_errors():
         result = read.query(settings.warehouse, sql, limits=limits)
+    _write_result(result, fmt, output)
+
+
+def _write_result(result: read.QueryResult, fmt: Format, output: Path | None) -> None:
+    """Rows as a table on the terminal, or as CSV or JSON (to ``output``)."""
+    if fmt is Format.parquet:
+        raise typer.BadParameter("parquet is written by `ingest query` only")
     if fmt is Format.table and output is None:
         _print_table(None, result)
         return
@@ -532,6 +559,112 @@ def query(
     else:
         output.write_text(buf.getvalue(), encoding="utf-8")
         err.print(f"wrote {len(result.rows)} rows to {output}")
+
+
+@app.command()
+def snapshots(
+    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20,
+    run: Annotated[
+        str | None, typer.Option("--run", help="Only the snapshots this run made.")
+    ] = None,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+) -> None:
+    """A DuckLake's snapshots, newest first, with the run that made each;
+    `ingest query --at SNAPSHOT` reads the warehouse as it was then."""
+    with clear_errors():
+        result = read.snapshots(state.settings.warehouse, limit=limit, run_id=run)
+    _write_result(result, fmt, None)
+
+
+# --------------------------------------------------------------------------- warehouse
+
+
+@warehouse_app.command("copy")
+def warehouse_copy(
+    to: Annotated[
+        str,
+        typer.Option(
+            "--to",
+            help="The new warehouse: ducklake:sqlite:PATH or ducklake:postgres:CONNINFO "
+            "(with INGEST_DATA_PATH / --data-path), or a DuckDB file.",
+        ),
+    ],
+    data_path: Annotated[
+        str | None,
+        typer.Option("--data-path", help="The new lake's data files [default: INGEST_DATA_PATH]."),
+    ] = None,
+) -> None:
+    """Copy this DuckDB-file warehouse into a new, empty one (a DuckLake) and
+    verify it: row count and content hash of every table on both sides. The
+    raw page archive is copied beside it; the source is left as it was."""
+    settings = state.settings
+    source = settings.warehouse
+    if not isinstance(source, Path):
+        err.print("[red]error:[/red] copy reads a DuckDB file: set --warehouse to one")
+        raise typer.Exit(2)
+    try:
+        target = parse_warehouse(to, data_path or os.environ.get("INGEST_DATA_PATH"))
+    except LocationError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    waiting = staging.pending(settings.staging_path)
+    if waiting:
+        err.print(
+            f"[red]error:[/red] {len(waiting)} staged batches in {settings.staging_path} are "
+            "not loaded yet: run `ingest run` (it loads them) before copying",
+            highlight=False,
+        )
+        raise typer.Exit(1)
+    from ingest.store import upkeep  # noqa: PLC0415
+
+    with clear_errors():
+        checks = upkeep.copy_warehouse(source, target)
+    table = Table(title=f"{source} -> {location_text(target)}", header_style="bold")
+    for column in ("table", "rows", "copied", "content"):
+        table.add_column(column)
+    for c in checks:
+        table.add_row(
+            c.table, str(c.rows), str(c.target_rows), "same" if c.ok else "[red]DIFFERS[/red]"
+        )
+    console.print(table)
+    bad = [c.table for c in checks if not c.ok]
+    if bad:
+        err.print(f"[red]error:[/red] the copy differs in {', '.join(bad)}", highlight=False)
+        raise typer.Exit(1)
+    raw_from, raw_to = settings.raw_path, replace(settings, warehouse=target).raw_path
+    if raw_from.is_dir() and raw_from.resolve() != raw_to.resolve():
+        shutil.copytree(raw_from, raw_to, dirs_exist_ok=True)
+        err.print(f"raw page archive copied to {raw_to}", highlight=False)
+    err.print(
+        f"copied {sum(c.rows for c in checks)} rows in {len(checks)} tables, all verified; "
+        f"use it with INGEST_WAREHOUSE={location_text(target)}"
+        + (f" INGEST_DATA_PATH={target.data_path}" if isinstance(target, Lake) else ""),
+        highlight=False,
+    )
+
+
+@warehouse_app.command("maintain")
+def warehouse_maintain(
+    keep_days: Annotated[
+        float | None,
+        typer.Option(
+            "--keep-days",
+            help="Expire a lake's snapshots older than this many days; 0 keeps them all "
+            "[default: INGEST_SNAPSHOT_KEEP_DAYS, 30].",
+        ),
+    ] = None,
+) -> None:
+    """Keep the warehouse compact: on a DuckLake, merge small data files,
+    expire old snapshots and delete the files no kept snapshot needs; on a
+    DuckDB file, a checkpoint."""
+    from ingest.store import upkeep  # noqa: PLC0415
+
+    settings = state.settings
+    keep = settings.snapshot_keep_days if keep_days is None else keep_days
+    with clear_errors():
+        done = upkeep.maintain(settings.warehouse, keep)
+    for name, value in done.__dict__.items():
+        console.print(f"{name.replace('_', ' ')}: {value}", highlight=False)
 
 
 # --------------------------------------------------------------------------- status

@@ -111,6 +111,9 @@ class Settings:
     # the one warehouse loader (default: <warehouse stem>-staging/). Shared by
     # every worker and the loader when scaled out.
     staging_dir: Path | None = None
+    # A DuckLake's snapshots older than this are expired by `ingest warehouse
+    # maintain` (0: kept forever; `ingest query --at` reads only kept ones).
+    snapshot_keep_days: float = 30.0
     # Backfill: pages per batch (one load transaction and one checkpoint each).
     backfill_batch_size: int = 50
     # Reprocess: stored pages re-extracted and stored per step.
@@ -163,13 +166,18 @@ class Settings:
         return replace(self, page_budget_seconds=seconds or None)
 
     def _beside(self, suffix: str) -> Path:
-        """A local directory beside the warehouse file (or the lake's SQLite
-        catalog); for a PostgreSQL-catalog lake, under ``warehouse/``."""
+        """A directory beside the warehouse file, or the lake's SQLite catalog
+        (its writers share one machine). A PostgreSQL-catalog lake's writers
+        may run anywhere: beside its data path, the volume they all share (for
+        an ``s3://`` data path, under ``warehouse/`` unless set)."""
         if isinstance(self.warehouse, Path):
             return self.warehouse.parent / f"{self.warehouse.stem}-{suffix}"
         if self.warehouse.catalog == "sqlite":
             catalog = Path(self.warehouse.target)
             return catalog.parent / f"{catalog.stem}-{suffix}"
+        if "://" not in self.warehouse.data_path:
+            data = Path(self.warehouse.data_path)  # a trailing slash is dropped
+            return data.parent / f"{data.name}-{suffix}"
         return DEFAULT_WAREHOUSE.parent / f"lake-{suffix}"
 
     @property
@@ -235,4 +243,7 @@ class Settings:
                 env.get("INGEST_QUERY_TIMEOUT") or base.query_timeout_seconds
             ),
             query_memory_limit=env.get("INGEST_QUERY_MEMORY") or base.query_memory_limit,
+            snapshot_keep_days=float(
+                env.get("INGEST_SNAPSHOT_KEEP_DAYS") or base.snapshot_keep_days
+            ),
         )

@@ -4,12 +4,15 @@ exactly once; what crashed runs left behind.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
+
+import duckdb
 
 from ingest.pipeline.common import now_utc
 from ingest.records import (
@@ -67,19 +70,30 @@ def load_staged_files(
                 batch = replace(batch, feed_updates=())
             key = this
             group.append((replace(pending.pop(0), batch_id=batch_id), batch))
-        with connection.writer(settings.warehouse) as con:
-            missing = [s.batch_id for s, b in group if b is None]
-            if missing:
-                recorded = load.staged_recorded(con, missing)
-                lost = [m for m in missing if m not in recorded]
-                if lost:
-                    raise StagingError(f"staged batch {lost[0]} vanished before it was loaded")
-            items = [(s.batch_id, b) for s, b in group if b is not None]
-            written = load.write_staged(con, items, loaded_by) if items else None
+        written = connection.retrying(
+            settings.warehouse, functools.partial(_write_group, group, loaded_by)
+        )
         for s, _b in group:
             Path(s.path).unlink(missing_ok=True)
         counts.update(written or {})
     return counts
+
+
+def _write_group(
+    group: Sequence[tuple[Staged, LoadBatch | None]],
+    loaded_by: str | None,
+    con: duckdb.DuckDBPyConnection,
+) -> dict[str, int] | None:
+    """One load transaction of consecutive staged batches (``None``: a file
+    gone, which some loader must have written)."""
+    missing = [s.batch_id for s, b in group if b is None]
+    if missing:
+        recorded = load.staged_recorded(con, missing)
+        lost = [m for m in missing if m not in recorded]
+        if lost:
+            raise StagingError(f"staged batch {lost[0]} vanished before it was loaded")
+    items = [(s.batch_id, b) for s, b in group if b is not None]
+    return load.write_staged(con, items, loaded_by) if items else None
 
 
 def load_leftovers(settings: Settings, run_id: str) -> Counter[str]:

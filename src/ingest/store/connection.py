@@ -8,7 +8,12 @@ opener waits and retries on a lock for a bounded time, then says so clearly.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
+import json
+import logging
+import os
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +28,8 @@ import duckdb
 from ingest.location import Lake
 from ingest.store import extensions
 from ingest.store.schema import sql_literal
+
+log = logging.getLogger(__name__)
 
 _LOCKED = re.compile(r"lock|being used by another process|conflicting lock", re.IGNORECASE)
 
@@ -247,22 +254,47 @@ def apply_views(
     return changed
 
 
-def attach_options(lake: Lake, *, read_only: bool = False) -> str:
+def snapshot_option(at: str) -> str:
+    """``--at`` as an ``ATTACH`` option: a snapshot id (digits) or a time
+    (anything else, as DuckDB reads a TIMESTAMPTZ; UTC unless it says)."""
+    text = at.strip()
+    if text.isdigit():
+        return f"SNAPSHOT_VERSION {int(text)}"
+    try:
+        datetime.fromisoformat(text.replace(" UTC", "+00:00"))
+    except ValueError:
+        raise WarehouseError(
+            f"--at {at!r} is neither a snapshot id nor a time (e.g. 2026-11-30 or "
+            "'2026-11-30 14:00:00+00'); `ingest snapshots` lists them"
+        ) from None
+    return f"SNAPSHOT_TIME {sql_literal(text)}"
+
+
+def attach_options(lake: Lake, *, read_only: bool = False, at: str | None = None) -> str:
     """The lake's ``ATTACH`` options: its data path, and for a SQLite catalog
-    its write-ahead log (readers never block a commit) and a busy wait."""
+    its write-ahead log (readers never block a commit) and a busy wait; a
+    reader may ask for the lake as it was ``at`` a snapshot or a time."""
     options = [f"DATA_PATH {sql_literal(lake.data_path)}"]
     if lake.catalog == "sqlite":
         options += ["META_JOURNAL_MODE 'WAL'", "META_BUSY_TIMEOUT 30000"]
     if read_only:
         options.append("READ_ONLY")
+    if at is not None:
+        options.append(snapshot_option(at))
     return ", ".join(options)
 
 
 def attach_lake(
-    con: duckdb.DuckDBPyConnection, lake: Lake, *, read_only: bool = False, wait: float = 60.0
+    con: duckdb.DuckDBPyConnection,
+    lake: Lake,
+    *,
+    read_only: bool = False,
+    wait: float = 60.0,
+    at: str | None = None,
 ) -> None:
-    """Attach the lake to ``con`` as ``wh`` and use it: its extensions loaded
-    from their wheels, its catalog's busy wait bounded."""
+    """Attach the lake to ``con`` as ``wh`` and use it (as it was ``at`` a
+    snapshot or time, read-only): its extensions loaded from their wheels,
+    its catalog's busy wait bounded."""
     try:
         extensions.load(con, "ducklake", f"{lake.catalog}_scanner")
     except extensions.ExtensionUnavailable as exc:
@@ -271,7 +303,8 @@ def attach_lake(
         Path(lake.target).parent.mkdir(parents=True, exist_ok=True)
     if "://" not in lake.data_path:
         Path(lake.data_path).mkdir(parents=True, exist_ok=True)
-    attach = f"ATTACH {sql_literal(lake.uri)} AS wh ({attach_options(lake, read_only=read_only)})"
+    options = attach_options(lake, read_only=read_only, at=at)
+    attach = f"ATTACH {sql_literal(lake.uri)} AS wh ({options})"
     _retry_locked(lake.describe(), wait, lambda: con.execute(attach))
     con.execute("USE wh")
 
@@ -289,35 +322,172 @@ def connect_lake(
     return con
 
 
+def _lock_key(lake: Lake) -> int:
+    """The lake's advisory lock number in its PostgreSQL catalog (a signed
+    64-bit integer, the same on every machine)."""
+    digest = hashlib.sha256(f"ingest writer {lake.uri} {lake.data_path}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+@contextmanager
+def _file_lock(path: Path, name: str, wait: float) -> Iterator[None]:
+    """An exclusive ``flock`` on ``path``: released when the holder closes it
+    or dies."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + wait
+        delay = 0.01
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise WarehouseBusy(
+                        f"another writer has held the lake {name} for {wait:g}s; "
+                        "gave up. Try again shortly."
+                    ) from None
+                time.sleep(delay)
+                delay = min(delay * 2, 0.25)
+        yield
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def _postgres_lock(lake: Lake, wait: float) -> Iterator[None]:
+    """A transaction-scoped advisory lock in the lake's PostgreSQL catalog
+    database, on a connection of its own: the lock ends with that transaction,
+    or with the connection when its process dies."""
+    con = _open(":memory:", False)
+    try:
+        extensions.load(con, "postgres_scanner")
+        con.execute(f"ATTACH {sql_literal(lake.target)} AS writer_lock (TYPE postgres)")
+        con.execute("BEGIN")
+        # the statements of one DuckDB transaction share one PostgreSQL transaction
+        timeout = sql_literal(f"{max(1, int(wait * 1000))}ms")
+        con.execute(
+            "SELECT * FROM postgres_query('writer_lock', "
+            + sql_literal(f"SELECT set_config('lock_timeout', {timeout}, true)")
+            + ")"
+        ).fetchall()
+        try:
+            con.execute(
+                "SELECT * FROM postgres_query('writer_lock', "
+                + sql_literal(f"SELECT pg_advisory_xact_lock({_lock_key(lake)})::text")
+                + ")"
+            ).fetchall()
+        except duckdb.Error as exc:
+            if "lock timeout" not in str(exc):
+                raise WarehouseError(f"cannot lock {lake.describe()}: {exc}") from exc
+            raise WarehouseBusy(
+                f"another writer has held the lake {lake.describe()} for {wait:g}s; "
+                "gave up. Try again shortly."
+            ) from exc
+        yield
+    finally:
+        con.close()  # ends the transaction, and the lock with it
+
+
+def write_lock(lake: Lake, wait: float) -> contextlib.AbstractContextManager[None]:
+    """One writer at a time per lake, wherever it runs.
+
+    A DuckLake has no unique keys, and it retries an insert-only commit that
+    raced another by itself: two loaders that each find an article missing
+    would both insert it. Writers therefore take this lock before their
+    transaction begins (so each reads what the one before committed): a
+    ``flock`` beside a SQLite catalog (its writers share one machine), a
+    PostgreSQL advisory lock in a PostgreSQL catalog (its writers meet there
+    from any machine). Readers take no lock."""
+    if lake.catalog == "sqlite":
+        return _file_lock(Path(lake.target + ".writer-lock"), lake.describe(), wait)
+    return _postgres_lock(lake, wait)
+
+
 @contextmanager
 def writer(where: Path | Lake, wait: float = 120.0) -> Iterator[duckdb.DuckDBPyConnection]:
     """A short-lived migrated write connection to the warehouse file (released
-    on exit) or to the lake."""
-    if isinstance(where, Lake):
-        con = connect_lake(where, wait=wait)
-        key: tuple[str, int] = (where.uri, 0)
-    else:
-        con = connect(where, wait=wait)
-        # the same file (by inode): a file deleted and created again is new
-        key = (str(Path(where).resolve()), Path(where).stat().st_ino)
-    try:
+    on exit) or to the lake (holding its :func:`write_lock` meanwhile)."""
+    with contextlib.ExitStack() as stack:
+        if isinstance(where, Lake):
+            stack.enter_context(write_lock(where, wait))
+            con = connect_lake(where, wait=wait)
+            key: tuple[str, int] = (where.uri, 0)
+        else:
+            con = connect(where, wait=wait)
+            # the same file (by inode): a file deleted and created again is new
+            key = (str(Path(where).resolve()), Path(where).stat().st_ino)
+        stack.callback(con.close)
         if key not in _MIGRATED:
             migrate(con, keys=not isinstance(where, Lake))
             _MIGRATED.add(key)
         yield con
-    finally:
-        con.close()
+
+
+_CONFLICT = re.compile(r"conflict|database is locked", re.IGNORECASE)
+T = TypeVar("T")
+
+
+def retrying(
+    where: Path | Lake,
+    work: Callable[[duckdb.DuckDBPyConnection], T],
+    *,
+    attempts: int = 5,
+    wait: float = 120.0,
+) -> T:
+    """``work`` in a :func:`writer`, run again from the start (a new
+    transaction over what is committed by then) when its commit conflicts with
+    another writer's: one that took no lake lock, such as a DuckDB client
+    writing to the lake itself."""
+    for attempt in range(1, attempts + 1):
+        try:
+            with writer(where, wait=wait) as con:
+                return work(con)
+        except duckdb.TransactionException as exc:
+            if attempt == attempts or not _CONFLICT.search(str(exc)):
+                raise
+            log.warning("commit conflict (attempt %d of %d), retrying: %s", attempt, attempts, exc)
+            time.sleep(0.05 * attempt)
+    raise AssertionError("unreachable")
 
 
 @contextmanager
-def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+def transaction(
+    con: duckdb.DuckDBPyConnection, message: str | None = None, run_id: str | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """One transaction; on a lake, its snapshot carries ``message`` and the
+    run (``ingest snapshots`` lists them)."""
     con.execute("BEGIN")
     try:
+        if message:
+            name_commit(con, message, run_id)
         yield con
     except BaseException:
         con.execute("ROLLBACK")
         raise
     con.execute("COMMIT")
+
+
+COMMIT_AUTHOR = "ingest"
+
+
+def is_lake(con: duckdb.DuckDBPyConnection) -> bool:
+    row = con.execute(
+        "SELECT type FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchone()
+    return bool(row and row[0] == "ducklake")
+
+
+def name_commit(con: duckdb.DuckDBPyConnection, message: str, run_id: str | None = None) -> None:
+    """Name the snapshot the open transaction will make on a lake: author
+    ``ingest``, ``message``, and ``{"run_id": ...}`` as its extra information.
+    Nothing on a DuckDB file (it keeps no snapshots)."""
+    if is_lake(con):
+        con.execute(
+            "CALL set_commit_message(?, ?, extra_info => ?)",
+            [COMMIT_AUTHOR, message, json.dumps({"run_id": run_id}) if run_id else None],
+        )
 
 
 # Warehouse files this process has migrated: a writer opens the file for every

@@ -145,7 +145,7 @@ def _lookup(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> Known:
 
 def write_batch(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> dict[str, int]:
     """Write one batch in one transaction; idempotent. Returns what was written."""
-    with transaction(con):
+    with transaction(con, f"load: {batch.run_id}", batch.run_id):
         return _write_rows(con, batch)
 
 
@@ -163,7 +163,9 @@ def write_staged(
     exactly once: the ids are recorded in ``staged_batches`` in the same
     transaction, and those already recorded (by any loader) are left out.
     Returns what was written, or None when every one was already in."""
-    with transaction(con):
+    run_id = items[0][1].run_id
+    batches = f"{len(items)} staged batch" + ("es" if len(items) > 1 else "")
+    with transaction(con, f"load: {run_id}, {batches}", run_id):
         recorded = staged_recorded(con, [i for i, _ in items])
         todo = [(i, b) for i, b in items if i not in recorded]
         if not todo:

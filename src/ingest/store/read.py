@@ -90,15 +90,44 @@ def _acting_functions(con: duckdb.DuckDBPyConnection, sql: str) -> set[str]:
 @dataclass(frozen=True)
 class ReadLimits:
     """What a query may do. By default it reads the warehouse and nothing
-    else: no local files, no extensions, no settings; a time and memory bound."""
+    else: no local files, no extensions, no settings; a time and memory bound.
+    On a lake it may read an earlier snapshot (``at``: its id, or a time)."""
 
     allow_files: bool = False  # read local files too (e.g. staged Parquet batches)
     timeout_seconds: float = 300.0
     memory_limit: str = "4GB"
+    at: str | None = None
 
 
 class QueryTimeout(WarehouseError):
     pass
+
+
+class NoSnapshots(WarehouseError):
+    """Snapshots asked of a warehouse that keeps none (a DuckDB file)."""
+
+
+def snapshots(
+    where: Path | Lake, *, limit: int = 20, run_id: str | None = None, wait: float = 60.0
+) -> QueryResult:
+    """A lake's snapshots, newest first, with the run that made each
+    (``--at`` reads any of them back)."""
+    if not isinstance(where, Lake):
+        raise NoSnapshots(
+            f"{where} is a DuckDB file, which keeps no snapshots; a DuckLake does "
+            "(README: The warehouse as a DuckLake)"
+        )
+    run = "commit_extra_info::JSON->>'run_id'"
+    only = f"WHERE {run} = {sql_literal(run_id)}" if run_id else ""
+    sql = f"""
+        SELECT snapshot_id AS snapshot,
+               strftime(snapshot_time, '%Y-%m-%d %H:%M:%S') AS time_utc,
+               {run} AS run_id, coalesce(commit_message, '') AS what,
+               array_to_string(map_keys(changes), ', ') AS changes
+        FROM wh.snapshots() {only}
+        ORDER BY snapshot_id DESC LIMIT {int(limit)}
+    """
+    return query(where, sql, wait)
 
 
 @contextmanager
@@ -121,12 +150,17 @@ def _read(
         missing, name = not Path(where).exists(), str(where)
     if missing:
         raise WarehouseError(f"no warehouse at {name}: run `ingest run` first")
+    if limits.at is not None and not isinstance(where, Lake):
+        raise NoSnapshots(
+            f"--at reads a DuckLake as it was; {name} is a DuckDB file, which keeps no "
+            "snapshots (README: The warehouse as a DuckLake)"
+        )
     con = _open(":memory:", False)  # the warehouse is attached read-only
     timer: threading.Timer | None = None
     try:
         check_read_only(con, sql)
         if isinstance(where, Lake):
-            attach_lake(con, where, read_only=True, wait=wait)
+            attach_lake(con, where, read_only=True, wait=wait, at=limits.at)
         else:
             attach = f"ATTACH {sql_literal(str(where))} AS wh (READ_ONLY)"
             _retry_locked(where, wait, lambda: con.execute(attach))

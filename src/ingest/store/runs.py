@@ -135,10 +135,11 @@ def abandon_stale_runs(con: duckdb.DuckDBPyConnection, now: datetime) -> list[st
 
 
 def heartbeat(con: duckdb.DuckDBPyConnection, run_id: str, at: datetime) -> None:
-    con.execute(
-        "UPDATE runs SET heartbeat_at = ? WHERE run_id = ? AND finished_at IS NULL",
-        [at, run_id],
-    )
+    with transaction(con, f"heartbeat: {run_id}", run_id):
+        con.execute(
+            "UPDATE runs SET heartbeat_at = ? WHERE run_id = ? AND finished_at IS NULL",
+            [at, run_id],
+        )
 
 
 def record_start(
@@ -150,12 +151,14 @@ def record_start(
 ) -> list[str]:
     """Record a run as running (its first heartbeat now); returns the runs
     this marked abandoned."""
-    abandoned = abandon_stale_runs(con, started_at)
-    con.execute(
-        "INSERT INTO runs (run_id, flow, started_at, status, heartbeat_at, host) "
-        "SELECT ?, ?, ?, 'running', ?, ? WHERE NOT EXISTS (SELECT 1 FROM runs WHERE run_id = ?)",
-        [run_id, flow, started_at, started_at, host, run_id],
-    )
+    with transaction(con, f"start: {run_id} ({flow})", run_id):
+        abandoned = abandon_stale_runs(con, started_at)
+        con.execute(
+            "INSERT INTO runs (run_id, flow, started_at, status, heartbeat_at, host) "
+            "SELECT ?, ?, ?, 'running', ?, ? "
+            "WHERE NOT EXISTS (SELECT 1 FROM runs WHERE run_id = ?)",
+            [run_id, flow, started_at, started_at, host, run_id],
+        )
     return abandoned
 
 
@@ -169,8 +172,9 @@ def record_end(
     reason: str | None = None,
 ) -> None:
     summary = json.dumps(dict(sorted(counts.items())))
-    con.execute(
-        "UPDATE runs SET status = ?, counts = ?, finished_at = ?, heartbeat_at = ?, reason = ? "
-        "WHERE run_id = ?",
-        [status, summary, finished_at, finished_at, reason, run_id],
-    )
+    with transaction(con, f"end: {run_id} ({status})", run_id):
+        con.execute(
+            "UPDATE runs SET status = ?, counts = ?, finished_at = ?, heartbeat_at = ?, "
+            "reason = ? WHERE run_id = ?",
+            [status, summary, finished_at, finished_at, reason, run_id],
+        )

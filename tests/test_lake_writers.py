@@ -1,0 +1,217 @@
+"""Writers of a DuckLake: loads one at a time per lake (so two loaders of the
+same articles store each once), snapshots named by the run that made them and
+read back with ``--at``, a DuckDB file copied into a lake and verified, and a
+lake's upkeep."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from tests.conftest import run_once
+from tests.test_clusters import candidate, load_items
+from tests.test_clusters import registry as eval_registry
+from tests.test_lake import ARTICLES, STORIES, new_lake, postgres  # noqa: F401 (fixture)
+from typer.testing import CliRunner
+
+from ingest.attribute import WireMatcher
+from ingest.cli import app
+from ingest.location import Lake, parse_warehouse
+from ingest.records import LoadBatch
+from ingest.registry import Registry
+from ingest.settings import Settings
+from ingest.store import connection, load, read, upkeep
+from ingest.store import feeds as store_feeds
+
+
+def same_articles_twice(
+    lake: Lake,
+    monkeypatch: pytest.MonkeyPatch,
+    open_writer: Callable[[Lake, Callable[[duckdb.DuckDBPyConnection], Any]], Any],
+) -> tuple[list[bool], int, int]:
+    """Two loaders in two threads load the same 20 articles as two staged
+    batches; each waits at a barrier (3 s at most) between its check of what
+    the lake holds and its commit. Returns whether each met the other there,
+    the articles stored and the distinct URLs among them."""
+    reg = eval_registry()
+    matcher = WireMatcher(reg)
+    with connection.writer(lake) as con:
+        store_feeds.sync_registry(con, reg, datetime.now(UTC))
+    batch = LoadBatch(
+        "run-0", candidates=tuple(candidate(it, reg, matcher) for it in load_items()[:20])
+    )
+    barrier = threading.Barrier(2, timeout=3)
+    met: list[bool] = []
+    checked = load._lookup
+
+    def lookup(con: duckdb.DuckDBPyConnection, b: LoadBatch) -> Any:
+        known = checked(con, b)
+        try:
+            barrier.wait()
+            met.append(True)
+        except threading.BrokenBarrierError:
+            met.append(False)
+        return known
+
+    monkeypatch.setattr(load, "_lookup", lookup)
+
+    def loader(i: int) -> Any:
+        return open_writer(
+            lake,
+            lambda con: load.write_staged(con, [(f"batch-{i}", replace(batch, run_id=f"run-{i}"))]),
+        )
+
+    with ThreadPoolExecutor(2) as pool:
+        for _ in pool.map(loader, [0, 1]):
+            pass
+    rows = read.query(lake, "SELECT count(*), count(DISTINCT url) FROM articles").rows[0]
+    return met, rows[0], rows[1]
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_two_loaders_of_the_same_articles_store_each_once(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lake has no unique keys: the loads take the lake's writer lock, so
+    the second loader's check comes after the first one's commit (the barrier
+    between check and commit is never met) and finds the articles there."""
+    lake = new_lake(kind, request, tmp_path)
+    met, stored, distinct = same_articles_twice(
+        lake, monkeypatch, lambda where, work: connection.retrying(where, work)
+    )
+    assert met == [False, False]
+    assert stored == distinct == 20
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_without_the_writer_lock_the_lake_would_store_copies(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Why the lock is there: two loaders that each check, meet, then commit
+    without it cannot both succeed with each article stored once: DuckLake
+    either stores both copies (insert-only commits are merged) or refuses
+    one commit as a conflict, which the loader would have to run again."""
+    lake = new_lake(kind, request, tmp_path)
+    conflicts: list[str] = []
+
+    def unlocked(where: Lake, work: Callable[[duckdb.DuckDBPyConnection], Any]) -> Any:
+        con = connection.connect_lake(where)
+        try:
+            return work(con)
+        except duckdb.TransactionException as exc:
+            conflicts.append(str(exc))
+            return None
+        finally:
+            con.close()
+
+    met, stored, distinct = same_articles_twice(lake, monkeypatch, unlocked)
+    assert met == [True, True]
+    print(f"{kind}: stored {stored} of 20 distinct {distinct}; conflicts: {conflicts}")
+    assert (stored, len(conflicts)) in {(40, 0), (20, 1)}
+
+
+def cli(*args: str) -> Any:
+    done = CliRunner().invoke(app, list(args))
+    return done
+
+
+def test_snapshots_name_their_run_and_query_at_reads_the_lake_as_it_was(
+    settings: Settings, registry: Registry, tmp_path: Path
+) -> None:
+    uri = f"ducklake:sqlite:{tmp_path}/news.sqlite"
+    lake = parse_warehouse(uri)
+    assert isinstance(lake, Lake)
+    run_once(replace(settings, warehouse=lake), registry)
+    (run_id,) = read.query(lake, "SELECT run_id FROM runs").rows[0]
+    listed = cli("--warehouse", uri, "snapshots", "--limit", "500", "--format", "csv")
+    assert listed.exit_code == 0, listed.stderr
+    assert f"load: {run_id}" in listed.stdout
+    mine = read.snapshots(lake, run_id=run_id, limit=500).rows
+    assert {r[2] for r in mine} == {run_id}
+    whats = [r[3] for r in mine]
+    assert whats[0].startswith(f"end: {run_id}") and whats[-1].startswith(f"start: {run_id}")
+    started = mine[-1][0]
+    count = "SELECT count(*) FROM articles"
+    then = cli("--warehouse", uri, "query", count, "--at", str(started), "--format", "csv")
+    now = cli("--warehouse", uri, "query", count, "--format", "csv")
+    assert then.exit_code == now.exit_code == 0, then.stderr + now.stderr
+    assert then.stdout.split()[1] == "0" and int(now.stdout.split()[1]) > 0
+    later = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S+00")
+    at_time = cli("--warehouse", uri, "query", count, "--at", later, "--format", "csv")
+    assert at_time.stdout == now.stdout, at_time.stderr
+    wrong = cli("--warehouse", uri, "query", count, "--at", "yesterday")
+    assert wrong.exit_code == 1 and "neither a snapshot id nor a time" in wrong.stderr
+    file = str(tmp_path / "news.duckdb")
+    with connection.writer(Path(file)):
+        pass
+    for args in (["snapshots"], ["query", count, "--at", "1"]):
+        refused = cli("--warehouse", file, *args)
+        assert refused.exit_code == 2 and "keeps no snapshots" in refused.stderr, args
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_warehouse_copy_moves_a_file_into_a_lake_and_verifies_it(
+    kind: str,
+    settings: Settings,
+    registry: Registry,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+) -> None:
+    run_once(settings, registry)
+    lake = new_lake(kind, request, tmp_path / "lake")
+    file = str(settings.warehouse)
+    done = cli(
+        "--warehouse", file, "warehouse", "copy", "--to", lake.uri, "--data-path", lake.data_path
+    )
+    assert done.exit_code == 0, done.stderr
+    assert "all verified" in done.stderr and "DIFFERS" not in done.stdout
+    for sql in (
+        ARTICLES,
+        STORIES,
+        "SELECT count(*) FROM sightings",
+        "SELECT * FROM feeds ORDER BY feed_id",
+    ):
+        assert read.query(lake, sql).rows == read.query(settings.warehouse, sql).rows, sql
+    again = cli(
+        "--warehouse", file, "warehouse", "copy", "--to", lake.uri, "--data-path", lake.data_path
+    )
+    assert again.exit_code == 1 and "already holds rows" in again.stderr
+    # the lake goes on where the file stopped: nothing is loaded twice
+    counts = run_once(replace(settings, warehouse=lake), registry)
+    assert counts["articles_new"] == 0 and counts["batches_failed"] == 0
+    assert read.query(lake, ARTICLES).rows == read.query(settings.warehouse, ARTICLES).rows
+
+
+def test_copy_checks_find_a_difference(tmp_path: Path) -> None:
+    """The copy's verification compares content, not only counts."""
+    check = upkeep.TableCheck("articles", 3, source_hash=1, target_hash=2, target_rows=3)
+    assert not check.ok
+    assert upkeep.TableCheck("articles", 3, 5, 5, 3).ok
+
+
+def test_maintenance_compacts_a_lake_and_expires_old_snapshots(
+    settings: Settings, registry: Registry, tmp_path: Path
+) -> None:
+    lake = parse_warehouse(f"ducklake:sqlite:{tmp_path}/news.sqlite")
+    on_lake = replace(settings, warehouse=lake)
+    for _ in range(3):
+        run_once(on_lake, registry)
+    before = {sql: read.query(lake, sql).rows for sql in (ARTICLES, STORIES)}
+    snapshots = len(read.snapshots(lake, limit=100_000).rows)
+    kept = upkeep.maintain(lake, keep_days=30)
+    assert kept.snapshots_expired == 0
+    done = upkeep.maintain(lake, keep_days=1, now=datetime.now(UTC) + timedelta(days=2))
+    assert done.snapshots_expired >= snapshots - 1
+    assert len(read.snapshots(lake, limit=100_000).rows) <= 2
+    assert {sql: read.query(lake, sql).rows for sql in before} == before
+    assert run_once(on_lake, registry)["batches_failed"] == 0
+    with connection.writer(settings.warehouse):
+        pass
+    assert upkeep.maintain(settings.warehouse, keep_days=1) == upkeep.Upkeep()
