@@ -83,9 +83,7 @@ def test_two_loaders_of_the_same_articles_store_each_once(
     the second loader's check comes after the first one's commit (the barrier
     between check and commit is never met) and finds the articles there."""
     lake = new_lake(kind, request, tmp_path)
-    met, stored, distinct = same_articles_twice(
-        lake, monkeypatch, lambda where, work: connection.retrying(where, work)
-    )
+    met, stored, distinct = same_articles_twice(lake, monkeypatch, connection.retrying)
     assert met == [False, False]
     assert stored == distinct == 20
 
@@ -118,8 +116,7 @@ def test_without_the_writer_lock_the_lake_would_store_copies(
 
 
 def cli(*args: str) -> Any:
-    done = CliRunner().invoke(app, list(args))
-    return done
+    return CliRunner().invoke(app, list(args))
 
 
 def test_snapshots_name_their_run_and_query_at_reads_the_lake_as_it_was(
