@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 import tomllib
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
+import httpx
 import pytest
+from flows.tempserver import free_port, launch, stop
+from tests.pgcluster import Cluster
 
 from ingest import pipeline
 from ingest.demo.server import SiteServer
@@ -71,3 +75,37 @@ def run_once(
         )
     )
     return Counter(outcome.counts)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Cluster]:
+    """One throwaway PostgreSQL cluster for the whole session (a database per test)."""
+    cluster = Cluster().start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="module")
+def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One Prefect server for every command of the trials (each would
+    otherwise start its own, a few seconds each); killing a command then
+    kills the command alone."""
+    home = tmp_path_factory.mktemp("prefect-home")
+    port = free_port()
+    proc = launch(port, {"PREFECT_HOME": str(home)})
+    url = f"http://127.0.0.1:{port}/api"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, "the Prefect server did not start"
+        time.sleep(0.2)
+    try:
+        yield url
+    finally:
+        stop(proc)

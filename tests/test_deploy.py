@@ -48,6 +48,7 @@ ENTRYPOINTS = {  # deployment name -> entrypoint file, as in deploy/prefect.yaml
     "ingest-feeds": "flows/ingest_feeds.py",
     "backfill": "flows/backfill.py",
     "reprocess": "flows/reprocess.py",
+    "maintain": "flows/maintain.py",
 }
 SERVER_START_TIMEOUT = 90.0
 RUN_TIMEOUT = 240.0  # all flow runs of one test, from trigger to final state
@@ -370,6 +371,9 @@ def test_deployments_from_prefect_yaml(stack: Stack) -> None:
         if name in stack.deployed:
             manual = stack.server.get(f"/deployments/name/{name}/{name}")
             assert manual["work_pool_name"] == POOL and manual["schedules"] == []
+    upkeep = stack.server.get("/deployments/name/maintain_warehouse/maintain")
+    assert upkeep["entrypoint"] == "flows/maintain.py:maintain_warehouse"
+    assert [s["schedule"]["cron"] for s in upkeep["schedules"]] == ["30 3 * * *"]
 
 
 def test_two_overlapping_ingest_runs_on_two_workers(stack: Stack) -> None:

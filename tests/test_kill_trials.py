@@ -12,13 +12,10 @@ import os
 import random
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
-import httpx
 import pytest
-from flows.tempserver import free_port, launch, stop
 from tests.clitools import cli_env, descendants, slow_pages, start, wait_gone
 from tests.test_backfill import SINCE, UNTIL, add_history
 
@@ -29,30 +26,6 @@ pytestmark = pytest.mark.slow
 
 RUN_TRIALS = 12
 BACKFILL_TRIALS = 10
-
-
-@pytest.fixture(scope="module")
-def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """One Prefect server for every command of the trials (each would
-    otherwise start its own, a few seconds each); killing a command then
-    kills the command alone."""
-    home = tmp_path_factory.mktemp("prefect-home")
-    port = free_port()
-    proc = launch(port, {"PREFECT_HOME": str(home)})
-    url = f"http://127.0.0.1:{port}/api"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, "the Prefect server did not start"
-        time.sleep(0.2)
-    try:
-        yield url
-    finally:
-        stop(proc)
 
 
 def seed() -> int:

@@ -3,7 +3,7 @@ both catalogs (SQLite, and a real PostgreSQL started for the test)."""
 
 from __future__ import annotations
 
-import itertools
+import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -71,18 +71,6 @@ def test_every_migration_has_a_lake_form_without_keys() -> None:
         connection.lake_ddl("CREATE TABLE u (a VARCHAR UNIQUE)")
 
 
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[Cluster]:
-    cluster = Cluster().start()
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
-
-
-_databases = itertools.count()
-
-
 def new_lake(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Lake:
     """A new, empty lake on a SQLite or a PostgreSQL catalog."""
     if kind == "sqlite":
@@ -90,7 +78,7 @@ def new_lake(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Lake:
         assert isinstance(found, Lake)
         return found
     cluster: Cluster = request.getfixturevalue("postgres")
-    conninfo = cluster.create_database(f"lake{next(_databases)}")
+    conninfo = cluster.create_database(f"lake_{uuid.uuid4().hex[:12]}")
     return Lake("postgres", conninfo, f"{tmp_path}/data/")
 
 

@@ -18,7 +18,7 @@ import pytest
 from tests.conftest import run_once
 from tests.test_clusters import candidate, load_items
 from tests.test_clusters import registry as eval_registry
-from tests.test_lake import ARTICLES, STORIES, new_lake, postgres  # noqa: F401 (fixture)
+from tests.test_lake import ARTICLES, STORIES, new_lake
 from typer.testing import CliRunner
 
 from ingest.attribute import WireMatcher
@@ -212,3 +212,115 @@ def test_maintenance_compacts_a_lake_and_expires_old_snapshots(
     with connection.writer(settings.warehouse):
         pass
     assert upkeep.maintain(settings.warehouse, keep_days=1) == upkeep.Upkeep()
+
+
+def test_the_compose_lake_variant_points_every_worker_at_one_lake() -> None:
+    """deploy/compose.lake.yaml layered over deploy/compose.yaml (compose
+    merges a service's environment key by key): every worker gets the lake
+    on the PostgreSQL catalog service and the shared data volume, and no
+    file warehouse or file-side staging is left over."""
+    import yaml
+
+    root = Path(__file__).resolve().parents[1] / "deploy"
+    base = yaml.safe_load((root / "compose.yaml").read_text())["services"]
+    lake = yaml.safe_load((root / "compose.lake.yaml").read_text())["services"]
+    workers = sorted(n for n in {*base, *lake} if n.startswith("worker"))
+    assert len(workers) >= 3 and "catalog" in lake
+    for name in workers:
+        env = {**base.get(name, {}).get("environment", {}), **lake[name]["environment"]}
+        where = parse_warehouse(env["INGEST_WAREHOUSE"], env["INGEST_DATA_PATH"])
+        assert isinstance(where, Lake) and where.catalog == "postgres", name
+        assert "host=catalog" in where.target and where.data_path.startswith("/data/"), name
+        assert not env["INGEST_STAGING_DIR"] and not env["INGEST_RAW_DIR"], name
+        settings = Settings.from_env(env)
+        assert str(settings.staging_path).startswith("/data/"), name
+        volumes = lake[name].get("volumes") or base[name]["volumes"]
+        assert "data:/data" in volumes, name
+        depends = {**base.get(name, {}).get("depends_on", {}), **lake[name]["depends_on"]}
+        assert {"catalog", "server", "deploy"} <= set(depends), name
+
+
+def test_an_s3_data_path_takes_the_environments_credentials(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lake's data files on S3-compatible storage: httpfs is loaded from its
+    wheel and the usual AWS variables become a DuckDB secret (here pointing at
+    a closed loopback port: the write fails there, clearly, and nothing else
+    is contacted)."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "key")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    lake = parse_warehouse(f"ducklake:sqlite:{tmp_path}/news.sqlite", "s3://news/lake/")
+    assert isinstance(lake, Lake)
+    con = connection.connect_lake(lake)
+    try:
+        secrets = con.execute(
+            "SELECT type, scope, secret_string FROM duckdb_secrets() WHERE name = 'ingest_lake_s3'"
+        ).fetchall()
+        assert len(secrets) == 1 and secrets[0][0] == "s3"
+        assert "endpoint=127.0.0.1:9" in secrets[0][2] and "region=eu-west-1" in secrets[0][2]
+        assert "url_style=path" in secrets[0][2] and "use_ssl=false" in secrets[0][2]
+        con.execute("CREATE TABLE t (a INTEGER)")
+        con.execute("CALL set_option('data_inlining_row_limit', 0)")
+        with pytest.raises(duckdb.Error, match=r"127\.0\.0\.1:9|Connection|connect"):
+            con.execute("INSERT INTO t SELECT range FROM range(100)")
+    finally:
+        con.close()
+    assert connection.s3_secret({}) is None
+
+
+HOLDER = """
+import sys, time
+from ingest.location import parse_warehouse
+from ingest.store import connection
+lake = parse_warehouse(sys.argv[1], sys.argv[2])
+with connection.writer(lake) as con:
+    con.execute("BEGIN")
+    con.execute(
+        "INSERT INTO rejects (run_id, stage, reason, rejected_at) "
+        "VALUES ('killed', 'load', 'half-written', now())"
+    )
+    print("holding", flush=True)
+    time.sleep(120)
+    con.execute("COMMIT")
+"""
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_a_writer_killed_inside_its_transaction_leaves_nothing_and_frees_the_lake(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """SIGKILL while a process holds the writer lock, in the middle of its
+    write: the next writer gets the lake within seconds and finds none of the
+    killed one's rows."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    lake = new_lake(kind, request, tmp_path)
+    with connection.writer(lake):
+        pass
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, lake.uri, lake.data_path],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == b"holding", (
+            proc.stderr.read() if proc.stderr else ""
+        )
+        with pytest.raises(connection.WarehouseBusy), connection.writer(lake, wait=1.0):
+            pass
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        began = time.monotonic()
+        with connection.writer(lake, wait=30.0) as con:
+            left = con.execute("SELECT count(*) FROM rejects").fetchone()
+        assert time.monotonic() - began < 10
+        assert left == (0,)
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)

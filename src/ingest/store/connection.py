@@ -16,7 +16,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib import resources
@@ -284,6 +284,41 @@ def attach_options(lake: Lake, *, read_only: bool = False, at: str | None = None
     return ", ".join(options)
 
 
+def s3_secret(env: Mapping[str, str]) -> str | None:
+    """A DuckDB secret for ``s3://`` data paths from the usual AWS variables
+    (``AWS_ENDPOINT_URL`` for MinIO and other S3-compatible stores); None when
+    no key is set (DuckDB then tries anonymous access)."""
+    if not env.get("AWS_ACCESS_KEY_ID"):
+        return None
+    fields = {
+        "KEY_ID": env["AWS_ACCESS_KEY_ID"],
+        "SECRET": env.get("AWS_SECRET_ACCESS_KEY", ""),
+        "REGION": env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+    }
+    if env.get("AWS_SESSION_TOKEN"):
+        fields["SESSION_TOKEN"] = env["AWS_SESSION_TOKEN"]
+    endpoint = env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL")
+    options = []
+    if endpoint:
+        scheme, _, host = endpoint.rpartition("://")
+        fields["ENDPOINT"] = host.rstrip("/")
+        fields["URL_STYLE"] = "path"
+        options.append(f"USE_SSL {'false' if scheme == 'http' else 'true'}")
+    body = ", ".join(["TYPE s3", *(f"{k} {sql_literal(v)}" for k, v in fields.items()), *options])
+    return f"CREATE OR REPLACE SECRET ingest_lake_s3 ({body})"
+
+
+def remote_data(con: duckdb.DuckDBPyConnection, data_path: str, env: Mapping[str, str]) -> None:
+    """What a data path on object storage needs: the httpfs extension (from
+    its wheel) and, for ``s3://``, the credentials of the environment."""
+    try:
+        extensions.load(con, "httpfs")
+    except extensions.ExtensionUnavailable as exc:
+        raise WarehouseError(str(exc)) from exc
+    if data_path.startswith("s3://") and (secret := s3_secret(env)):
+        con.execute(secret)
+
+
 def attach_lake(
     con: duckdb.DuckDBPyConnection,
     lake: Lake,
@@ -303,6 +338,8 @@ def attach_lake(
         Path(lake.target).parent.mkdir(parents=True, exist_ok=True)
     if "://" not in lake.data_path:
         Path(lake.data_path).mkdir(parents=True, exist_ok=True)
+    else:
+        remote_data(con, lake.data_path, os.environ)
     options = attach_options(lake, read_only=read_only, at=at)
     attach = f"ATTACH {sql_literal(lake.uri)} AS wh ({options})"
     _retry_locked(lake.describe(), wait, lambda: con.execute(attach))

@@ -26,6 +26,7 @@ WHEELS: dict[str, tuple[str, str]] = {
         "duckdb-extension-postgres-scanner",
     ),
     "fts": ("duckdb_extension_fts", "duckdb-extension-fts"),
+    "httpfs": ("duckdb_extension_httpfs", "duckdb-extension-httpfs"),
 }
 
 
