@@ -109,3 +109,13 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
     finally:
         stop(proc)
+
+
+@pytest.fixture(autouse=True)
+def _close_lakes() -> Iterator[None]:
+    """Each test's lakes are let go after it (a process keeps the lakes it
+    writes to attached)."""
+    yield
+    from ingest.store import connection
+
+    connection.close_lakes()

@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -359,6 +360,19 @@ def connect_lake(
     return con
 
 
+def _forget_if_broken(key: tuple[str, ...]) -> Callable[..., bool]:
+    """An exit callback: drop the lake's instance when the error leaving the
+    write is a broken connection (never swallows the error)."""
+
+    def on_exit(_type: object, exc: BaseException | None, _tb: object) -> bool:
+        broken = duckdb.IOException | duckdb.ConnectionException | duckdb.FatalException
+        if isinstance(exc, broken):
+            _forget(key)
+        return False
+
+    return on_exit
+
+
 def _lock_key(lake: Lake) -> int:
     """The lake's advisory lock number in its PostgreSQL catalog (a signed
     64-bit integer, the same on every machine)."""
@@ -397,10 +411,9 @@ def _postgres_lock(lake: Lake, wait: float) -> Iterator[None]:
     """A transaction-scoped advisory lock in the lake's PostgreSQL catalog
     database, on a connection of its own: the lock ends with that transaction,
     or with the connection when its process dies."""
-    con = _open(":memory:", False)
+    base = _instance(("lock", lake.target), lambda: _lock_instance(lake))
+    con = base.cursor()
     try:
-        extensions.load(con, "postgres_scanner")
-        con.execute(f"ATTACH {sql_literal(lake.target)} AS writer_lock (TYPE postgres)")
         con.execute("BEGIN")
         # the statements of one DuckDB transaction share one PostgreSQL transaction
         timeout = sql_literal(f"{max(1, int(wait * 1000))}ms")
@@ -417,6 +430,7 @@ def _postgres_lock(lake: Lake, wait: float) -> Iterator[None]:
             ).fetchall()
         except duckdb.Error as exc:
             if "lock timeout" not in str(exc):
+                _forget(("lock", lake.target))
                 raise WarehouseError(f"cannot lock {lake.describe()}: {exc}") from exc
             raise WarehouseBusy(
                 f"another writer has held the lake {lake.describe()} for {wait:g}s; "
@@ -424,7 +438,58 @@ def _postgres_lock(lake: Lake, wait: float) -> Iterator[None]:
             ) from exc
         yield
     finally:
-        con.close()  # ends the transaction, and the lock with it
+        try:
+            con.execute("ROLLBACK")  # ends the transaction, and the lock with it
+        except duckdb.Error:
+            _forget(("lock", lake.target))  # the connection is gone, and its lock
+        con.close()
+
+
+def _lock_instance(lake: Lake) -> duckdb.DuckDBPyConnection:
+    con = _open(":memory:", False)
+    try:
+        extensions.load(con, "postgres_scanner")
+        con.execute(f"ATTACH {sql_literal(lake.target)} AS writer_lock (TYPE postgres)")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+# DuckDB instances this process keeps for its lakes: one with the lake
+# attached (each write transaction takes a connection of it) and, for a
+# PostgreSQL catalog, one for the writer lock. Attaching a lake loads two
+# extensions and reads its catalog (0.1-0.4 s); a run writes dozens of times.
+# A DuckLake transaction reads the latest snapshot when it begins, so a kept
+# instance sees every other writer's commits. An instance whose connection
+# broke is dropped and made again on the next write.
+_INSTANCES: dict[tuple[str, ...], duckdb.DuckDBPyConnection] = {}
+_INSTANCES_LOCK = threading.Lock()
+
+
+def _instance(
+    key: tuple[str, ...], make: Callable[[], duckdb.DuckDBPyConnection]
+) -> duckdb.DuckDBPyConnection:
+    with _INSTANCES_LOCK:
+        found = _INSTANCES.get(key)
+        if found is None:
+            found = _INSTANCES[key] = make()
+        return found
+
+
+def _forget(key: tuple[str, ...]) -> None:
+    with _INSTANCES_LOCK:
+        found = _INSTANCES.pop(key, None)
+    if found is not None:
+        with contextlib.suppress(duckdb.Error):
+            found.close()
+
+
+def close_lakes() -> None:
+    """Drop the lake instances this process keeps (tests, and a process
+    that is done writing)."""
+    for key in list(_INSTANCES):
+        _forget(key)
 
 
 def write_lock(lake: Lake, wait: float) -> contextlib.AbstractContextManager[None]:
@@ -449,7 +514,12 @@ def writer(where: Path | Lake, wait: float = 120.0) -> Iterator[duckdb.DuckDBPyC
     with contextlib.ExitStack() as stack:
         if isinstance(where, Lake):
             stack.enter_context(write_lock(where, wait))
-            con = connect_lake(where, wait=wait)
+            lake = where
+            instance = ("lake", lake.uri, lake.data_path)
+            con = _instance(instance, lambda: connect_lake(lake, wait=wait)).cursor()
+            stack.push(_forget_if_broken(instance))
+            con.execute("USE wh")
+            con.execute("SET TimeZone = 'UTC'")
             key: tuple[str, int] = (where.uri, 0)
         else:
             con = connect(where, wait=wait)
