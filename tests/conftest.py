@@ -23,6 +23,7 @@ from tests.pgcluster import Cluster
 from ingest import pipeline
 from ingest.demo.server import SiteServer
 from ingest.jobs import poll
+from ingest.location import parse_warehouse
 from ingest.registry import Registry, parse_registry
 from ingest.settings import Settings
 
@@ -40,11 +41,23 @@ def registry(site: SiteServer) -> Registry:
     return parse_registry(tomllib.loads(site.site.sources_toml()), "demo")
 
 
+@pytest.fixture(params=["file"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """The warehouse backend of ``settings``: a DuckDB file, unless a module
+    or test parametrises it (``indirect=True``) with ``"lake"`` too (a
+    DuckLake on a SQLite catalog)."""
+    return str(request.param)
+
+
 @pytest.fixture
-def settings(site: SiteServer, tmp_path: Path) -> Settings:
+def settings(site: SiteServer, tmp_path: Path, backend: str) -> Settings:
     return replace(
         Settings(),
-        warehouse=tmp_path / "wh.duckdb",
+        warehouse=(
+            tmp_path / "wh.duckdb"
+            if backend == "file"
+            else parse_warehouse(f"ducklake:sqlite:{tmp_path}/wh.sqlite")
+        ),
         allow_private_hosts=("127.0.0.1",),
         resolve=dict.fromkeys(site.site.hosts, "127.0.0.1"),
         extract_workers=1,

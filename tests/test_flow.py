@@ -15,6 +15,8 @@ from prefect.testing.utilities import prefect_test_harness
 
 from ingest.demo.runner import demo_environment
 from ingest.demo.server import SiteServer
+from ingest.location import parse_warehouse
+from ingest.store import read
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -32,26 +34,31 @@ def demo_env(site: SiteServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     return sources
 
 
+@pytest.mark.parametrize("kind", ["file", "lake"])
 def test_flow_run_loads_and_publishes_counts(
-    site: SiteServer, demo_env: Path, tmp_path: Path
+    site: SiteServer, demo_env: Path, tmp_path: Path, kind: str
 ) -> None:
-    wh = tmp_path / "flow.duckdb"
-    counts = asyncio.run(ingest_feeds(all_feeds=True, warehouse=str(wh), sources=str(demo_env)))
+    """Real Prefect flow runs into a DuckDB file and into a DuckLake."""
+    wh = (
+        str(tmp_path / "flow.duckdb")
+        if kind == "file"
+        else f"ducklake:sqlite:{tmp_path / 'flow.sqlite'}"
+    )
+    counts = asyncio.run(ingest_feeds(all_feeds=True, warehouse=wh, sources=str(demo_env)))
     assert counts["articles_new"] == site.site.expected_articles()
     assert counts["feed_ok"] == 4
-    again = asyncio.run(ingest_feeds(warehouse=str(wh), sources=str(demo_env), all_feeds=True))
+    again = asyncio.run(ingest_feeds(warehouse=wh, sources=str(demo_env), all_feeds=True))
     assert again["feed_not_modified"] == 4 and again["articles_new"] == 0
     # only due feeds without --all-feeds: none is due right after a poll
-    idle = asyncio.run(ingest_feeds(warehouse=str(wh), sources=str(demo_env)))
+    idle = asyncio.run(ingest_feeds(warehouse=wh, sources=str(demo_env)))
     assert idle["feeds_due"] == 0
 
-    con = duckdb.connect(str(wh), read_only=True)
-    runs = con.execute("SELECT run_id, status FROM runs ORDER BY started_at").fetchall()
+    where = parse_warehouse(wh)
+    runs = read.query(where, "SELECT run_id, status FROM runs ORDER BY started_at").rows
     # every page chunk and feed batch went through a staged file, consumed once
-    ((staged, loaded_elsewhere),) = con.execute(
-        "SELECT count(*), count(*) FILTER (WHERE loaded_by <> run_id) FROM staged_batches"
-    ).fetchall()
-    con.close()
+    ((staged, loaded_elsewhere),) = read.query(
+        where, "SELECT count(*), count(*) FILTER (WHERE loaded_by <> run_id) FROM staged_batches"
+    ).rows
     assert [s for _, s in runs] == ["completed"] * 3
     # run 1: a chunk of 18 pages and its feed batch; run 2: the feed batch (all 304)
     assert staged == 3 and loaded_elsewhere == 0
@@ -99,10 +106,10 @@ feeds = ["{site.base_url}/down/feed.xml"]
     )
     demo_env.write_text(text)
     wh = tmp_path / "cli.duckdb"
-    result = CliRunner().invoke(app, ["--warehouse", str(wh), "--sources", str(demo_env), "run"])
+    result = CliRunner().invoke(app, ["--warehouse", wh, "--sources", str(demo_env), "run"])
     assert result.exit_code == 0, result.output
     assert "articles_new" in result.stdout
-    con = duckdb.connect(str(wh), read_only=True)
+    con = duckdb.connect(wh, read_only=True)
     assert con.execute(
         "SELECT outcome, status FROM fetch_log WHERE url LIKE '%/down/%'"
     ).fetchall() == [("error", 404)]

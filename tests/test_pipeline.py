@@ -11,6 +11,7 @@ import pytest
 from tests.conftest import run_once
 
 from ingest.demo.server import Reply, RequestInfo, SiteServer
+from ingest.location import Lake
 from ingest.registry import Registry, parse_registry
 from ingest.settings import Settings
 from ingest.store import connection, read
@@ -25,35 +26,31 @@ CONTENT_TABLES = {
 }
 
 
-def snapshot(path: Path) -> dict[str, list[tuple[object, ...]]]:
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        out = {}
-        for table, key in CONTENT_TABLES.items():
-            cols = [
-                c
-                for (c,) in con.execute(
-                    "SELECT column_name FROM duckdb_columns() WHERE table_name = ? "
-                    "AND column_name NOT IN ('updated_at', 'last_fetched_at', 'next_fetch_at', "
-                    "'last_outcome', 'last_status', 'interval_minutes', 'new_per_hour', "
-                    "'last_new_entries')",
-                    [table],
-                ).fetchall()
-            ]
-            out[table] = con.execute(
-                f"SELECT {', '.join(cols)} FROM {table} ORDER BY {key}"
-            ).fetchall()
-        return out
-    finally:
-        con.close()
+def snapshot(where: Path | Lake) -> dict[str, list[tuple[object, ...]]]:
+    """The content tables of a warehouse (a file or a lake), in key order."""
+    out = {}
+    for table, key in CONTENT_TABLES.items():
+        cols = [
+            c
+            for (c,) in read.query(
+                where,
+                "SELECT column_name FROM duckdb_columns() WHERE table_name = "
+                f"'{table}' AND database_name = current_database() "
+                "AND column_name NOT IN ('updated_at', 'last_fetched_at', 'next_fetch_at', "
+                "'last_outcome', 'last_status', 'interval_minutes', 'new_per_hour', "
+                "'last_new_entries') ORDER BY column_index",
+            ).rows
+        ]
+        out[table] = read.query(where, f"SELECT {', '.join(cols)} FROM {table} ORDER BY {key}").rows
+    return out
 
 
+@pytest.mark.parametrize("backend", ["file", "lake"], indirect=True)
 def test_contract_tables_filled(site: SiteServer, settings: Settings, registry: Registry) -> None:
     counts = run_once(settings, registry)
     expected = site.site.expected_articles()
     assert counts["articles_new"] == expected
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
-    q = lambda sql: con.execute(sql).fetchall()  # noqa: E731
+    q = lambda sql: read.query(settings.warehouse, sql).rows  # noqa: E731
     # one row per distinct publication; every listing a sighting
     assert q("SELECT count(*) FROM articles") == [(expected,)]
     assert q("SELECT count(DISTINCT canonical_url) FROM articles") == [(expected,)]
@@ -99,9 +96,9 @@ def test_contract_tables_filled(site: SiteServer, settings: Settings, registry: 
         (3, "continental-press"),
         (3, "continental-press"),
     ]
-    con.close()
 
 
+@pytest.mark.parametrize("backend", ["file", "lake"], indirect=True)
 def test_second_run_is_304_and_changes_nothing(
     site: SiteServer, settings: Settings, registry: Registry
 ) -> None:
@@ -141,6 +138,7 @@ def test_rerun_without_validators_adds_sightings_not_articles(
     con.close()
 
 
+@pytest.mark.parametrize("backend", ["file", "lake"], indirect=True)
 def test_broken_feed_and_page_are_rows_not_crashes(
     site: SiteServer, settings: Settings, registry: Registry
 ) -> None:
@@ -177,8 +175,7 @@ feeds = ["{site.base_url}/broken/feed.xml", "{site.base_url}/gone/feed.xml",
 
     reg = parse_registry(tomllib.loads(text))
     counts = run_once(settings, reg)
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
-    q = lambda sql: con.execute(sql).fetchall()  # noqa: E731
+    q = lambda sql: read.query(settings.warehouse, sql).rows  # noqa: E731
     # the good feeds loaded completely
     assert counts["feed_ok"] == 5
     assert q("SELECT count(*) FROM articles WHERE source_id <> 'broken'") == [
@@ -208,11 +205,11 @@ feeds = ["{site.base_url}/broken/feed.xml", "{site.base_url}/gone/feed.xml",
     assert feeds[f"http://127.0.0.2:{site.port}/blocked/feed.xml"][0] == 1
     assert q("SELECT stage FROM rejects WHERE url LIKE '%/broken/feed.xml'") == [("parse",)]
     assert q("SELECT status FROM runs") == [("completed",)]
-    con.close()
     # nothing was ever requested from the blocked address
     assert not any(r.path.startswith("/blocked") for r in site.requests)
 
 
+@pytest.mark.parametrize("backend", ["file", "lake"], indirect=True)
 def test_query_is_read_only(site: SiteServer, settings: Settings, registry: Registry) -> None:
     run_once(settings, registry)
     result = read.query(settings.warehouse, "SELECT count(*) AS n FROM articles")
@@ -335,6 +332,7 @@ def test_revision_when_listing_and_text_change(
     assert counts["articles_revised"] == 0 and counts.get("entries_changed", 0) == 0
 
 
+@pytest.mark.parametrize("backend", ["file", "lake"], indirect=True)
 def test_story_views(site: SiteServer, settings: Settings, registry: Registry) -> None:
     run_once(settings, registry)
     stories = read.query(

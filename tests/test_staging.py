@@ -1,4 +1,7 @@
-"""Staged batches: Parquet files handed to the one loader, loaded exactly once."""
+"""Staged batches: Parquet files handed to the one loader, loaded exactly once.
+
+Every test runs on a DuckDB file and on a DuckLake (SQLite catalog), each
+compared with a reference loaded into a DuckDB file the plain way."""
 
 from __future__ import annotations
 
@@ -19,10 +22,11 @@ from tests.test_pipeline import snapshot
 from ingest import pipeline, records
 from ingest.demo.server import SiteServer
 from ingest.fetch import Fetcher
+from ingest.location import Lake
 from ingest.records import Staged
 from ingest.registry import Registry
 from ingest.settings import Settings
-from ingest.store import load, staging
+from ingest.store import connection, load, read, staging
 
 
 def stage_run(settings: Settings, registry: Registry, run_id: str = "run-a") -> list[Staged]:
@@ -55,9 +59,11 @@ def load_all(settings: Settings, staged: list[Staged], by: str | None = None) ->
         pipeline.load_staged(settings, s, loaded_by=by)
 
 
+pytestmark = pytest.mark.parametrize("backend", ["file", "lake"], indirect=True)
+
+
 def rows(settings: Settings, sql: str) -> list[tuple[object, ...]]:
-    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
-        return con.execute(sql).fetchall()
+    return read.query(settings.warehouse, sql).rows
 
 
 @pytest.fixture
@@ -68,7 +74,7 @@ def reference(settings: Settings, registry: Registry, tmp_path: Path) -> Path:
     return ref.warehouse
 
 
-def same_content(a: Path, b: Path) -> bool:
+def same_content(a: Path | Lake, b: Path | Lake) -> bool:
     """The same articles, stories, URLs and sightings (run ids and times aside)."""
     sa, sb = snapshot(a), snapshot(b)
     for table in ("articles", "sightings", "feeds"):  # carry run ids and fetch times
@@ -79,20 +85,17 @@ def same_content(a: Path, b: Path) -> bool:
         "title, body FROM articles ORDER BY article_id"
     )
     sightings = "SELECT article_id, feed_id, url, via FROM sightings ORDER BY ALL"
-    for path, snap in ((a, sa), (b, sb)):
-        with duckdb.connect(str(path), read_only=True) as con:
-            snap["articles"] = con.execute(articles).fetchall()
-            snap["sightings"] = con.execute(sightings).fetchall()
+    for where, snap in ((a, sa), (b, sb)):
+        snap["articles"] = read.query(where, articles).rows
+        snap["sightings"] = read.query(where, sightings).rows
     assert sa["articles"], "nothing loaded"
     return sa == sb
 
 
-def content_counts(path: Path) -> tuple[int, ...]:
-    with duckdb.connect(str(path), read_only=True) as con:
-        return tuple(
-            con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # type: ignore[index]
-            for t in ("articles", "sightings", "article_urls", "clusters", "fetch_log", "rejects")
-        )
+def content_counts(where: Path | Lake) -> tuple[int, ...]:
+    tables = ("articles", "sightings", "article_urls", "clusters", "fetch_log", "rejects")
+    counts = ", ".join(f"(SELECT count(*) FROM {t})" for t in tables)
+    return tuple(int(v) for v in read.query(where, f"SELECT {counts}").rows[0])  # type: ignore[call-overload]
 
 
 def test_real_batch_round_trips_through_parquet(
@@ -142,7 +145,7 @@ def test_crash_after_commit_does_not_load_twice(
     settings: Settings, registry: Registry, reference: Path
 ) -> None:
     staged = stage_run(settings, registry)
-    copies = settings.warehouse.parent / "copies"
+    copies = settings.staging_path.parent / "copies"
     shutil.copytree(settings.staging_path, copies)
     load_all(settings, staged)
     before = content_counts(settings.warehouse)
@@ -210,12 +213,11 @@ def test_leftovers_of_ended_or_dead_runs_are_loaded_by_the_next_run(
     assert len(staging.pending(settings.staging_path)) == len(staged)
     # its heartbeat stopped long ago (killed without recording its end): every
     # file of it is a leftover, loaded oldest first
-    con = duckdb.connect(str(settings.warehouse))
-    con.execute(
-        "UPDATE runs SET heartbeat_at = now() - INTERVAL 10 MINUTE, "
-        "started_at = now() - INTERVAL 20 MINUTE WHERE run_id = 'crashed'"
-    )
-    con.close()
+    with connection.writer(settings.warehouse) as con:
+        con.execute(
+            "UPDATE runs SET heartbeat_at = now() - INTERVAL 10 MINUTE, "
+            "started_at = now() - INTERVAL 20 MINUTE WHERE run_id = 'crashed'"
+        )
     counts = pipeline.load_leftovers(settings, "next")
     assert counts["staged_leftovers_loaded"] == len(staged)
     assert staging.pending(settings.staging_path) == []
@@ -297,7 +299,7 @@ def test_a_late_leftover_does_not_roll_feed_state_back(
 ) -> None:
     late = stage_run(settings, registry, run_id="slow")
     # the staging dir now holds run "slow"; a newer run polls and loads first
-    newer = replace(settings, staging_dir=settings.warehouse.parent / "newer-staging")
+    newer = replace(settings, staging_dir=settings.staging_path.parent / "newer-staging")
     load_all(newer, stage_run(newer, registry, run_id="fast"))
     before = rows(settings, "SELECT feed_id, last_fetched_at, etag FROM feeds ORDER BY 1")
     pipeline.close_run(settings, "slow", "failed", Counter())
