@@ -12,15 +12,19 @@ import os
 import random
 import signal
 import time
+import uuid
+from collections.abc import Callable
 from pathlib import Path
 
-import duckdb
 import pytest
 from tests.clitools import cli_env, descendants, slow_pages, start, wait_gone
+from tests.pgcluster import Cluster
 from tests.test_backfill import SINCE, UNTIL, add_history
 
 from ingest.demo.server import SiteServer
+from ingest.location import Lake
 from ingest.registry import dump_registry
+from ingest.store import read
 
 pytestmark = pytest.mark.slow
 
@@ -34,20 +38,17 @@ def seed() -> int:
     return value
 
 
-def snapshot(path: Path) -> tuple[list[tuple[object, ...]], list[frozenset[str]]]:
+def snapshot(where: Path | Lake) -> tuple[list[tuple[object, ...]], list[frozenset[str]]]:
     """Articles as stored, and the stories as sets of canonical URLs (a
     story's id is named after whichever copy came first, which may differ)."""
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        articles = con.execute(
-            "SELECT canonical_url, source_id, title, content_hash, word_count, body_status, "
-            "wire_service, published_at FROM articles ORDER BY canonical_url"
-        ).fetchall()
-        stories = con.execute(
-            "SELECT list(canonical_url ORDER BY canonical_url) FROM articles GROUP BY cluster_id"
-        ).fetchall()
-    finally:
-        con.close()
+    articles = read.query(
+        where,
+        "SELECT canonical_url, source_id, title, content_hash, word_count, body_status, "
+        "wire_service, published_at FROM articles ORDER BY canonical_url",
+    ).rows
+    stories = read.query(
+        where, "SELECT list(canonical_url ORDER BY canonical_url) FROM articles GROUP BY cluster_id"
+    ).rows
     return articles, sorted((frozenset(s) for (s,) in stories), key=sorted)
 
 
@@ -79,22 +80,35 @@ def kill_at(args: list[str], env: dict[str, str], after: float) -> str:
     return "killed"
 
 
+Where = Callable[[str], tuple[Path | Lake, dict[str, str]]]
+
+
+def in_files(tmp_path: Path) -> Where:
+    """Each trial's warehouse: a new DuckDB file."""
+
+    def make(name: str) -> tuple[Path | Lake, dict[str, str]]:
+        path = tmp_path / f"{name}.duckdb"
+        return path, {"INGEST_WAREHOUSE": str(path)}
+
+    return make
+
+
 def trials(
     name: str,
     args: list[str],
     env: dict[str, str],
-    tmp_path: Path,
+    where: Where,
     count: int,
     rng: random.Random,
 ) -> None:
-    reference = tmp_path / f"{name}-whole.duckdb"
-    took = run(args, {**env, "INGEST_WAREHOUSE": str(reference)})
+    reference, reference_env = where(f"{name}-whole")
+    took = run(args, {**env, **reference_env})
     expected = snapshot(reference)
     assert expected[0], "the uninterrupted run stored nothing"
     outcomes = []
     for i in range(count):
-        wh = tmp_path / f"{name}-{i}.duckdb"
-        trial_env = {**env, "INGEST_WAREHOUSE": str(wh)}
+        wh, wh_env = where(f"{name}-{i}")
+        trial_env = {**env, **wh_env}
         after = rng.uniform(0.5, took)
         outcomes.append((round(after, 2), kill_at(args, trial_env, after)))
         run(args, trial_env)
@@ -116,7 +130,7 @@ def test_kill_9_during_ingest_run_then_rerun_equals_uninterrupted(
         INGEST_SOURCES=str(sources),
         INGEST_PER_HOST="1",
     )
-    trials("run", ["run"], env, tmp_path, RUN_TRIALS, rng)
+    trials("run", ["run"], env, in_files(tmp_path), RUN_TRIALS, rng)
 
 
 def test_kill_9_during_ingest_backfill_then_rerun_equals_uninterrupted(
@@ -137,7 +151,35 @@ def test_kill_9_during_ingest_backfill_then_rerun_equals_uninterrupted(
         "backfill",
         ["backfill", "--since", SINCE, "--until", UNTIL],
         env,
-        tmp_path,
+        in_files(tmp_path),
         BACKFILL_TRIALS,
         rng,
     )
+
+
+LAKE_TRIALS = 4
+
+
+def test_kill_9_during_ingest_run_on_a_postgres_lake_then_rerun_equals_uninterrupted(
+    site: SiteServer, tmp_path: Path, prefect_server: str, postgres: Cluster
+) -> None:
+    """The same trials on a DuckLake with a PostgreSQL catalog: a killed
+    writer's lock dies with its connection, and the re-run finishes its work."""
+    rng = random.Random(seed())
+    slow_pages(site, 0.15)
+    sources = tmp_path / "sources.toml"
+    sources.write_text(site.site.sources_toml(), encoding="utf-8")
+    env = cli_env(
+        site,
+        tmp_path / "home",
+        PREFECT_API_URL=prefect_server,
+        INGEST_SOURCES=str(sources),
+        INGEST_PER_HOST="1",
+    )
+
+    def in_lakes(name: str) -> tuple[Path | Lake, dict[str, str]]:
+        database = f"{name.replace('-', '_')}_{uuid.uuid4().hex[:8]}"
+        lake = Lake("postgres", postgres.create_database(database), f"{tmp_path}/{name}/")
+        return lake, {"INGEST_WAREHOUSE": lake.uri, "INGEST_DATA_PATH": lake.data_path}
+
+    trials("run", ["run"], env, in_lakes, LAKE_TRIALS, rng)
