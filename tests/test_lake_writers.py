@@ -324,3 +324,67 @@ def test_a_writer_killed_inside_its_transaction_leaves_nothing_and_frees_the_lak
     finally:
         proc.kill()
         proc.wait(timeout=30)
+
+
+def _hold(lake: Lake, holding: threading.Event, release: threading.Event) -> None:
+    with connection.writer(lake):
+        holding.set()
+        release.wait(30)
+
+
+def test_every_spelling_of_a_postgres_lake_meets_on_one_lock(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """The lock is the catalog database's, whatever the data path's
+    spelling; and letting go of a kept instance (as an error path does)
+    never ends the lock another thread holds through it."""
+    lake = new_lake("postgres", request, tmp_path)
+    other_spelling = replace(lake, data_path=lake.data_path.rstrip("/"))
+    holding, release = threading.Event(), threading.Event()
+    holder = threading.Thread(target=_hold, args=(lake, holding, release))
+    holder.start()
+    try:
+        assert holding.wait(30)
+        with pytest.raises(connection.WarehouseBusy), connection.writer(other_spelling, wait=1):
+            pass
+        connection._forget(("lock", lake.target))
+        with pytest.raises(connection.WarehouseBusy), connection.writer(lake, wait=1):
+            pass
+    finally:
+        release.set()
+        holder.join(30)
+    with connection.writer(other_spelling, wait=5):
+        pass
+
+
+def test_a_write_whose_lock_session_ended_is_not_committed(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """The PostgreSQL lock lives on a session of its own; if that session
+    ends during a write (killed by an administrator, a timeout), another
+    writer may already be in: the write is refused at its commit."""
+    from ingest.store import extensions
+
+    lake = new_lake("postgres", request, tmp_path)
+    admin = connection._open(":memory:", False)
+    extensions.load(admin, "postgres_scanner")
+    admin.execute(f"ATTACH '{lake.target}' AS pg (TYPE postgres)")
+    kill = (
+        "SELECT * FROM postgres_query('pg', 'SELECT pg_terminate_backend(pid)::text FROM "
+        "pg_locks WHERE locktype = ''advisory''')"
+    )
+
+    def write_while_the_lock_session_is_killed() -> None:
+        with connection.writer(lake) as con, connection.transaction(con, "test: a write"):
+            con.execute(
+                "INSERT INTO rejects (run_id, stage, reason, rejected_at) "
+                "VALUES ('lost', 'load', 'lock lost', now())"
+            )
+            assert admin.execute(kill).fetchall() == [("true",)]
+
+    with pytest.raises(connection.WarehouseError, match="lost the writer lock"):
+        write_while_the_lock_session_is_killed()
+    admin.close()
+    assert read.query(lake, "SELECT count(*) FROM rejects").rows == [(0,)]
+    with connection.writer(lake, wait=5):
+        pass  # the lock is to be had again

@@ -596,7 +596,9 @@ def warehouse_copy(
 ) -> None:
     """Copy this DuckDB-file warehouse into a new, empty one (a DuckLake) and
     verify it: row count and content hash of every table on both sides. The
-    raw page archive is copied beside it; the source is left as it was."""
+    raw page archive is copied beside it; the source is left as it was. Stop
+    the runs that load the file first: what they load after the copy stays in
+    the file."""
     settings = state.settings
     source = settings.warehouse
     if not isinstance(source, Path):
@@ -629,7 +631,11 @@ def warehouse_copy(
     console.print(table)
     bad = [c.table for c in checks if not c.ok]
     if bad:
-        err.print(f"[red]error:[/red] the copy differs in {', '.join(bad)}", highlight=False)
+        err.print(
+            f"[red]error:[/red] the copy differs in {', '.join(bad)}; the new warehouse "
+            "holds it as copied: remove it (its catalog and data files) before copying again",
+            highlight=False,
+        )
         raise typer.Exit(1)
     raw_from, raw_to = settings.raw_path, replace(settings, warehouse=target).raw_path
     if raw_from.is_dir() and raw_from.resolve() != raw_to.resolve():

@@ -135,7 +135,7 @@ def _retry_locked(name: str | Path, wait: float, open_once: Callable[[], C]) -> 
     while True:
         try:
             return open_once()
-        except (duckdb.IOException, duckdb.BinderException, duckdb.CatalogException) as exc:
+        except duckdb.Error as exc:
             if not _LOCKED.search(str(exc)):
                 hint = newer_file_hint(str(exc))
                 raise WarehouseError(f"cannot open {name}: {exc}{hint}") from exc
@@ -365,7 +365,13 @@ def _forget_if_broken(key: tuple[str, ...]) -> Callable[..., bool]:
     write is a broken connection (never swallows the error)."""
 
     def on_exit(_type: object, exc: BaseException | None, _tb: object) -> bool:
-        broken = duckdb.IOException | duckdb.ConnectionException | duckdb.FatalException
+        # a connection that broke, or a catalog that changed under the instance
+        broken = (
+            duckdb.IOException
+            | duckdb.ConnectionException
+            | duckdb.FatalException
+            | duckdb.CatalogException
+        )
         if isinstance(exc, broken):
             _forget(key)
         return False
@@ -373,11 +379,10 @@ def _forget_if_broken(key: tuple[str, ...]) -> Callable[..., bool]:
     return on_exit
 
 
-def _lock_key(lake: Lake) -> int:
-    """The lake's advisory lock number in its PostgreSQL catalog (a signed
-    64-bit integer, the same on every machine)."""
-    digest = hashlib.sha256(f"ingest writer {lake.uri} {lake.data_path}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
+# The writer lock's number in a lake's PostgreSQL catalog database (advisory
+# locks are per database, and a database holds one lake): a constant, so every
+# spelling of the same catalog and data path meets on the same lock.
+LOCK_KEY = int.from_bytes(hashlib.sha256(b"ingest writer").digest()[:8], "big", signed=True)
 
 
 @contextmanager
@@ -425,7 +430,7 @@ def _postgres_lock(lake: Lake, wait: float) -> Iterator[None]:
         try:
             con.execute(
                 "SELECT * FROM postgres_query('writer_lock', "
-                + sql_literal(f"SELECT pg_advisory_xact_lock({_lock_key(lake)})::text")
+                + sql_literal(f"SELECT pg_advisory_xact_lock({LOCK_KEY})::text")
                 + ")"
             ).fetchall()
         except duckdb.Error as exc:
@@ -436,13 +441,48 @@ def _postgres_lock(lake: Lake, wait: float) -> Iterator[None]:
                 f"another writer has held the lake {lake.describe()} for {wait:g}s; "
                 "gave up. Try again shortly."
             ) from exc
-        yield
+
+        def still_held() -> None:
+            try:
+                con.execute("SELECT * FROM postgres_query('writer_lock', 'SELECT 1')").fetchall()
+            except duckdb.Error as exc:
+                _forget(("lock", lake.target))
+                raise WarehouseError(
+                    f"lost the writer lock of {lake.describe()} (its PostgreSQL session "
+                    f"ended: {exc}); nothing of this write was committed"
+                ) from exc
+
+        with _holding(still_held):
+            yield
     finally:
         try:
             con.execute("ROLLBACK")  # ends the transaction, and the lock with it
-        except duckdb.Error:
+        except duckdb.Error as exc:
             _forget(("lock", lake.target))  # the connection is gone, and its lock
+            log.error("the writer lock of %s was lost before its end: %s", lake.describe(), exc)
         con.close()
+
+
+# The lock check of the writer this thread is inside (a PostgreSQL lock lives
+# on a session of its own, which can end while the write goes on):
+# :func:`transaction` calls it right before COMMIT.
+_HELD = threading.local()
+
+
+@contextmanager
+def _holding(check: Callable[[], None]) -> Iterator[None]:
+    before = getattr(_HELD, "check", None)
+    _HELD.check = check
+    try:
+        yield
+    finally:
+        _HELD.check = before
+
+
+def _check_lock() -> None:
+    check = getattr(_HELD, "check", None)
+    if check is not None:
+        check()
 
 
 def _lock_instance(lake: Lake) -> duckdb.DuckDBPyConnection:
@@ -450,6 +490,9 @@ def _lock_instance(lake: Lake) -> duckdb.DuckDBPyConnection:
     try:
         extensions.load(con, "postgres_scanner")
         con.execute(f"ATTACH {sql_literal(lake.target)} AS writer_lock (TYPE postgres)")
+    except (duckdb.Error, extensions.ExtensionUnavailable) as exc:
+        con.close()
+        raise WarehouseError(f"cannot reach the catalog of {lake.describe()}: {exc}") from exc
     except BaseException:
         con.close()
         raise
@@ -477,19 +520,46 @@ def _instance(
         return found
 
 
+# The oldest snapshot a lake keeps, per kept instance, when it was attached.
+# Expiring snapshots (``ingest warehouse maintain``, in any process) can drop
+# catalog tables an attached instance still names (a table's rows kept in the
+# catalog at an old schema version), so an instance is used only while that
+# has not changed, read fresh from the catalog at each write.
+_GENERATIONS: dict[tuple[str, ...], object] = {}
+_GENERATION_SQL = "SELECT min(snapshot_id) FROM __ducklake_metadata_wh.ducklake_snapshot"
+
+
+def _kept_lake(key: tuple[str, ...], lake: Lake, wait: float) -> duckdb.DuckDBPyConnection:
+    base = _instance(key, lambda: connect_lake(lake, wait=wait))
+    now = base.execute(_GENERATION_SQL).fetchone()
+    if _GENERATIONS.setdefault(key, now) == now:
+        return base
+    _forget(key)
+    base = _instance(key, lambda: connect_lake(lake, wait=wait))
+    _GENERATIONS[key] = base.execute(_GENERATION_SQL).fetchone()
+    return base
+
+
 def _forget(key: tuple[str, ...]) -> None:
+    """Drop a kept instance from the cache. It is not closed: other threads'
+    connections of it (one may hold the writer lock) keep it alive until
+    they end."""
     with _INSTANCES_LOCK:
-        found = _INSTANCES.pop(key, None)
-    if found is not None:
-        with contextlib.suppress(duckdb.Error):
-            found.close()
+        _INSTANCES.pop(key, None)
+        _GENERATIONS.pop(key, None)
 
 
 def close_lakes() -> None:
-    """Drop the lake instances this process keeps (tests, and a process
-    that is done writing)."""
-    for key in list(_INSTANCES):
-        _forget(key)
+    """Close the lake instances this process keeps (tests, and a process that
+    is done writing: nothing of it may be writing then)."""
+    with _INSTANCES_LOCK:
+        kept = list(_INSTANCES.values())
+        _INSTANCES.clear()
+        _GENERATIONS.clear()
+    for found in kept:
+        with contextlib.suppress(duckdb.Error):
+            found.close()
+    _MIGRATED.difference_update({k for k in _MIGRATED if k[1] == 0})  # lakes: checked again
 
 
 def write_lock(lake: Lake, wait: float) -> contextlib.AbstractContextManager[None]:
@@ -516,7 +586,8 @@ def writer(where: Path | Lake, wait: float = 120.0) -> Iterator[duckdb.DuckDBPyC
             stack.enter_context(write_lock(where, wait))
             lake = where
             instance = ("lake", lake.uri, lake.data_path)
-            con = _instance(instance, lambda: connect_lake(lake, wait=wait)).cursor()
+            con = _kept_lake(instance, lake, wait).cursor()
+            stack.callback(con.close)
             stack.push(_forget_if_broken(instance))
             con.execute("USE wh")
             con.execute("SET TimeZone = 'UTC'")
@@ -525,7 +596,7 @@ def writer(where: Path | Lake, wait: float = 120.0) -> Iterator[duckdb.DuckDBPyC
             con = connect(where, wait=wait)
             # the same file (by inode): a file deleted and created again is new
             key = (str(Path(where).resolve()), Path(where).stat().st_ino)
-        stack.callback(con.close)
+            stack.callback(con.close)
         if key not in _MIGRATED:
             migrate(con, keys=not isinstance(where, Lake))
             _MIGRATED.add(key)
@@ -570,6 +641,7 @@ def transaction(
         if message:
             name_commit(con, message, run_id)
         yield con
+        _check_lock()  # a lake's writer still holds its lock
     except BaseException:
         con.execute("ROLLBACK")
         raise

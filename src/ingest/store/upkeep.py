@@ -14,7 +14,8 @@ import duckdb
 from ingest.location import Lake, location_text
 from ingest.store.connection import (
     WarehouseError,
-    is_lake,
+    _retry_locked,
+    connect_lake,
     transaction,
     writer,
 )
@@ -70,7 +71,8 @@ def copy_warehouse(source: Path, target: Path | Lake) -> list[TableCheck]:
     with writer(target) as con:
         here = con.execute("SELECT current_database()").fetchone()
         assert here is not None
-        con.execute(f"ATTACH {sql_literal(str(source))} AS src (READ_ONLY)")
+        attach = f"ATTACH {sql_literal(str(source))} AS src (READ_ONLY)"
+        _retry_locked(source, 60.0, lambda: con.execute(attach))  # a run may hold it
         try:
             versions = [
                 con.execute(f"SELECT max(version) FROM {db}.schema_migrations").fetchone()
@@ -117,17 +119,25 @@ def maintain(where: Path | Lake, keep_days: float, now: datetime | None = None) 
     """Keep the warehouse compact. On a lake: rows kept in the catalog
     written out as data files, small adjacent files merged, files mostly
     deleted rewritten, snapshots older than ``keep_days`` expired (0: keep
-    all; ``--at`` can no longer read them) and the files no kept snapshot
-    needs deleted. On a DuckDB file: a checkpoint (the file's free blocks are
-    reused)."""
-    at = now or datetime.now(UTC)
-    with writer(where) as con:
-        if not is_lake(con):
-            con.execute("CHECKPOINT")
-            return Upkeep()
+    all; ``--at`` can no longer read them) and the files no kept snapshot has
+    needed for a day deleted (a reader may still be on an old snapshot). On a
+    DuckDB file: a checkpoint (the file's free blocks are reused).
 
-        def call(sql: str) -> list[tuple[object, ...]]:
-            return con.execute(sql).fetchall()
+    A lake's upkeep takes no writer lock: each step is a DuckLake transaction
+    of its own that loads may run beside (a load whose commit conflicts with
+    one is run again), so a long compaction never holds loads up."""
+    at = now or datetime.now(UTC)
+    if not isinstance(where, Lake):
+        with writer(where) as con:
+            con.execute("CHECKPOINT")
+        return Upkeep()
+    with writer(where):
+        pass  # the lake exists and has this version's schema
+    con = connect_lake(where)
+    try:
+
+        def call(sql: str, *params: object) -> list[tuple[object, ...]]:
+            return con.execute(sql, list(params)).fetchall()
 
         flushed = call("CALL ducklake_flush_inlined_data('wh')")
         merged = call("CALL ducklake_merge_adjacent_files('wh')")
@@ -135,10 +145,10 @@ def maintain(where: Path | Lake, keep_days: float, now: datetime | None = None) 
         expired: list[tuple[object, ...]] = []
         if keep_days > 0:
             before = at - timedelta(days=keep_days)
-            expired = con.execute(
-                "CALL ducklake_expire_snapshots('wh', older_than => ?)", [before]
-            ).fetchall()
-        deleted = call("CALL ducklake_cleanup_old_files('wh', cleanup_all => true)")
+            expired = call("CALL ducklake_expire_snapshots('wh', older_than => ?)", before)
+        deleted = call("CALL ducklake_cleanup_old_files('wh', older_than => ?)", at - FILE_GRACE)
+    finally:
+        con.close()
     return Upkeep(
         inlined_rows_flushed=sum(int(r[-1]) for r in flushed),  # type: ignore[call-overload]
         files_merged=sum(int(r[2]) for r in merged),  # type: ignore[call-overload]
@@ -146,3 +156,8 @@ def maintain(where: Path | Lake, keep_days: float, now: datetime | None = None) 
         snapshots_expired=len(expired),
         files_deleted=len(deleted),
     )
+
+
+# Files no kept snapshot needs are deleted this long after they stopped being
+# needed: a reader that began on an older snapshot may still read them.
+FILE_GRACE = timedelta(days=1)
