@@ -38,6 +38,30 @@ def seed() -> int:
     return value
 
 
+def trial_env(
+    site: SiteServer,
+    tmp_path: Path,
+    prefect_server: str,
+    history: bool = False,
+    pause: float = 0.15,
+) -> dict[str, str]:
+    """The environment of a command under trial: the demo site's registry, one
+    page at a time per host; with ``history`` its archives too, two pages per
+    backfill batch. Story pages answer after ``pause`` seconds."""
+    slow_pages(site, pause)
+    sources = tmp_path / ("history.toml" if history else "sources.toml")
+    registry = dump_registry(add_history(site).sources) if history else site.site.sources_toml()
+    sources.write_text(registry, encoding="utf-8")
+    pace = {"INGEST_BACKFILL_BATCH": "2"} if history else {"INGEST_PER_HOST": "1"}
+    return cli_env(
+        site,
+        tmp_path / "home",
+        PREFECT_API_URL=prefect_server,
+        INGEST_SOURCES=str(sources),
+        **pace,
+    )
+
+
 def snapshot(where: Path | Lake) -> tuple[list[tuple[object, ...]], list[frozenset[str]]]:
     """Articles as stored, and the stories as sets of canonical URLs (a
     story's id is named after whichever copy came first, which may differ)."""
@@ -120,16 +144,7 @@ def test_kill_9_during_ingest_run_then_rerun_equals_uninterrupted(
     site: SiteServer, tmp_path: Path, prefect_server: str
 ) -> None:
     rng = random.Random(seed())
-    slow_pages(site, 0.15)
-    sources = tmp_path / "sources.toml"
-    sources.write_text(site.site.sources_toml(), encoding="utf-8")
-    env = cli_env(
-        site,
-        tmp_path / "home",
-        PREFECT_API_URL=prefect_server,
-        INGEST_SOURCES=str(sources),
-        INGEST_PER_HOST="1",
-    )
+    env = trial_env(site, tmp_path, prefect_server)
     trials("run", ["run"], env, in_files(tmp_path), RUN_TRIALS, rng)
 
 
@@ -137,16 +152,7 @@ def test_kill_9_during_ingest_backfill_then_rerun_equals_uninterrupted(
     site: SiteServer, tmp_path: Path, prefect_server: str
 ) -> None:
     rng = random.Random(seed())
-    slow_pages(site, 0.15)
-    sources = tmp_path / "history.toml"
-    sources.write_text(dump_registry(add_history(site).sources), encoding="utf-8")
-    env = cli_env(
-        site,
-        tmp_path / "home",
-        PREFECT_API_URL=prefect_server,
-        INGEST_SOURCES=str(sources),
-        INGEST_BACKFILL_BATCH="2",
-    )
+    env = trial_env(site, tmp_path, prefect_server, history=True)
     trials(
         "backfill",
         ["backfill", "--since", SINCE, "--until", UNTIL],
@@ -166,16 +172,7 @@ def test_kill_9_during_ingest_run_on_a_postgres_lake_then_rerun_equals_uninterru
     """The same trials on a DuckLake with a PostgreSQL catalog: a killed
     writer's lock dies with its connection, and the re-run finishes its work."""
     rng = random.Random(seed())
-    slow_pages(site, 0.15)
-    sources = tmp_path / "sources.toml"
-    sources.write_text(site.site.sources_toml(), encoding="utf-8")
-    env = cli_env(
-        site,
-        tmp_path / "home",
-        PREFECT_API_URL=prefect_server,
-        INGEST_SOURCES=str(sources),
-        INGEST_PER_HOST="1",
-    )
+    env = trial_env(site, tmp_path, prefect_server)
 
     def in_lakes(name: str) -> tuple[Path | Lake, dict[str, str]]:
         database = f"{name.replace('-', '_')}_{uuid.uuid4().hex[:8]}"

@@ -16,14 +16,12 @@ import uuid
 from pathlib import Path
 
 import pytest
-from tests.clitools import cli_env, slow_pages
 from tests.pgcluster import Cluster
-from tests.test_backfill import SINCE, UNTIL, add_history
-from tests.test_kill_trials import kill_at, run, seed
+from tests.test_backfill import SINCE, UNTIL
+from tests.test_kill_trials import kill_at, run, seed, trial_env
 
 from ingest.demo.server import SiteServer
 from ingest.location import Lake
-from ingest.registry import dump_registry
 from ingest.store import connection, read
 
 pytestmark = pytest.mark.slow
@@ -71,16 +69,7 @@ def test_runs_and_a_backfill_load_one_postgres_lake_at_once_one_killed(
     site: SiteServer, tmp_path: Path, prefect_server: str, postgres: Cluster
 ) -> None:
     rng = random.Random(seed())
-    slow_pages(site, 0.1)
-    sources = tmp_path / "history.toml"
-    sources.write_text(dump_registry(add_history(site).sources), encoding="utf-8")
-    base = cli_env(
-        site,
-        tmp_path / "home",
-        PREFECT_API_URL=prefect_server,
-        INGEST_SOURCES=str(sources),
-        INGEST_BACKFILL_BATCH="2",
-    )
+    base = trial_env(site, tmp_path, prefect_server, history=True, pause=0.1)
     poll, backfill = ["run"], ["backfill", "--since", SINCE, "--until", UNTIL]
 
     def lake_env(name: str) -> tuple[Lake, dict[str, str]]:
