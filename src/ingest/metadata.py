@@ -1101,6 +1101,9 @@ _ABBREVIATIONS = {
 }
 
 
+_ORDINALS = frozenset({"st", "nd", "rd", "th"})
+
+
 def _loose_stamp(text: str) -> Stamp | None:
     """Free-form dates ("01:38:07 PM IST Nov 20, 2019") by dateutil, which
     the page gave in a date field; None when it is not one."""
@@ -1112,6 +1115,23 @@ def _loose_stamp(text: str) -> Stamp | None:
     from dateutil import parser as dateparser  # noqa: PLC0415 - rare path
 
     tzinfos = {k: v * 60 for k, v in _ABBREVIATIONS.items()}
+    info = dateparser.parserinfo()
+    digits = [m.start() for m in re.finditer(r"\d", text)]
+    for found in re.finditer(r"[A-Za-z]{2,}", text):
+        word = found.group()
+        if not digits[0] < found.start() < digits[-1]:
+            continue  # words around the date ("Researched by") are skipped
+        known = (
+            info.jump(word)
+            or info.month(word) is not None
+            or info.weekday(word) is not None
+            or info.ampm(word) is not None
+            or info.utczone(word)
+            or word.upper() in tzinfos
+            or word.lower() in _ORDINALS
+        )
+        if not known:
+            return None  # a word inside the date that dateutil would skip ("09 enero 2014")
     try:
         parsed = dateparser.parse(text, tzinfos=tzinfos, fuzzy=True)
     except (ValueError, OverflowError, TypeError):
@@ -1272,6 +1292,10 @@ def _offsets(page: Page) -> list[timedelta]:
     return found
 
 
+# "UTC" or "GMT" on its own; "GMT-03:00" and "UTC+2" name a local offset.
+_SPEAKS_UTC = re.compile(r"\b(?:GMT|UTC)\b(?!\s*[+\-\u2212]\s*\d)")
+
+
 def _utc_written_for_local(stamp: Stamp, zone: tzinfo | None, visible: Visible) -> bool:
     """A time marked UTC that the page prints, as is and unmarked, as its local
     time, and nowhere as the local time it would be: the markup mislabelled a
@@ -1285,7 +1309,7 @@ def _utc_written_for_local(stamp: Stamp, zone: tzinfo | None, visible: Visible) 
     if local.utcoffset() == timedelta(0):
         return False
     text = visible.text
-    if not text or re.search(r"\b(?:GMT|UTC)\b", text[:20_000]):
+    if not text or _SPEAKS_UTC.search(text[:20_000]):
         return False  # the page speaks of UTC or GMT: it means it
     printed = printed_times(text, stamp.day)
     if local.date() != stamp.day:
@@ -1365,9 +1389,9 @@ def decide_published(
     latest = now + timedelta(days=1)
     dated: list[Dated] = []
     for stamp, source in offers:
-        if stamp.has_time and not (
-            stamp.clock == time(0, 0) and stamp.offset in (None, timedelta(0))
-        ):
+        # midnight to the second is a date's placeholder, whatever its offset
+        # ("2020-02-19T00:00:00-05:00"): the date is what it says
+        if stamp.has_time and stamp.clock != time(0, 0):
             when, _ = place(stamp)
             if when is not None:
                 utc = when.astimezone(UTC)
@@ -1390,7 +1414,11 @@ def decide_published(
         def support(d: Dated) -> int:
             return sum(abs((o.value - d.value).total_seconds()) < 120 for o in timed)
 
-        best = max(timed, key=lambda d: (support(d), -timed.index(d)))
+        def same_minute(d: Dated) -> int:
+            minute = d.value.replace(second=0, microsecond=0)
+            return sum(o.value.replace(second=0, microsecond=0) == minute for o in timed)
+
+        best = max(timed, key=lambda d: (support(d), same_minute(d), -timed.index(d)))
         local_days = {
             best.value.date(),
             (best.value + timedelta(hours=14)).date(),
@@ -1516,7 +1544,7 @@ _BLOCKS = (
 
 _CLOCK = (
     r"(?P<h>[01]?\d|2[0-3])\s*(?::|時|시|h\b|h(?=\d)|\.)\s*(?P<m>[0-5]\d)"
-    r"(?:\s*(?::|分)\s*(?P<s>[0-5]\d))?\s*(?:分|秒)?\s*(?P<ampm>[aApP]\.?\s?[mM]\.?(?!\w)|午前|午後|오전|오후)?"
+    r"(?:\s*(?::|分)\s*(?P<s>[0-5]\d))?\s*(?:分|秒)?\s*(?P<ampm>[aApP]\.?\s?[mM]\.?(?!\w)|午前|午後|오전|오후|صباحا|صباحًا|صباحاً|مساء|مساءً|مساءا)?"
 )
 
 
@@ -1530,7 +1558,8 @@ def _day_patterns(day: date) -> list[str]:
         rf"(?<!\d){dd}\s*[./-]\s*{mm}\s*[./-]\s*(?:{y}|{yy}(?!\d))",
         rf"(?<!\d){mm}\s*/\s*{dd}\s*/\s*(?:{y}|{yy}(?!\d))",
         # a month written out: "24 أغسطس 2020", "18 novembre 2019", "November 18, 2019"
-        rf"(?<![\d.:]){dd}\.?,?\s+[^\W\d_]{{3,12}}\.?,?\s+{y}",
+        # (and two names of one month: "24 نيسان / أبريل 2020")
+        rf"(?<![\d.:]){dd}\.?,?\s+[^\W\d_]{{3,12}}\.?(?:\s*/\s*[^\W\d_]{{3,12}})?,?\s+{y}",
         rf"[^\W\d_]{{3,12}}\.?\s+{dd},?\s+{y}",
         # without the year, when a time follows at once: "3/9(木) 18:45",
         # "March 18 at 3:57 PM"
@@ -1558,9 +1587,9 @@ def _day_regexes(day: date) -> tuple[re.Pattern[str], re.Pattern[str], re.Patter
 def _clock_of(found: re.Match[str]) -> time:
     hour, minute = int(found.group("h")), int(found.group("m"))
     ampm = (found.group("ampm") or "").casefold().replace(".", "").replace(" ", "")
-    if ampm in ("pm", "午後", "오후") and hour < 12:
+    if (ampm in ("pm", "午後", "오후") or ampm.startswith("مساء")) and hour < 12:
         hour += 12
-    if ampm in ("am", "午前", "오전") and hour == 12:
+    if (ampm in ("am", "午前", "오전") or ampm.startswith("صباح")) and hour == 12:
         hour = 0
     return time(hour, minute, int(found.group("s") or 0))
 
@@ -1618,6 +1647,13 @@ _PUBLISHED_LABEL = re.compile(
     r"\bPublicerad:?|\bJulkaistu:?|\bYayınlanma(?: Tarihi)?:?|发布时间[:：]?|發布時間[:：]?|"
     r"发表时间[:：]?|입력\s?:?)\s*(?P<rest>.{6,60})"
 )
+# "2019年02月22日 14時30分 公開", "2020/03/09 18:45 配信": the label after the date
+_PUBLISHED_AFTER = re.compile(
+    r"(?P<rest>\d{4}\s*[年./-]\s*\d{1,2}\s*[月./-]\s*\d{1,2}\s*日?"
+    r"(?:\s*(?:\([^)]{1,3}\)|（[^）]{1,3}）)?\s*\d{1,2}\s*[時:]\s*\d{2}\s*分?)?)"
+    r"\s*(?:公開|配信|掲載|発行|发布|發布)"
+)
+_CJK_DATE_MARKS = str.maketrans({"年": "-", "月": "-", "日": " ", "時": ":", "分": " "})
 _NUMERIC_DATE = re.compile(
     r"(?P<a>\d{1,4})[./-](?P<b>\d{1,2})[./-](?P<c>\d{2,4})(?:\D{1,6}" + _CLOCK + ")?"
 )
@@ -1626,10 +1662,16 @@ _NUMERIC_DATE = re.compile(
 def labelled_date(text: str) -> str | None:
     """The first date the page labels as its publication's, as ISO 8601
     (naive; with the time when one follows), or None."""
-    found = _PUBLISHED_LABEL.search(text[:20_000])
+    head = text[:20_000]
+    found = _PUBLISHED_LABEL.search(head)
+    after = _PUBLISHED_AFTER.search(head)
+    if after is not None and (found is None or after.start() < found.start()):
+        found = after
     if found is None:
         return None
     rest = found.group("rest")
+    if found is after:
+        rest = re.sub(r"\([^)]*\)|（[^）]*）", " ", rest.translate(_CJK_DATE_MARKS))
     numeric = _NUMERIC_DATE.match(rest.strip())
     if numeric is not None:
         a, b, c = (int(numeric.group(k)) for k in ("a", "b", "c"))
