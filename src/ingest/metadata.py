@@ -1418,13 +1418,22 @@ def decide_published(
             minute = d.value.replace(second=0, microsecond=0)
             return sum(o.value.replace(second=0, microsecond=0) == minute for o in timed)
 
-        best = max(timed, key=lambda d: (support(d), same_minute(d), -timed.index(d)))
-        local_days = {
-            best.value.date(),
-            (best.value + timedelta(hours=14)).date(),
-            (best.value - timedelta(hours=12)).date(),
-        }
-        if not days or days & local_days or support(best) > 1:
+        def local_days(d: Dated) -> set[date]:
+            # the dates the time can have somewhere between UTC-12 and UTC+14
+            return {
+                d.value.date(),
+                (d.value + timedelta(hours=14)).date(),
+                (d.value - timedelta(hours=12)).date(),
+            }
+
+        # a date in the article's URL is the day it first went up: when the
+        # page's times disagree, those on that day are the first publication's
+        # (the others an update's)
+        url_days = {d.value.date() for d in dated if d.source == "url"}
+        on_url_day = [d for d in timed if local_days(d) & url_days]
+        choices = on_url_day or timed
+        best = max(choices, key=lambda d: (support(d), same_minute(d), -timed.index(d)))
+        if not days or days & local_days(best) or support(best) > 1:
             return best
     return next(d for d in dated if d.precision == "day") if days else dated[0]
 
@@ -1632,6 +1641,22 @@ def printed_times(text: str, day: date) -> list[tuple[time, bool]]:
     return out
 
 
+_CLOCK_ALONE = re.compile(r"[\s,|·•\-–—]{1,6}" + _CLOCK + r"(?![\d.:/])")
+
+
+def time_after_byline(text: str, authors: Sequence[str]) -> time | None:
+    """A time of day printed right after the byline's first name ("Par E.
+    NURDIN - 05:01 - Temps de lecture"), where pages that give the date in
+    their markup print only the time; None when the byline is not followed by one."""
+    if not authors or not text:
+        return None
+    found = text[:VISIBLE_LIMIT].casefold().find(authors[0].casefold())
+    if found < 0:
+        return None
+    clock = _CLOCK_ALONE.match(text, found + len(authors[0]))
+    return _clock_of(clock) if clock is not None else None
+
+
 def time_in_text(text: str, day: date) -> time | None:
     """The first time of day printed next to ``day``, or None."""
     found = printed_times(text, day)
@@ -1659,7 +1684,49 @@ _NUMERIC_DATE = re.compile(
 )
 
 
-def labelled_date(text: str) -> str | None:
+# Countries whose numeric dates put the month first (03/09/2020 is 9 March).
+MONTH_FIRST = frozenset({"US", "PH", "FM", "MH", "PW", "BZ", "PR", "GU", "AS", "VI"})
+
+
+def _numeric_date(numeric: re.Match[str], month_first: bool = False) -> str | None:
+    """A matched ``_NUMERIC_DATE`` as ISO 8601 (naive; with its time when one
+    follows): year first when the first number is one, else day first (month
+    first where the country writes it so, or when the day-first reading has
+    no such month)."""
+    a, b, c = (int(numeric.group(k)) for k in ("a", "b", "c"))
+    if a > 31:
+        year, month, day = a, b, c
+    else:
+        year = c if c > 99 else 2000 + c
+        day, month = (b, a) if month_first else (a, b)
+        if month > 12 >= day:
+            day, month = month, day
+    try:
+        when = date(year, month, day)
+    except ValueError:
+        return None
+    if numeric.group("h") is None:
+        return when.isoformat()
+    return datetime.combine(when, _clock_of(numeric)).isoformat()
+
+
+def byline_date(text: str, authors: Sequence[str], month_first: bool = False) -> str | None:
+    """A numeric date printed just after the byline's first name ("Patricio
+    Candia | Palma de Mallorca | 08/01/2014"), as ISO 8601, or None."""
+    if not authors or not text:
+        return None
+    found = text[:VISIBLE_LIMIT].casefold().find(authors[0].casefold())
+    if found < 0:
+        return None
+    after = text[found + len(authors[0]) : found + len(authors[0]) + 80]
+    digit = re.search(r"\d", after)
+    if digit is None or digit.start() > 50 or re.search(r"[.!?]\s", after[: digit.start()]):
+        return None  # no date, or a sentence between the name and the number
+    numeric = _NUMERIC_DATE.match(after, digit.start())
+    return _numeric_date(numeric, month_first) if numeric is not None else None
+
+
+def labelled_date(text: str, month_first: bool = False) -> str | None:
     """The first date the page labels as its publication's, as ISO 8601
     (naive; with the time when one follows), or None."""
     head = text[:20_000]
@@ -1674,15 +1741,7 @@ def labelled_date(text: str) -> str | None:
         rest = re.sub(r"\([^)]*\)|（[^）]*）", " ", rest.translate(_CJK_DATE_MARKS))
     numeric = _NUMERIC_DATE.match(rest.strip())
     if numeric is not None:
-        a, b, c = (int(numeric.group(k)) for k in ("a", "b", "c"))
-        year, month, day = (a, b, c) if a > 31 else (c if c > 99 else 2000 + c, b, a)
-        try:
-            when = date(year, month, day)
-        except ValueError:
-            return None
-        if numeric.group("h") is None:
-            return when.isoformat()
-        return datetime.combine(when, _clock_of(numeric)).isoformat()
+        return _numeric_date(numeric, month_first)
     # a date written out in English ("Monday, November 18th, 2019 at 11:08 a.m.")
     words = re.sub(r"(\d)(?:st|nd|rd|th)\b", r"\1", rest)
     words = re.sub(r"\b([ap])\.m\.", r"\1m", words, flags=re.IGNORECASE)
@@ -1693,6 +1752,84 @@ def labelled_date(text: str) -> str | None:
     if stamp.clock is None:
         return stamp.day.isoformat()
     return datetime.combine(stamp.day, stamp.clock).isoformat()
+
+
+# The Solar Hijri (Persian) calendar of Iranian and Afghan pages: its month
+# names (Persian and Arabic letter forms), digits, and the afternoon and
+# morning marks (ب.ظ, ق.ظ).
+_JALALI_MONTHS = {
+    name: number
+    for number, names in enumerate(
+        (
+            ("فروردین", "فروردين"),
+            ("اردیبهشت", "ارديبهشت"),
+            ("خرداد",),
+            ("تیر", "تير"),
+            ("مرداد", "امرداد"),
+            ("شهریور", "شهريور"),
+            ("مهر",),
+            ("آبان", "ابان"),
+            ("آذر", "اذر"),
+            ("دی", "دي"),
+            ("بهمن",),
+            ("اسفند",),
+        ),
+        start=1,
+    )
+    for name in names
+}
+_JALALI = re.compile(
+    r"(?<!\d)(?P<d>\d{1,2})\s+(?P<month>"
+    + "|".join(sorted(_JALALI_MONTHS, key=len, reverse=True))
+    + r")\s+(?P<y>1[34]\d\d)(?!\d)"
+    + r"(?:[\s,\-–—|]{1,6}(?P<h>[01]?\d|2[0-3]):(?P<m>[0-5]\d)(?::(?P<s>[0-5]\d))?"
+    + r"\s*(?P<half>ب\.?\s?ظ|ق\.?\s?ظ)?)?"
+)
+_PERSIAN_DIGITS = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
+
+
+def _jalali_days(year: int, month: int, day: int) -> int:
+    shifted = year + 1595
+    days = 365 * shifted + (shifted // 33) * 8 + ((shifted % 33) + 3) // 4 + day
+    return days + ((month - 1) * 31 if month < 7 else (month - 7) * 30 + 186)
+
+
+def jalali_to_gregorian(year: int, month: int, day: int) -> date:
+    """A Solar Hijri date as a Gregorian one (the 33-year arithmetic rule,
+    exact for the years pages print, 1178-1633): counted in days from 1
+    Farvardin 1399, which was 20 March 2020."""
+    if not 1 <= month <= 12 or not 1 <= day <= (31 if month < 7 else 30):
+        raise ValueError(f"no such Solar Hijri date: {year}-{month}-{day}")
+    return date(2020, 3, 20) + timedelta(days=_jalali_days(year, month, day) - _JALALI_EPOCH)
+
+
+_JALALI_EPOCH = _jalali_days(1399, 1, 1)
+
+
+def jalali_date(text: str) -> str | None:
+    """The first Solar Hijri date with a time in the text (else the first
+    date: a page's header often prints the day's date alone), as a Gregorian
+    ISO 8601 naive date-time or date, or None."""
+    dates = list(_JALALI.finditer(text[:20_000].translate(_PERSIAN_DIGITS)))
+    found = next((d for d in dates if d.group("h") is not None), dates[0] if dates else None)
+    if found is None:
+        return None
+    try:
+        day = jalali_to_gregorian(
+            int(found.group("y")), _JALALI_MONTHS[found.group("month")], int(found.group("d"))
+        )
+    except (ValueError, OverflowError):
+        return None
+    if found.group("h") is None:
+        return day.isoformat()
+    hour = int(found.group("h"))
+    half = (found.group("half") or "").replace(".", "").replace(" ", "")
+    if half == "بظ" and hour < 12:
+        hour += 12
+    elif half == "قظ" and hour == 12:
+        hour = 0
+    clock = time(hour, int(found.group("m")), int(found.group("s") or 0))
+    return datetime.combine(day, clock).isoformat()
 
 
 def text_date(tree: HtmlElement, url: str) -> str | None:
@@ -1747,7 +1884,13 @@ def describe(
         visible = Visible(tree)
     published = decide_published(page, context, now, extra, visible)
     if tree is not None and (published is None or published.precision == "day"):
-        found = labelled_date(visible.text) or text_date(tree, context.url or page.url)
+        month_first = (context.country or "").upper() in MONTH_FIRST
+        found = (
+            labelled_date(visible.text, month_first)
+            or byline_date(visible.text, authors, month_first)
+            or jalali_date(visible.text)
+            or text_date(tree, context.url or page.url)
+        )
         if found:
             stamp = parse_stamp(found)
             if stamp is not None and stamp.clock == time(0, 0) and stamp.offset is None:
@@ -1761,6 +1904,8 @@ def describe(
     if tree is not None and published is not None and published.precision == "day":
         # a date without a time: the page may print the time beside the date
         clock = time_in_text(visible.text, published.value.date())
+        if clock is None:
+            clock = time_after_byline(visible.text, authors)
         if clock is not None:
             stamp = Stamp(published.value.date(), clock)
             timed = decide_published(
