@@ -18,6 +18,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import trafilatura
 from lxml import html as lxml_html
@@ -30,6 +31,7 @@ from ingest.feeds import sane_date
 from ingest.near import fingerprint
 from ingest.rawstore import RawStore
 from ingest.records import Extracted, FeedEntry
+from ingest.urls import registered_domain
 
 EXTRACTOR = f"trafilatura-{trafilatura.__version__}"
 # The fast path's text is kept unless it is short against the page's visible
@@ -77,6 +79,25 @@ def _body(tree: HtmlElement, url: str, *, fast: bool, precise: bool | None = Non
     return ((doc.text if isinstance(doc, Document) else "") or "").strip()
 
 
+def without_site_furniture(text: str, url: str) -> str:
+    """The body without its tail from the first line in its second half that
+    names the site's own domain ("Få fuld adgang til sn.dk ...", "Дарение за
+    Actualno.com", "Read more on example.com"): articles seldom name their own
+    site; subscription offers, donation boxes, newsletter and comment rules
+    do. Kept whole when that would cut half of it. Dev set body F1 +0.002
+    (6 pages gain up to 0.11, 3 lose up to 0.01)."""
+    host = urlsplit(url).hostname or ""
+    domain = registered_domain(host) if host else ""
+    if "." not in domain or domain.replace(".", "").isdigit():
+        return text
+    lines = text.split("\n")
+    for i in range(len(lines) // 2, len(lines)):
+        if domain in lines[i].casefold():
+            kept = "\n".join(lines[:i]).rstrip()
+            return kept if len(kept) >= len(text) / 2 else text
+    return text
+
+
 def extract_page(body: bytes, url: str, context: metadata.Context | None = None) -> Extracted:
     """Extract one fetched page: its body (trafilatura) and its metadata (one
     decision per field from every candidate the page, its listing and its
@@ -120,12 +141,13 @@ def extract_page(body: bytes, url: str, context: metadata.Context | None = None)
             full = _body(tree, url, fast=False)
             if _overlap(clue, full) > _overlap(clue, text) + 0.2:
                 text = full
+        extracted, text = text, without_site_furniture(text, url)
     except Exception as exc:
         return Extracted(body="", extractor=EXTRACTOR, problem=f"extractor crashed: {exc!r}"[:300])
     now = datetime.now(UTC)
     language = languages.detect(text or visible.text, page, context)
     meta = metadata.describe(
-        page, context, now, tree=tree, visible=visible, body_text=text, language=language
+        page, context, now, tree=tree, visible=visible, body_text=extracted, language=language
     )
     return Extracted(
         body=text,
