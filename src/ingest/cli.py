@@ -463,6 +463,7 @@ class Format(StrEnum):
     table = "table"
     csv = "csv"
     json = "json"
+    jsonl = "jsonl"
     parquet = "parquet"
 
 
@@ -545,6 +546,10 @@ def _write_result(result: read.QueryResult, fmt: Format, output: Path | None) ->
         writer = csv.writer(buf)
         writer.writerow(result.columns)
         writer.writerows(result.rows)
+    elif fmt is Format.jsonl:
+        for r in result.rows:
+            row = dict(zip(result.columns, r, strict=True))
+            buf.write(json.dumps(row, default=_jsonable, ensure_ascii=False) + "\n")
     else:
         json.dump(
             [dict(zip(result.columns, r, strict=True)) for r in result.rows],
@@ -573,6 +578,104 @@ def snapshots(
     `ingest query --at SNAPSHOT` reads the warehouse as it was then."""
     with clear_errors():
         result = read.snapshots(state.settings.warehouse, limit=limit, run_id=run)
+    _write_result(result, fmt, None)
+
+
+# --------------------------------------------------------------------------- search
+
+
+def _day_option(value: str | None, name: str) -> dt.date | None:
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        err.print(f"[red]error:[/red] {name} {value!r} is not a date (YYYY-MM-DD)")
+        raise typer.Exit(2) from None
+
+
+@app.command("search")
+def search_command(
+    text: Annotated[
+        str,
+        typer.Argument(
+            metavar="QUERY",
+            help='Words (all must match), "quoted phrases", -word to exclude, OR between words.',
+        ),
+    ],
+    since: Annotated[
+        str | None, typer.Option("--since", help="Published (else first seen) on or after.")
+    ] = None,
+    until: Annotated[str | None, typer.Option("--until", help="... on or before.")] = None,
+    source: Annotated[
+        list[str] | None, typer.Option("--source", help="Only this source (repeatable).")
+    ] = None,
+    language: Annotated[
+        str | None, typer.Option("--language", help="Only articles in this language.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="How many.")] = 20,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="Build the index from the warehouse first.")
+    ] = False,
+) -> None:
+    """Ranked full-text search (BM25) over titles and bodies, with a snippet
+    around the best match. It reads the search index beside the warehouse
+    (each run updates it after its loads), never the warehouse itself."""
+    from ingest import search  # noqa: PLC0415
+
+    settings = state.settings
+    first, last = _day_option(since, "--since"), _day_option(until, "--until")
+    if first and last and first > last:
+        err.print(f"[red]error:[/red] --since {first} is after --until {last}")
+        raise typer.Exit(2)
+    if fmt is Format.parquet:
+        err.print("[red]error:[/red] search writes table, csv, json or jsonl")
+        raise typer.Exit(2)
+    if source:
+        _check_sources(settings, source)
+    filters = search.Filters(first, last, tuple(source or ()), language)
+    with clear_errors():
+        if rebuild:
+            done = search.update_index(settings.warehouse, settings.search_path, rebuild=True)
+            err.print(f"search index: {done.total} articles in {done.path}")
+        try:
+            hits = search.search(settings.search_path, text, filters, limit)
+        except search.QueryError as exc:
+            err.print(f"[red]error:[/red] {exc}", highlight=False)
+            raise typer.Exit(2) from None
+    if fmt is Format.table:
+        if not hits:
+            err.print("no articles match")
+        for n, h in enumerate(hits, 1):
+            story = f"story of {h.story_size}" if h.story_size > 1 else "no other copies"
+            console.print(f"{n}. {h.title or '(no title)'}", style="bold", markup=False)
+            console.print(
+                f"   {h.source_id} · {h.day or 'no date'} · {h.language or '?'} · {story} "
+                f"· score {h.score:g}",
+                markup=False,
+                highlight=False,
+            )
+            console.print(f"   {h.snippet}", markup=False, highlight=False)
+            console.print(f"   {h.url}", markup=False, highlight=False, soft_wrap=True)
+        return
+    columns = ["article_id", "score", "date", "source_id", "story_size", "language", "title"]
+    columns += ["snippet", "url"]
+    rows: list[tuple[Any, ...]] = [
+        (
+            h.article_id,
+            h.score,
+            h.day,
+            h.source_id,
+            h.story_size,
+            h.language,
+            h.title,
+            h.snippet,
+            h.url,
+        )
+        for h in hits
+    ]
+    result = read.QueryResult(columns, rows)
     _write_result(result, fmt, None)
 
 

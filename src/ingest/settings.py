@@ -111,6 +111,9 @@ class Settings:
     # the one warehouse loader (default: <warehouse stem>-staging/). Shared by
     # every worker and the loader when scaled out.
     staging_dir: Path | None = None
+    # The search index (`ingest search`), its own DuckDB file updated by each
+    # run after its loads (default: <warehouse stem>-search/index.duckdb).
+    search_dir: Path | None = None
     # A DuckLake's snapshots older than this are expired by `ingest warehouse
     # maintain` (0: kept forever; `ingest query --at` reads only kept ones).
     snapshot_keep_days: float = 30.0
@@ -188,6 +191,10 @@ class Settings:
     def staging_path(self) -> Path:
         return self.staging_dir or self._beside("staging")
 
+    @property
+    def search_path(self) -> Path:
+        return (self.search_dir or self._beside("search")) / "index.duckdb"
+
     @classmethod
     def from_env(
         cls,
@@ -227,6 +234,7 @@ class Settings:
             per_host_connections=int(env.get("INGEST_PER_HOST") or base.per_host_connections),
             raw_dir=Path(env["INGEST_RAW_DIR"]) if env.get("INGEST_RAW_DIR") else None,
             staging_dir=Path(env["INGEST_STAGING_DIR"]) if env.get("INGEST_STAGING_DIR") else None,
+            search_dir=Path(env["INGEST_SEARCH_DIR"]) if env.get("INGEST_SEARCH_DIR") else None,
             raw_retention_days=int(env.get("INGEST_RAW_RETENTION_DAYS") or base.raw_retention_days),
             backfill_batch_size=int(env.get("INGEST_BACKFILL_BATCH") or base.backfill_batch_size),
             cluster_window_days=int(

@@ -15,14 +15,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from ingest import pipeline, progress, stopping
 from ingest.backfill import Params, iter_batches
 from ingest.fetch import Fetcher
 from ingest.jobs import poll
-from ingest.jobs.common import Log, RunOutcome, heartbeat
+from ingest.jobs.common import Log, RunOutcome, heartbeat, index_search
 from ingest.records import PlanItem, RunEnd, Staged
 from ingest.registry import Registry
 from ingest.settings import Settings
@@ -90,6 +90,7 @@ class Steps:
     load: Callable[[Settings, list[Staged]], Awaitable[Counter[str]]] = poll.load
     finish: Callable[[Settings, str, str, Counter[str], str | None], Awaitable[RunEnd]] = finish
     progress: Callable[[str, int, int], Awaitable[None]] = no_progress
+    index: Callable[[Settings, Mapping[str, int]], Awaitable[dict[str, int]]] = index_search
 
 
 async def run(
@@ -155,6 +156,7 @@ async def run(
         if planned:
             ended = await steps.finish(settings, run_id, status, counts, reason)
             status, counts = ended.status, Counter(ended.counts)
+            counts.update(await steps.index(settings, counts))
         else:  # refused before it began (a registry change, say): only the run's row
             await asyncio.to_thread(pipeline.close_run, settings, run_id, status, counts, reason)
     log.info("backfill %s: %s", status, dict(sorted(counts.items())))

@@ -41,3 +41,24 @@ async def heartbeat(settings: Settings, run_id: str) -> AsyncIterator[None]:
         yield
     finally:
         task.cancel()
+
+
+# Counts after which the search index has something new to take in.
+CHANGES_ARTICLES = ("articles_new", "articles_revised", "articles_joined_story")
+
+
+async def index_search(settings: Settings, counts: Mapping[str, int]) -> dict[str, int]:
+    """Bring the search index up to date after a run's loads (when it loaded
+    articles, or when there is no index yet). A failure is logged and counted,
+    never the run's: the index catches up at the next run."""
+    from ingest import search  # noqa: PLC0415 - the fts extension only where needed
+
+    path = settings.search_path
+    if path.exists() and not any(counts.get(k, 0) for k in CHANGES_ARTICLES):
+        return {}
+    try:
+        done = await asyncio.to_thread(search.update_index, settings.warehouse, path)
+    except Exception as exc:  # the run's rows are in; the index is a copy of them
+        logging.getLogger("ingest.search").warning("search index not updated: %r", exc)
+        return {"search_index_failed": 1}
+    return {"search_indexed": done.indexed}

@@ -17,13 +17,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 
 from ingest import pipeline, records, stopping
 from ingest.fetch import Fetcher
-from ingest.jobs.common import Log, RunOutcome, heartbeat
+from ingest.jobs.common import Log, RunOutcome, heartbeat, index_search
 from ingest.records import DueFeed, Staged
 from ingest.registry import Registry
 from ingest.settings import Settings
@@ -141,6 +141,7 @@ class Steps:
         Awaitable[records.RunEnd],
     ] = finish
     report: Callable[[Counter[str], str], Awaitable[None]] = no_report
+    index: Callable[[Settings, Mapping[str, int]], Awaitable[dict[str, int]]] = index_search
 
 
 async def run(
@@ -242,6 +243,7 @@ async def run(
             settings, run_id, status, counts, feed_states, reason, counts["offline"] > 0
         )
         status, counts = ended.status, Counter(ended.counts)
+        counts.update(await steps.index(settings, counts))
         await steps.report(counts, run_id)
     log.info("run %s %s: %s", run_id, status, dict(sorted(counts.items())))
     if status == "failed" and counts["feed_states_not_loaded"]:
