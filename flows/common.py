@@ -4,7 +4,7 @@ and the final state of a run."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -21,7 +21,7 @@ from prefect.states import Cancelled, Failed
 from prefect.utilities.annotations import quote
 
 from ingest import pipeline
-from ingest.jobs import poll
+from ingest.jobs import common, poll
 from ingest.jobs.common import RunOutcome
 from ingest.location import data_path_of, location_text, parse_warehouse
 from ingest.records import Staged
@@ -122,3 +122,15 @@ def final_state(outcome: RunOutcome) -> dict[str, int] | State[Any]:
 async def load(settings: Settings, staged: list[Staged]) -> Counter[str]:
     async with writer_slot():
         return await poll.load(settings, staged)
+
+
+@task(
+    name="update-search-index",
+    cache_policy=NO_CACHE,
+    cache_result_in_memory=False,
+    timeout_seconds=3600,
+)
+async def index_search(settings: Settings, counts: Mapping[str, int]) -> dict[str, int]:
+    """The search index brought up to date after the run's loads (a failure is
+    counted, not the run's: the next run catches up)."""
+    return await common.index_search(settings, counts)

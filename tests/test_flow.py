@@ -47,6 +47,8 @@ def test_flow_run_loads_and_publishes_counts(
     counts = asyncio.run(ingest_feeds(all_feeds=True, warehouse=wh, sources=str(demo_env)))
     assert counts["articles_new"] == site.site.expected_articles()
     assert counts["feed_ok"] == 4
+    # the search index took the run's articles in, as a task of the run
+    assert counts["search_indexed"] == counts["articles_new"]
     again = asyncio.run(ingest_feeds(warehouse=wh, sources=str(demo_env), all_feeds=True))
     assert again["feed_not_modified"] == 4 and again["articles_new"] == 0
     # only due feeds without --all-feeds: none is due right after a poll
@@ -79,7 +81,8 @@ def test_flow_run_loads_and_publishes_counts(
     arts, n_tasks = asyncio.run(artifact_and_tasks())
     assert arts, "the run publishes a table artifact with its counts"
     # batched: a handful of task runs for 4 feeds and 18 pages, not one per article
-    assert 0 < n_tasks <= 5  # prepare, fetch-feeds, fetch-extract, load, finish-run
+    # prepare, fetch-feeds, fetch-extract, load, finish-run, update-search-index
+    assert 0 < n_tasks <= 6
     # the flow's Prefect run id is the warehouse run id
     assert all(len(r[0]) == 36 for r in runs)
     assert os.environ["INGEST_ALLOW_PRIVATE_HOSTS"] == "127.0.0.1"

@@ -295,6 +295,7 @@ def test_the_index_follows_new_and_revised_articles_and_swaps_atomically(tmp_pat
     assert (rebuilt.indexed, rebuilt.total) == (3, 3)
 
 
+@pytest.mark.parametrize("backend", ["file", "lake"], indirect=True)
 def test_a_run_updates_the_index_after_its_loads(
     settings: Settings, registry: Registry, tmp_path: Path
 ) -> None:
