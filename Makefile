@@ -40,7 +40,8 @@ demo: $(STAMP)
 ## scaling series, the fetcher (2,000 feeds), story clustering (10k, 100k),
 ## metadata fidelity on the dev set next to plain trafilatura, with its cost;
 ## the warehouse backends side by side (file, DuckLake on SQLite and on a
-## throwaway PostgreSQL; 500 articles, 50 sources);
+## throwaway PostgreSQL; 500 articles, 50 sources); search on 100k articles
+## (index build, a run's update, query latency against plain match_bm25);
 ## ratios print against baselines of the same run, JSON in benchmarks/results/
 bench: $(STAMP)
 	$(BIN)/python benchmarks/e2e.py --articles 1000 --sources 100
@@ -49,6 +50,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/dedup.py --sizes 10000,100000
 	$(BIN)/python benchmarks/metadata.py --worst 0 --timing 3
 	$(BIN)/python benchmarks/backends.py --articles 500 --sources 50 --results-dir benchmarks/results
+	$(BIN)/python benchmarks/search.py --articles 100000
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .demo

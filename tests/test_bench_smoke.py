@@ -31,3 +31,15 @@ def test_e2e_benchmark_smoke() -> None:
     # for a stable ratio on a shared machine
     assert metrics["naive_rate"] > 0
     assert metrics["extract_all_rate"] > 0
+
+
+def test_search_benchmark_smoke(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The search benchmark on 500 articles: it runs and prints its figures."""
+    import search as bench  # benchmarks/search.py
+
+    monkeypatch.setattr(sys, "argv", ["search.py", "--articles", "500"])
+    assert bench.main() == 0
+    out = capsys.readouterr().out
+    assert "index build: 500 articles" in out and "query latency" in out
