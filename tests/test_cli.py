@@ -64,6 +64,18 @@ def test_query_formats(loaded: Path, tmp_path: Path) -> None:
     assert code == 0 and "n" in out
 
 
+def test_query_table_stops_at_max_rows_and_jsonl_gives_every_row(loaded: Path) -> None:
+    sql = "SELECT range AS n FROM range(1234)"
+    code, out, err = invoke("--warehouse", str(loaded), "query", sql, "--max-rows", "5")
+    assert code == 0 and "showing 5 of 1,234 rows" in err
+    assert "│ 4 " in out and "│ 5 " not in out
+    code, out, err = invoke("--warehouse", str(loaded), "query", "SELECT 1 AS one")
+    assert code == 0 and "showing" not in err
+    code, out, _ = invoke("--warehouse", str(loaded), "query", sql, "--format", "jsonl")
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and rows[0] == {"n": 0} and len(rows) == 1234
+
+
 def test_query_refuses_writes(loaded: Path) -> None:
     code, _, err = invoke("--warehouse", str(loaded), "query", "DELETE FROM articles")
     assert code == 1

@@ -506,10 +506,15 @@ def query(
             "(`ingest snapshots` lists them).",
         ),
     ] = None,
+    max_rows: Annotated[
+        int,
+        typer.Option("--max-rows", min=1, help="The table format shows at most this many rows."),
+    ] = 50,
 ) -> None:
     """Read-only SQL against the warehouse, and nothing else: a statement that is
     not a SELECT is refused, local files are not readable unless --allow-files, and
-    a query stops after --timeout seconds. On a DuckLake the query reads one
+    a query stops after --timeout seconds. The table shows --max-rows rows and
+    says how many there are. On a DuckLake the query reads one
     snapshot (the latest, or --at) while loads commit."""
     settings = state.settings
     limits = read.ReadLimits(
@@ -528,6 +533,16 @@ def query(
             arrow = read.query_arrow(settings.warehouse, sql, limits=limits)
         pq.write_table(arrow, output)
         err.print(f"wrote {arrow.num_rows} rows to {output}")
+        return
+    if fmt is Format.table and output is None:
+        with clear_errors():
+            head, total = read.query_head(settings.warehouse, sql, max_rows, limits=limits)
+        _print_table(None, head)
+        if total > len(head.rows):
+            err.print(
+                f"showing {len(head.rows):,} of {total:,} rows "
+                "(--max-rows, or --format csv|json|jsonl|parquet for all)"
+            )
         return
     with clear_errors():
         result = read.query(settings.warehouse, sql, limits=limits)

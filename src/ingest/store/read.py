@@ -205,6 +205,27 @@ def query(
         return QueryResult(columns, con.fetchall() if columns else [])
 
 
+def query_head(
+    path: Path | Lake,
+    sql: str,
+    max_rows: int,
+    wait: float = 60.0,
+    limits: ReadLimits | None = None,
+) -> tuple[QueryResult, int]:
+    """The first ``max_rows`` rows of read-only SQL, and how many rows it
+    gives in all (the rest are counted as they stream past, not kept)."""
+    with _read(path, sql, wait, limits or ReadLimits()) as con:
+        con.execute(sql)
+        columns = [d[0] for d in con.description or []]
+        if not columns:
+            return QueryResult([], []), 0
+        rows = con.fetchmany(max_rows)
+        total = len(rows)
+        while chunk := con.fetchmany(10_000):
+            total += len(chunk)
+        return QueryResult(columns, rows), total
+
+
 def query_arrow(
     path: Path | Lake, sql: str, wait: float = 60.0, limits: ReadLimits | None = None
 ) -> pa.Table:
