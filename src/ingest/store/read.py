@@ -195,6 +195,17 @@ def _read(
         con.close()
 
 
+@contextmanager
+def reading(
+    path: Path | Lake, wait: float = 60.0, limits: ReadLimits | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection to the warehouse for several statements of the
+    project's own (an export): one snapshot of a lake throughout; the same
+    limits as :func:`query`'s."""
+    with _read(path, "SELECT 1", wait, limits or ReadLimits()) as con:
+        yield con
+
+
 def query(
     path: Path | Lake, sql: str, wait: float = 60.0, limits: ReadLimits | None = None
 ) -> QueryResult:
