@@ -125,12 +125,12 @@ async def load(settings: Settings, staged: list[Staged]) -> Counter[str]:
 
 
 @task(
-    name="update-search-index",
+    name="update-search-and-report",
     cache_policy=NO_CACHE,
     cache_result_in_memory=False,
     timeout_seconds=3600,
 )
 async def index_search(settings: Settings, counts: Mapping[str, int]) -> dict[str, int]:
-    """The search index brought up to date after the run's loads (a failure is
-    counted, not the run's: the next run catches up)."""
+    """The search index and the latest report brought up to date after the
+    run's loads (a failure is counted, not the run's: the next run catches up)."""
     return await common.index_search(settings, counts)

@@ -12,10 +12,12 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import acreate_table_artifact
+from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State
 
@@ -106,11 +108,41 @@ async def finish_run(
         )
 
 
-async def publish(counts: Counter[str], run_id: str) -> None:
+async def publish(counts: Counter[str], run_id: str, report: Path | None = None) -> None:
     table: list[dict[str, Any]] = [{"outcome": k, "count": v} for k, v in sorted(counts.items())]
     await acreate_table_artifact(
         table=table, key="ingest-run-counts", description=f"Outcome counts of run {run_id}"
     )
+    await acreate_markdown_artifact(
+        markdown=summary_markdown(counts, run_id, report),
+        key="ingest-run-summary",
+        description=f"Key figures of run {run_id}",
+    )
+
+
+def summary_markdown(counts: Counter[str], run_id: str, report: Path | None) -> str:
+    """The run's key figures, and where the latest report is."""
+    failed = counts.get("feed_error", 0) + counts.get("feed_failure_transient", 0)
+    lines = [
+        f"### Run `{run_id}`",
+        "",
+        "| | |",
+        "|---|---:|",
+        f"| new articles | {counts.get('articles_new', 0):,} |",
+        f"| joined an existing story | {counts.get('articles_joined_story', 0):,} |",
+        f"| exact duplicates collapsed | {counts.get('articles_duplicate', 0):,} |",
+        f"| revised | {counts.get('articles_revised', 0):,} |",
+        f"| feeds due | {counts.get('feeds_due', 0):,} |",
+        f"| feeds failed | {failed:,} |",
+        f"| pages queued for later | {counts.get('pending_written', 0):,} |",
+        f"| rejected items | {counts.get('rejects', 0):,} |",
+        "",
+    ]
+    if report is not None and report.exists():
+        lines.append(f"Latest report: [{report.name}]({report.resolve().as_uri()})")
+    else:
+        lines.append("No report yet: `ingest report --out report.html` writes one.")
+    return "\n".join(lines) + "\n"
 
 
 STEPS = poll.Steps(
@@ -145,6 +177,7 @@ async def ingest_feeds(
     if page_budget_seconds is not None:
         settings = settings.with_page_budget(page_budget_seconds)
     warm_pool(settings.extract_workers)  # workers start while feeds are fetched
+    steps = replace(STEPS, report=lambda counts, run: publish(counts, run, settings.report_path))
     outcome = await poll.run(
         settings,
         registry,
@@ -152,7 +185,7 @@ async def ingest_feeds(
         all_feeds=all_feeds,
         source_ids=source_ids or [],
         accept_registry_change=accept_registry_change,
-        steps=STEPS,
+        steps=steps,
         log=get_run_logger(),
     )
     return final_state(outcome)

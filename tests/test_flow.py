@@ -76,12 +76,14 @@ def test_flow_run_loads_and_publishes_counts(
             tasks = await client.read_task_runs(
                 flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[uuid.UUID(runs[0][0])]))
             )
+            keys = {a.key for a in arts}
+            assert "ingest-run-summary" in keys  # the key figures and the latest report
             return [a for a in arts if a.key == "ingest-run-counts"], len(tasks)
 
     arts, n_tasks = asyncio.run(artifact_and_tasks())
     assert arts, "the run publishes a table artifact with its counts"
     # batched: a handful of task runs for 4 feeds and 18 pages, not one per article
-    # prepare, fetch-feeds, fetch-extract, load, finish-run, update-search-index
+    # prepare, fetch-feeds, fetch-extract, load, finish-run, update-search-and-report
     assert 0 < n_tasks <= 6
     # the flow's Prefect run id is the warehouse run id
     assert all(len(r[0]) == 36 for r in runs)

@@ -774,6 +774,33 @@ def export_command(
     )
 
 
+# --------------------------------------------------------------------------- report
+
+
+@app.command("report")
+def report_command(
+    out: Annotated[Path, typer.Option("--out", help="The HTML file to write.")],
+    days: Annotated[
+        int, typer.Option("--days", min=1, help="Days shown, up to the newest article.")
+    ] = 30,
+    at: Annotated[
+        str | None,
+        typer.Option("--at", help="On a DuckLake: report on it as it was at this snapshot."),
+    ] = None,
+) -> None:
+    """One self-contained HTML file (no scripts, fonts or images from anywhere):
+    articles per source and day, new stories and their sizes, who syndicates
+    whom, languages, extraction outcomes, feed health and the biggest stories.
+    Each run that loads articles also writes <warehouse>-reports/latest.html."""
+    from ingest import report  # noqa: PLC0415
+
+    with clear_errors():
+        facts = report.write_report(state.settings.warehouse, out, days, at)
+    err.print(
+        f"wrote {out}: {facts.totals.get('articles', 0):,} articles, {facts.first} to {facts.last}"
+    )
+
+
 # --------------------------------------------------------------------------- warehouse
 
 

@@ -195,6 +195,12 @@ class Settings:
     def search_path(self) -> Path:
         return (self.search_dir or self._beside("search")) / "index.duckdb"
 
+    @property
+    def report_path(self) -> Path:
+        """The report each run that loads articles writes (``ingest report``
+        writes others on demand)."""
+        return self._beside("reports") / "latest.html"
+
     @classmethod
     def from_env(
         cls,

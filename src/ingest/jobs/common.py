@@ -48,17 +48,28 @@ CHANGES_ARTICLES = ("articles_new", "articles_revised", "articles_joined_story")
 
 
 async def index_search(settings: Settings, counts: Mapping[str, int]) -> dict[str, int]:
-    """Bring the search index up to date after a run's loads (when it loaded
-    articles, or when there is no index yet). A failure is logged and counted,
-    never the run's: the index catches up at the next run."""
-    from ingest import search  # noqa: PLC0415 - the fts extension only where needed
+    """Bring what is derived from the warehouse up to date after a run's
+    loads (when it loaded articles, or when it does not exist yet): the search
+    index and the latest report. A failure is logged and counted, never the
+    run's: the next run catches up."""
+    from ingest import report, search  # noqa: PLC0415 - the fts extension only where needed
 
-    path = settings.search_path
-    if path.exists() and not any(counts.get(k, 0) for k in CHANGES_ARTICLES):
-        return {}
-    try:
-        done = await asyncio.to_thread(search.update_index, settings.warehouse, path)
-    except Exception as exc:  # the run's rows are in; the index is a copy of them
-        logging.getLogger("ingest.search").warning("search index not updated: %r", exc)
-        return {"search_index_failed": 1}
-    return {"search_indexed": done.indexed}
+    log = logging.getLogger("ingest.derived")
+    changed = any(counts.get(k, 0) for k in CHANGES_ARTICLES)
+    out: dict[str, int] = {}
+    if changed or not settings.search_path.exists():
+        try:
+            done = await asyncio.to_thread(
+                search.update_index, settings.warehouse, settings.search_path
+            )
+            out["search_indexed"] = done.indexed
+        except Exception as exc:  # the run's rows are in; the index is a copy of them
+            log.warning("search index not updated: %r", exc)
+            out["search_index_failed"] = 1
+    if changed or not settings.report_path.exists():
+        try:
+            await asyncio.to_thread(report.write_report, settings.warehouse, settings.report_path)
+        except Exception as exc:
+            log.warning("report not written: %r", exc)
+            out["report_failed"] = 1
+    return out
