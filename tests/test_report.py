@@ -67,6 +67,7 @@ def written(settings: Settings, registry: Registry, tmp_path: Path) -> Path:
     return out
 
 
+@pytest.mark.parametrize("backend", ["file", "lake"], indirect=True)
 def test_every_chart_has_data_and_the_file_needs_nothing_else(written: Path) -> None:
     page = written.read_text(encoding="utf-8")
     charts = dict(re.findall(r'data-chart="([^"]+)" data-points="(\d+)"', page))
