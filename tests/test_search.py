@@ -268,8 +268,12 @@ def test_the_index_follows_new_and_revised_articles_and_swaps_atomically(tmp_pat
     with connection.writer(wh) as con:
         add_article(con, "a1", "Storm hits the coast", "Wind and rain all night.", seen=t0)
         add_article(con, "a2", "Council vote", "The council voted on the budget.", seen=t0)
+    path.parent.mkdir(parents=True)
+    (path.parent / "index.duckdb.tmp-999999").write_bytes(b"a killed updater's copy")
+    (path.parent / "index.duckdb.tmp-999999.wal").write_bytes(b"")
     first = search.update_index(wh, path)
     assert (first.indexed, first.total) == (2, 2)
+    assert not list(path.parent.glob("*.tmp-*"))
     assert [h.article_id for h in search.search(path, "storm")] == ["a1"]
     held = duckdb.connect(str(path), read_only=True)  # a search in progress holds the old file
     t1 = t0 + timedelta(hours=1)

@@ -232,7 +232,8 @@ def update_index(warehouse: Path | Lake, path: Path, *, rebuild: bool = False) -
     starts from nothing."""
     with _locked(path):
         work = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-        for leftover in (work, Path(f"{work}.wal")):
+        # copies of updaters that died on the way (only the lock's holder writes one)
+        for leftover in path.parent.glob(f"{path.name}.tmp-*"):
             leftover.unlink(missing_ok=True)
         if path.exists() and not rebuild:
             shutil.copyfile(path, work)
