@@ -14,6 +14,7 @@ from ingest.cli import app
 from ingest.demo.server import SiteServer
 from ingest.registry import Registry
 from ingest.settings import Settings
+from ingest.store import connection
 
 runner = CliRunner()
 
@@ -92,10 +93,34 @@ def test_query_without_warehouse(tmp_path: Path) -> None:
 
 
 def test_status(loaded: Path) -> None:
-    code, out, _ = invoke("--warehouse", str(loaded), "status")
+    code, out, _ = invoke("--warehouse", str(loaded), "status", "--all")
     assert code == 0
     assert "harbour" in out and "recent runs" in out and "completed" in out
     assert "0 batches waiting for the loader, 0 set aside" in " ".join(out.split())
+
+
+def test_status_summary_fits_80_columns_json_and_check(loaded: Path) -> None:
+    code, out, _ = invoke("--warehouse", str(loaded), "status", "--check")
+    assert code == 0, out
+    assert out.splitlines()[0] == "feeds: 4 ok · 0 failing · 0 disabled · 0 never fetched"
+    assert "last run:" in out and "completed" in out
+    with connection.writer(loaded) as con:
+        con.execute(
+            "UPDATE feeds SET consecutive_failures = 3, last_outcome = 'error', "
+            "last_status = 503, last_error = 'HTTP 503 Service Unavailable: the origin is "
+            "overloaded, try again later, or not' WHERE url = (SELECT min(url) FROM feeds)"
+        )
+    code, out, _ = invoke("--warehouse", str(loaded), "status", "--check")
+    assert code == 3
+    lines = out.splitlines()
+    assert lines[0] == "feeds: 3 ok · 1 failing · 0 disabled · 0 never fetched"
+    failing = [line for line in lines if line.startswith("  ")]
+    assert len(failing) == 1 and "3× error: HTTP 503" in failing[0]
+    assert max(len(line) for line in lines) <= 80
+    code, out, _ = invoke("--warehouse", str(loaded), "status", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["feeds_failing"] == 1 and data["healthy"] is False
+    assert data["failing"][0]["http"] == 503 and data["runs"][0]["status"] == "completed"
 
 
 def test_sources_list_export_import(tmp_path: Path) -> None:

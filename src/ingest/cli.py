@@ -903,9 +903,36 @@ def warehouse_maintain(
 
 @app.command()
 def status(
-    runs: Annotated[int, typer.Option(help="How many recent runs to show.")] = 5,
+    runs: Annotated[int, typer.Option(help="How many recent runs to show (with --all).")] = 5,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="Every feed, the recent runs, the queues in full.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="The status as JSON.")] = False,
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Exit 3 when a feed is failing, 0 when all is well."),
+    ] = False,
 ) -> None:
-    """Feed health (last status, failures, next fetch) and recent runs."""
+    """A summary that fits 80 columns: feeds ok / failing / disabled, pages
+    waiting, the last run, one line per failing feed. --all for everything,
+    --json for machines, --check for cron and monitoring (exit 3: a problem)."""
+    from ingest import status as health  # noqa: PLC0415
+
+    with clear_errors():
+        found = health.gather(state.settings, runs)
+    if as_json:
+        sys.stdout.write(json.dumps(found.as_json(), ensure_ascii=False, indent=1) + "\n")
+    elif not show_all:
+        for line in health.summary_lines(found, 80):
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
+    else:
+        _status_all(runs)
+    if check and not found.healthy:
+        raise typer.Exit(3)
+
+
+def _status_all(runs: int) -> None:
+    """Every feed, recent runs with their reasons, the queues, archive and staging."""
     path = state.settings.warehouse
     with clear_errors():
         feeds = read.query(
