@@ -150,3 +150,32 @@ def test_bad_registry_is_one_clear_error(tmp_path: Path) -> None:
     assert code == 1
     assert "kind 'blog'" in err and "not a valid http(s) URL" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("INGEST_PER_HOST", "abc", "INGEST_PER_HOST='abc' is not a whole number"),
+        ("INGEST_HOST_GAP", "-1", "INGEST_HOST_GAP='-1' is negative"),
+        ("INGEST_PAGE_BUDGET", "soon", "INGEST_PAGE_BUDGET='soon' is not a number"),
+        ("INGEST_QUERY_TIMEOUT", "1e", "INGEST_QUERY_TIMEOUT='1e' is not a number"),
+    ],
+)
+def test_a_bad_setting_is_one_line_and_exit_2(
+    name: str, value: str, says: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(name, value)
+    for command in (["status"], ["run"], ["query", "SELECT 1"]):
+        code, out, err = invoke(*command)
+        assert code == 2, (command, out, err)
+        assert err.strip() == f"error: {says}" and "Traceback" not in out + err
+
+
+def test_an_unknown_source_id_is_a_usage_error(tmp_path: Path) -> None:
+    for command in (
+        ["run", "--source", "nope"],
+        ["backfill", "--since", "2026-01-01", "--until", "2026-01-02", "--source", "nope"],
+        ["search", "x", "--source", "nope"],
+    ):
+        code, _, err = invoke("--warehouse", str(tmp_path / "wh.duckdb"), *command)
+        assert code == 2 and "unknown source id 'nope'" in err, (command, err)

@@ -210,7 +210,7 @@ def test_export_command(loaded: Settings, tmp_path: Path) -> None:
     for args, code in (
         (["--since", "2026-03-31", "--until", "2026-03-01"], 2),
         (["--since", "2026-02-30", "--until", "2026-03-01"], 2),
-        (["--since", "2026-03-01", "--until", "2026-03-31", "--source", "nope"], 1),
+        (["--since", "2026-03-01", "--until", "2026-03-31", "--source", "nope"], 2),
         (["--since", "2026-03-01", "--until", "2026-03-31", "--dataset", "stories"], 1),
     ):
         result = runner.invoke(app, [*base, "export", *args, "--out", str(out)])

@@ -40,7 +40,7 @@ from ingest.registry import (
     import_opml,
     load_registry,
 )
-from ingest.settings import Settings, default_sources_path
+from ingest.settings import SettingError, Settings, default_sources_path
 from ingest.store import connection, read, staging
 from ingest.store import feeds as store_feeds
 
@@ -95,7 +95,7 @@ def main_options(
 ) -> None:
     try:
         state.settings = Settings.from_env(warehouse=warehouse_path, sources=sources)
-    except LocationError as exc:
+    except (LocationError, SettingError) as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(2) from None
     state.sources_given = sources is not None
@@ -122,11 +122,15 @@ def _check_sources(settings: Settings, ids: list[str]) -> None:
     """The registry loads and knows every ``--source`` id, or one clear error."""
     with clear_errors():
         registry = load_registry(settings.sources)
-        unknown = [s for s in ids if registry.get(s) is None]
-        if unknown:
-            raise RegistryError(
-                str(settings.sources), [f"unknown source id {u!r}" for u in unknown]
-            )
+    unknown = [s for s in ids if registry.get(s) is None]
+    if unknown:
+        names = ", ".join(repr(u) for u in unknown)
+        err.print(
+            f"[red]error:[/red] unknown source id {names} (not in {settings.sources}; "
+            "`ingest sources list` shows them)",
+            highlight=False,
+        )
+        raise typer.Exit(2)
 
 
 ACCEPT_HELP = (

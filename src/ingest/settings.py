@@ -7,10 +7,11 @@ only place that does.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
+from typing import TypeVar
 
 from ingest import __version__
 from ingest.location import Lake, parse_warehouse
@@ -52,7 +53,30 @@ def _budget(value: str | None, default: float | None) -> float | None:
         return default
     if value.strip().lower() in ("0", "none", "off"):
         return None
-    return float(value)
+    return _number({"INGEST_PAGE_BUDGET": value}, "INGEST_PAGE_BUDGET", 0.0, float)
+
+
+N = TypeVar("N", int, float)
+
+
+class SettingError(ValueError):
+    """A setting that cannot be read (``INGEST_PER_HOST=abc``)."""
+
+
+def _number(env: Mapping[str, str], name: str, default: N, kind: Callable[[str], N]) -> N:
+    """A numeric setting from the environment, or its default when unset;
+    a value that is not a number, or is negative, is one clear error."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        what = "a whole number" if kind is int else "a number"
+        raise SettingError(f"{name}={raw!r} is not {what}") from None
+    if value < 0:
+        raise SettingError(f"{name}={raw!r} is negative")
+    return value
 
 
 @dataclass(frozen=True)
@@ -221,43 +245,49 @@ class Settings:
             user_agent=env.get("INGEST_USER_AGENT") or DEFAULT_USER_AGENT,
             allow_private_hosts=_split_list(env.get("INGEST_ALLOW_PRIVATE_HOSTS")),
             resolve=_parse_resolve(env.get("INGEST_RESOLVE")),
-            max_body_bytes=int(env.get("INGEST_MAX_BODY_BYTES") or base.max_body_bytes),
-            total_timeout=float(env.get("INGEST_TOTAL_TIMEOUT") or base.total_timeout),
-            max_items_per_feed=int(env.get("INGEST_MAX_ITEMS_PER_FEED") or base.max_items_per_feed),
-            default_interval_minutes=int(
-                env.get("INGEST_FEED_INTERVAL_MINUTES") or base.default_interval_minutes
+            max_body_bytes=_number(env, "INGEST_MAX_BODY_BYTES", base.max_body_bytes, int),
+            total_timeout=_number(env, "INGEST_TOTAL_TIMEOUT", base.total_timeout, float),
+            max_items_per_feed=_number(
+                env, "INGEST_MAX_ITEMS_PER_FEED", base.max_items_per_feed, int
             ),
-            min_interval_minutes=int(
-                env.get("INGEST_MIN_INTERVAL_MINUTES") or base.min_interval_minutes
+            default_interval_minutes=_number(
+                env, "INGEST_FEED_INTERVAL_MINUTES", base.default_interval_minutes, int
             ),
-            max_interval_minutes=int(
-                env.get("INGEST_MAX_INTERVAL_MINUTES") or base.max_interval_minutes
+            min_interval_minutes=_number(
+                env, "INGEST_MIN_INTERVAL_MINUTES", base.min_interval_minutes, int
             ),
-            disable_after_failures=int(
-                env.get("INGEST_DISABLE_AFTER_FAILURES") or base.disable_after_failures
+            max_interval_minutes=_number(
+                env, "INGEST_MAX_INTERVAL_MINUTES", base.max_interval_minutes, int
             ),
-            extract_workers=int(env.get("INGEST_EXTRACT_WORKERS") or base.extract_workers),
-            per_host_connections=int(env.get("INGEST_PER_HOST") or base.per_host_connections),
+            disable_after_failures=_number(
+                env, "INGEST_DISABLE_AFTER_FAILURES", base.disable_after_failures, int
+            ),
+            extract_workers=_number(env, "INGEST_EXTRACT_WORKERS", base.extract_workers, int),
+            per_host_connections=_number(env, "INGEST_PER_HOST", base.per_host_connections, int),
             raw_dir=Path(env["INGEST_RAW_DIR"]) if env.get("INGEST_RAW_DIR") else None,
             staging_dir=Path(env["INGEST_STAGING_DIR"]) if env.get("INGEST_STAGING_DIR") else None,
             search_dir=Path(env["INGEST_SEARCH_DIR"]) if env.get("INGEST_SEARCH_DIR") else None,
-            raw_retention_days=int(env.get("INGEST_RAW_RETENTION_DAYS") or base.raw_retention_days),
-            backfill_batch_size=int(env.get("INGEST_BACKFILL_BATCH") or base.backfill_batch_size),
-            cluster_window_days=int(
-                env.get("INGEST_CLUSTER_WINDOW_DAYS") or base.cluster_window_days
+            raw_retention_days=_number(
+                env, "INGEST_RAW_RETENTION_DAYS", base.raw_retention_days, int
             ),
-            host_gap_seconds=float(env.get("INGEST_HOST_GAP") or base.host_gap_seconds),
-            max_connections=int(env.get("INGEST_MAX_CONNECTIONS") or base.max_connections),
+            backfill_batch_size=_number(
+                env, "INGEST_BACKFILL_BATCH", base.backfill_batch_size, int
+            ),
+            cluster_window_days=_number(
+                env, "INGEST_CLUSTER_WINDOW_DAYS", base.cluster_window_days, int
+            ),
+            host_gap_seconds=_number(env, "INGEST_HOST_GAP", base.host_gap_seconds, float),
+            max_connections=_number(env, "INGEST_MAX_CONNECTIONS", base.max_connections, int),
             page_budget_seconds=_budget(env.get("INGEST_PAGE_BUDGET"), base.page_budget_seconds),
-            page_retry_minutes=float(
-                env.get("INGEST_PAGE_RETRY_MINUTES") or base.page_retry_minutes
+            page_retry_minutes=_number(
+                env, "INGEST_PAGE_RETRY_MINUTES", base.page_retry_minutes, float
             ),
-            page_retry_hours=float(env.get("INGEST_PAGE_RETRY_HOURS") or base.page_retry_hours),
-            query_timeout_seconds=float(
-                env.get("INGEST_QUERY_TIMEOUT") or base.query_timeout_seconds
+            page_retry_hours=_number(env, "INGEST_PAGE_RETRY_HOURS", base.page_retry_hours, float),
+            query_timeout_seconds=_number(
+                env, "INGEST_QUERY_TIMEOUT", base.query_timeout_seconds, float
             ),
             query_memory_limit=env.get("INGEST_QUERY_MEMORY") or base.query_memory_limit,
-            snapshot_keep_days=float(
-                env.get("INGEST_SNAPSHOT_KEEP_DAYS") or base.snapshot_keep_days
+            snapshot_keep_days=_number(
+                env, "INGEST_SNAPSHOT_KEEP_DAYS", base.snapshot_keep_days, float
             ),
         )
