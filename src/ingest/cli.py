@@ -35,7 +35,6 @@ from ingest import stopping
 from ingest.location import Lake, LocationError, location_text, parse_warehouse
 from ingest.registry import (
     RegistryError,
-    dump_registry,
     export_opml,
     import_opml,
     load_registry,
@@ -1086,22 +1085,32 @@ def sources_import(
             "--sources is the shipped registry]",
         ),
     ] = None,
+    new: Annotated[
+        bool,
+        typer.Option("--new", help="Start a new registry from the OPML alone (needs --output)."),
+    ] = False,
 ) -> None:
-    """Merge an OPML file's feeds into the registry, grouped by registered domain."""
+    """Merge an OPML file's feeds (Miniflux, FreshRSS, Feedly, Inoreader ...)
+    into the registry, grouped by the domain each site owns; its categories
+    become tags. The registry file keeps its comments and order."""
+    from ingest.registry import Registry, write_registry  # noqa: PLC0415
+
     settings = state.settings
+    if new and output is None:
+        err.print("[red]error:[/red] --new writes a new registry: give it --output FILE")
+        raise typer.Exit(2)
+    if new and output is not None and output.exists():
+        err.print(f"[red]error:[/red] {output} exists; --new does not overwrite a registry")
+        raise typer.Exit(2)
     with clear_errors():
-        existing = load_registry(settings.sources)
+        existing = Registry((), "new", "") if new else load_registry(settings.sources)
         merged, notes = import_opml(opml.read_bytes(), existing)
         target = output or (
             settings.sources if settings.sources != default_sources_path() else Path("sources.toml")
         )
-        text = dump_registry(merged)
-        import tomllib  # noqa: PLC0415
-
-        from ingest.registry import parse_registry  # noqa: PLC0415
-
-        parse_registry(tomllib.loads(text), str(target))  # validate before writing
-    target.write_text(text, encoding="utf-8")
+        if target != settings.sources and not target.exists() and not new:
+            target.write_text(settings.sources.read_text(encoding="utf-8"), encoding="utf-8")
+        write_registry(target, merged)
     for note in notes:
         err.print(f"  {note}", highlight=False)
     added = len(merged) - len(existing)

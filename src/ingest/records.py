@@ -63,6 +63,7 @@ class Source:
     country: str | None = None
     language: str | None = None
     timezone: str | None = None  # IANA name: how to read the site's naive local times
+    tags: tuple[str, ...] = ()  # the user's own grouping (an OPML import's categories)
 
 
 @dataclass(frozen=True)

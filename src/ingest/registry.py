@@ -21,7 +21,7 @@ from xml.sax.saxutils import quoteattr
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ingest.records import Source
-from ingest.urls import BadURL, canonicalize, host_of, on_domain, registered_domain
+from ingest.urls import BadURL, canonicalize, host_of, on_domain, registered_domain, site_domain
 
 KINDS = ("publisher", "wire", "aggregator")
 KEYS = frozenset(
@@ -37,6 +37,7 @@ KEYS = frozenset(
         "feeds",
         "sitemaps",
         "credits",
+        "tags",
     }
 )
 REQUIRED = ("id", "name", "kind", "homepage", "domains")
@@ -180,6 +181,7 @@ def parse_registry(data: dict[str, object], origin: str = "<memory>") -> Registr
                 ZoneInfo(zone)
             except (ZoneInfoNotFoundError, ValueError):
                 problems.append(f"{where}: timezone {zone!r} is not an IANA time zone")
+        tags = _str_list(item.get("tags"), where, "tags", problems)
         credits = _str_list(item.get("credits"), where, "credits", problems)
         if credits and kind != "wire":
             problems.append(f'{where}: credits are for kind = "wire" sources only')
@@ -196,6 +198,7 @@ def parse_registry(data: dict[str, object], origin: str = "<memory>") -> Registr
                 country=str(item["country"]) if item.get("country") else None,
                 language=str(item["language"]) if item.get("language") else None,
                 timezone=zone,
+                tags=tags,
             )
         )
     if problems:
@@ -248,6 +251,8 @@ def dump_registry(sources: Iterable[Source], header: str = "") -> str:
         out.append(f"feeds = {_toml_list(s.feeds)}")
         out.append(f"sitemaps = {_toml_list(s.sitemaps)}")
         out.append(f"credits = {_toml_list(s.credits)}")
+        if s.tags:
+            out.append(f"tags = {_toml_list(s.tags)}")
         out.append("")
     return "\n".join(out)
 
@@ -289,13 +294,37 @@ def _slugify(text: str) -> str:
     return slug[:60] or "source"
 
 
-def import_opml(data: bytes, existing: Registry | None = None) -> tuple[list[Source], list[str]]:
-    """Merge the feed outlines of an OPML document into the registry.
+def _feed_outlines(
+    element: ET.Element, path: tuple[str, ...] = ()
+) -> Iterator[tuple[ET.Element, tuple[str, ...]]]:
+    """Every feed outline with the categories it sits in: the folders above
+    it (outlines without ``xmlUrl``) and its ``category`` attribute
+    (comma-separated, "/"-paths)."""
+    for outline in element.findall("outline"):
+        if (outline.get("xmlUrl") or "").strip():
+            extra = [
+                part.strip()
+                for item in (outline.get("category") or "").split(",")
+                for part in item.split("/")
+                if part.strip()
+            ]
+            yield outline, tuple(dict.fromkeys([*path, *extra]))
+        else:
+            label = (outline.get("title") or outline.get("text") or "").strip()
+            yield from _feed_outlines(outline, (*path, label) if label else path)
 
-    Feeds are grouped by the registered domain of their site (``htmlUrl``,
-    else the feed URL). A domain already owned by a source adds the feed to
-    that source; a new domain becomes a new ``publisher`` source. Returns the
-    merged source list and human-readable notes on what was done or skipped.
+
+def import_opml(data: bytes, existing: Registry | None = None) -> tuple[list[Source], list[str]]:
+    """Merge the feed outlines of an OPML document into the registry (or,
+    without ``existing``, start a new one from them).
+
+    Feeds are grouped by the domain their site owns (``htmlUrl``, else the
+    feed URL; private suffixes count, so ``foo.blogspot.com`` and
+    ``bar.blogspot.com`` are two sources). A domain already owned by a source
+    adds the feed to that source; a new domain becomes a new ``publisher``
+    source. The OPML's categories (folders) become the sources' ``tags``.
+    Returns the merged source list and human-readable notes on what was done
+    or skipped.
     """
     try:
         root = ET.fromstring(data)  # noqa: S314 - expat refuses entity expansion bombs; no DTD fetch
@@ -307,10 +336,9 @@ def import_opml(data: bytes, existing: Registry | None = None) -> tuple[list[Sou
     index = {s.source_id: i for i, s in enumerate(sources)}
     known_feeds = {url for s in sources for url in s.feeds}
     notes: list[str] = []
-    for outline in root.iter("outline"):
+    body = root.find("body")
+    for outline, tags in _feed_outlines(body if body is not None else root):
         feed_url = (outline.get("xmlUrl") or "").strip()
-        if not feed_url:
-            continue
         try:
             canonicalize(feed_url)
         except BadURL as exc:
@@ -321,9 +349,9 @@ def import_opml(data: bytes, existing: Registry | None = None) -> tuple[list[Sou
             continue
         site = (outline.get("htmlUrl") or "").strip() or feed_url
         try:
-            domain = registered_domain(host_of(site))
+            domain = site_domain(host_of(site))
         except BadURL:
-            domain = registered_domain(host_of(feed_url))
+            domain = site_domain(host_of(feed_url))
         owner = next(
             (
                 s
@@ -333,11 +361,19 @@ def import_opml(data: bytes, existing: Registry | None = None) -> tuple[list[Sou
             None,
         )
         if owner is not None:
-            sources[index[owner.source_id]] = replace(owner, feeds=(*owner.feeds, feed_url))
+            sources[index[owner.source_id]] = replace(
+                owner,
+                feeds=(*owner.feeds, feed_url),
+                tags=tuple(dict.fromkeys([*owner.tags, *tags])),
+            )
             notes.append(f"added feed {feed_url} to {owner.source_id}")
         else:
             name = (outline.get("title") or outline.get("text") or domain).strip()
-            source_id = base = _slugify(domain.split(".")[0] if domain else name)
+            label = domain.split(".")[0] if domain else name
+            if domain.count(".") >= 2 and registered_domain(domain) != domain:
+                label = domain.rsplit(".", 2)[0]  # foo.blogspot.com -> foo-blogspot
+                label = f"{label}-{domain.split('.')[-2]}"
+            source_id = base = _slugify(label)
             n = 2
             while source_id in index:
                 source_id, n = f"{base}-{n}", n + 1
@@ -349,9 +385,43 @@ def import_opml(data: bytes, existing: Registry | None = None) -> tuple[list[Sou
                 homepage=homepage,
                 domains=(domain,),
                 feeds=(feed_url,),
+                tags=tags,
             )
             index[source_id] = len(sources)
             sources.append(source)
             notes.append(f"new source {source_id} ({domain}) with feed {feed_url}")
         known_feeds.add(feed_url)
     return sources, notes
+
+
+def write_registry(path: Path, sources: Sequence[Source]) -> str:
+    """The registry file for ``sources``, written back over ``path`` as it
+    was: its comments, order and layout kept (tomlkit), sources it already
+    holds updated in place (feeds, tags), new ones appended. Returns the text
+    written; it is validated before anything is written."""
+    import tomlkit  # noqa: PLC0415 - only the commands that write a registry
+
+    original = path.read_text(encoding="utf-8") if path.exists() else ""
+    if not original.strip():
+        text = dump_registry(sources)
+    else:
+        doc = tomlkit.parse(original)
+        tables = doc.get("sources")
+        if tables is None:
+            tables = tomlkit.aot()
+            doc["sources"] = tables
+        by_id = {str(t.get("id")): t for t in tables}
+        for source in sources:
+            table = by_id.get(source.source_id)
+            if table is None:
+                fresh = tomlkit.parse(dump_registry([source]))["sources"][0]
+                tables.append(fresh)
+                continue
+            if list(table.get("feeds", [])) != list(source.feeds):
+                table["feeds"] = list(source.feeds)
+            if source.tags and list(table.get("tags", [])) != list(source.tags):
+                table["tags"] = list(source.tags)
+        text = tomlkit.dumps(doc)
+    parse_registry(tomllib.loads(text), str(path))  # refuse to write an invalid registry
+    path.write_text(text, encoding="utf-8")
+    return text

@@ -241,6 +241,17 @@ def host_of(url: str) -> str:
     return _netloc(urlsplit(url))[0].strip("[]")
 
 
+@lru_cache(maxsize=4096)
+def site_domain(host: str) -> str:
+    """The domain a site owns, private suffixes included: ``foo.blogspot.com``
+    and ``bar.blogspot.com`` are two sites, ``news.bbc.co.uk`` is bbc.co.uk."""
+    host = host.strip("[]").rstrip(".").lower()
+    ext = _EXTRACT(host, include_psl_private_domains=True)
+    if ext.suffix and ext.domain:
+        return f"{ext.domain}.{ext.suffix}"
+    return registered_domain(host)
+
+
 @lru_cache(maxsize=65536)
 def registered_domain(host: str) -> str:
     """eTLD+1 of a host ("news.bbc.co.uk" -> "bbc.co.uk").
