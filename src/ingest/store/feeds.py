@@ -110,12 +110,13 @@ def sync_registry(
             "credits": list(s.credits),
             "sitemaps": list(s.sitemaps),
             "timezone": s.timezone,
+            "tags": list(s.tags),
             "updated_at": now,
         }
         for s in registry
     ]
     source_columns = ["source_id", "name", "kind", "domains", "homepage", "country"]
-    source_columns += ["language", "credits", "sitemaps", "timezone", "updated_at"]
+    source_columns += ["language", "credits", "sitemaps", "timezone", "tags", "updated_at"]
     sources = pa.Table.from_pylist(source_rows, schema=table_schema(con, "sources", source_columns))
     feeds = pa.Table.from_pylist(
         [
@@ -130,13 +131,13 @@ def sync_registry(
         con.execute("""
             MERGE INTO sources AS t USING reg_sources AS s ON t.source_id = s.source_id
             WHEN MATCHED AND (t.name, t.kind, t.domains, t.homepage, t.country, t.language,
-                              t.credits, t.sitemaps, t.timezone)
+                              t.credits, t.sitemaps, t.timezone, t.tags)
                       IS DISTINCT FROM (s.name, s.kind, s.domains, s.homepage, s.country,
-                              s.language, s.credits, s.sitemaps, s.timezone)
+                              s.language, s.credits, s.sitemaps, s.timezone, s.tags)
                 THEN UPDATE SET name = s.name, kind = s.kind, domains = s.domains,
                      homepage = s.homepage, country = s.country, language = s.language,
                      credits = s.credits, sitemaps = s.sitemaps, timezone = s.timezone,
-                     updated_at = s.updated_at
+                     tags = s.tags, updated_at = s.updated_at
             WHEN NOT MATCHED THEN INSERT BY NAME
         """)
         con.execute("""
