@@ -220,9 +220,7 @@ def _write_parts(table: pa.Table, out: Path, spec: ExportSpec) -> list[ExportedF
 # -------------------------------------------------------------------- describing
 
 
-def _state(
-    con: duckdb.DuckDBPyConnection, warehouse: Path | Lake, at: str | None
-) -> dict[str, Any]:
+def _state(con: duckdb.DuckDBPyConnection, warehouse: Path | Lake) -> dict[str, Any]:
     """What warehouse state the export reflects: the last finished run (and on
     a lake, the snapshot read)."""
     state: dict[str, Any] = {"warehouse": location_text(warehouse)}
@@ -232,10 +230,8 @@ def _state(
     ).fetchone()
     state["last_run"] = {"run_id": row[0], "finished_at": row[1]} if row else None
     if isinstance(warehouse, Lake):
-        snap = con.execute(
-            "SELECT max(snapshot_id) FROM wh.snapshots()"
-            + (f" WHERE snapshot_id <= {int(at)}" if at and at.isdigit() else "")
-        ).fetchone()
+        # the snapshot this connection reads (the latest, or the one --at names)
+        snap = con.execute("FROM wh.current_snapshot()").fetchone()
         state["snapshot"] = int(snap[0]) if snap and snap[0] is not None else None
     return state
 
@@ -373,7 +369,7 @@ def export(warehouse: Path | Lake, out: Path, spec: ExportSpec) -> Exported:
         table = con.sql(dataset_sql(spec)).to_arrow_table()
         schema = _schema(con, spec)
         facts = _facts(con, spec)
-        reflects = _state(con, warehouse, spec.at)
+        reflects = _state(con, warehouse)
         con.execute("COMMIT")
     out.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(out / spec.dataset, ignore_errors=True)
