@@ -179,3 +179,10 @@ def test_an_unknown_source_id_is_a_usage_error(tmp_path: Path) -> None:
     ):
         code, _, err = invoke("--warehouse", str(tmp_path / "wh.duckdb"), *command)
         assert code == 2 and "unknown source id 'nope'" in err, (command, err)
+
+
+def test_help_shows_no_python_types_for_flags_and_lists() -> None:
+    for command in (["run"], ["backfill"], ["search"], ["export"], ["status"]):
+        code, out, _ = invoke(*command, "--help")
+        assert code == 0, command
+        assert "<bool>" not in out and "<list[" not in out, (command, out)

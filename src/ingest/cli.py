@@ -49,13 +49,18 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: no Python types beside flags and lists
 )
 sources_app = typer.Typer(
-    help="The source registry: list, import OPML, export OPML.", no_args_is_help=True
+    help="The source registry: list, import OPML, export OPML.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
 )
 app.add_typer(sources_app, name="sources")
 warehouse_app = typer.Typer(
-    help="The warehouse itself: copy it into a DuckLake, keep it compact.", no_args_is_help=True
+    help="The warehouse itself: copy it into a DuckLake, keep it compact.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
 )
 app.add_typer(warehouse_app, name="warehouse")
 
@@ -144,7 +149,7 @@ def run(
         bool, typer.Option("--all-feeds", help="Fetch every feed, due or not.")
     ] = False,
     source: Annotated[
-        list[str] | None, typer.Option("--source", help="Only these source ids.")
+        list[str] | None, typer.Option("--source", metavar="ID", help="Only these source ids.")
     ] = None,
     accept_registry_change: Annotated[
         bool, typer.Option("--accept-registry-change", help=ACCEPT_HELP)
@@ -355,7 +360,7 @@ def backfill(
         str | None, typer.Option("--until", help="Last publication date, inclusive.")
     ] = None,
     source: Annotated[
-        list[str] | None, typer.Option("--source", help="Only these sources.")
+        list[str] | None, typer.Option("--source", metavar="ID", help="Only these sources.")
     ] = None,
     urls: Annotated[
         Path | None,
@@ -365,7 +370,13 @@ def backfill(
     ] = None,
     warc: Annotated[
         list[Path] | None,
-        typer.Option("--warc", help="WARC file(s), e.g. CC-NEWS.", exists=True, dir_okay=False),
+        typer.Option(
+            "--warc",
+            metavar="FILE",
+            help="WARC file(s), e.g. CC-NEWS.",
+            exists=True,
+            dir_okay=False,
+        ),
     ] = None,
     include_undated: Annotated[
         bool,
@@ -412,7 +423,7 @@ def backfill(
 def reprocess(
     since: Annotated[str | None, typer.Option("--since", help="Articles published since.")] = None,
     source: Annotated[
-        list[str] | None, typer.Option("--source", help="Only these sources.")
+        list[str] | None, typer.Option("--source", metavar="ID", help="Only these sources.")
     ] = None,
     accept_registry_change: Annotated[
         bool, typer.Option("--accept-registry-change", help=ACCEPT_HELP)
@@ -614,7 +625,7 @@ def _day_option(value: str | None, name: str) -> dt.date | None:
 
 @app.command("search")
 def search_command(
-    text: Annotated[
+    words: Annotated[
         str,
         typer.Argument(
             metavar="QUERY",
@@ -626,7 +637,8 @@ def search_command(
     ] = None,
     until: Annotated[str | None, typer.Option("--until", help="... on or before.")] = None,
     source: Annotated[
-        list[str] | None, typer.Option("--source", help="Only this source (repeatable).")
+        list[str] | None,
+        typer.Option("--source", metavar="ID", help="Only this source (repeatable)."),
     ] = None,
     language: Annotated[
         str | None, typer.Option("--language", help="Only articles in this language.")
@@ -658,7 +670,7 @@ def search_command(
             done = search.update_index(settings.warehouse, settings.search_path, rebuild=True)
             err.print(f"search index: {done.total} articles in {done.path}")
         try:
-            hits = search.search(settings.search_path, text, filters, limit)
+            hits = search.search(settings.search_path, words, filters, limit)
         except search.QueryError as exc:
             err.print(f"[red]error:[/red] {exc}", highlight=False)
             raise typer.Exit(2) from None
@@ -732,7 +744,8 @@ def export_command(
         ExportDataset, typer.Option("--dataset", help="What to export.")
     ] = ExportDataset.articles,
     source: Annotated[
-        list[str] | None, typer.Option("--source", help="Only this source (repeatable).")
+        list[str] | None,
+        typer.Option("--source", metavar="ID", help="Only this source (repeatable)."),
     ] = None,
     language: Annotated[
         str | None, typer.Option("--language", help="Only articles in this language.")
