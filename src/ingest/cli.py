@@ -1084,6 +1084,80 @@ def sources_export(
         err.print(f"wrote {sum(len(s.feeds) for s in registry)} feeds to {output}")
 
 
+def _registry_target(settings: Settings, output: Path | None) -> Path:
+    """The registry file a command writes: ``--output``, else the ``--sources``
+    file, else ./sources.toml (the shipped registry is never written)."""
+    if output is not None:
+        return output
+    return settings.sources if settings.sources != default_sources_path() else Path("sources.toml")
+
+
+@sources_app.command("add")
+def sources_add(
+    url: Annotated[str, typer.Argument(metavar="URL", help="The site's homepage.")],
+    source_id: Annotated[
+        str | None, typer.Option("--id", help="The new source's id [default: from its domain].")
+    ] = None,
+    kind: Annotated[
+        str, typer.Option("--kind", help="publisher, wire or aggregator.")
+    ] = "publisher",
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Registry file to write [default: the --sources file, or ./sources.toml when "
+            "--sources is the shipped registry]",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what was found; write nothing.")
+    ] = False,
+) -> None:
+    """Add a source by its homepage: its feeds (<link rel="alternate">, else
+    common paths, each checked to parse as a feed) and its sitemaps (robots.txt
+    Sitemap: lines). Shows what it found, then writes the entry."""
+    from ingest.discover import DiscoveryError, discover  # noqa: PLC0415
+    from ingest.registry import KINDS, new_source_id, write_registry  # noqa: PLC0415
+
+    settings = state.settings
+    if kind not in KINDS:
+        err.print(f"[red]error:[/red] --kind {kind!r} is not one of {', '.join(KINDS)}")
+        raise typer.Exit(2)
+    target = _registry_target(settings, output)
+    with clear_errors():
+        registry = load_registry(target if target.exists() else settings.sources)
+    try:
+        found = asyncio.run(discover(url, settings))
+    except DiscoveryError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(1) from None
+    owner = next((s for s in registry if found.domain in s.domains), None)
+    console.print(f"{found.name} ({found.domain}), {found.homepage}", markup=False)
+    for feed in found.feeds:
+        console.print(f"  feed    {feed}", markup=False, highlight=False)
+    for sitemap in found.sitemaps:
+        console.print(f"  sitemap {sitemap}", markup=False, highlight=False)
+    for note in found.notes:
+        err.print(f"  {note}", highlight=False)
+    if owner is not None:
+        err.print(f"[red]error:[/red] {found.domain} already belongs to source {owner.source_id}")
+        raise typer.Exit(1)
+    taken = {s.source_id for s in registry}
+    new_id = source_id or new_source_id(found.domain, taken)
+    if new_id in taken:
+        err.print(f"[red]error:[/red] source id {new_id!r} is taken")
+        raise typer.Exit(2)
+    if dry_run:
+        err.print(f"would add source {new_id} (--dry-run: nothing written)")
+        return
+    with clear_errors():
+        if not target.exists():
+            target.write_text(settings.sources.read_text(encoding="utf-8"), encoding="utf-8")
+        write_registry(target, [*registry.sources, found.source(new_id, kind)])
+    err.print(f"added source {new_id} to {target}")
+
+
 @sources_app.command("import")
 def sources_import(
     opml: Annotated[
@@ -1115,13 +1189,14 @@ def sources_import(
     if new and output is not None and output.exists():
         err.print(f"[red]error:[/red] {output} exists; --new does not overwrite a registry")
         raise typer.Exit(2)
+    target = _registry_target(settings, output)
     with clear_errors():
-        existing = Registry((), "new", "") if new else load_registry(settings.sources)
+        if new:
+            existing = Registry((), "new", "")
+        else:
+            existing = load_registry(target if target.exists() else settings.sources)
         merged, notes = import_opml(opml.read_bytes(), existing)
-        target = output or (
-            settings.sources if settings.sources != default_sources_path() else Path("sources.toml")
-        )
-        if target != settings.sources and not target.exists() and not new:
+        if not new and not target.exists():
             target.write_text(settings.sources.read_text(encoding="utf-8"), encoding="utf-8")
         write_registry(target, merged)
     for note in notes:

@@ -294,6 +294,20 @@ def _slugify(text: str) -> str:
     return slug[:60] or "source"
 
 
+def new_source_id(domain: str, taken: set[str]) -> str:
+    """A slug for a new source of ``domain`` that no source in ``taken`` has:
+    its name without the suffix ("lemonde.fr" -> "lemonde"), a private
+    suffix's owner kept apart ("foo.blogspot.com" -> "foo-blogspot")."""
+    label = domain.split(".", maxsplit=1)[0]
+    if domain.count(".") >= 2 and registered_domain(domain) != domain:
+        label = f"{domain.rsplit('.', 2)[0]}-{domain.split('.')[-2]}"
+    source_id = base = _slugify(label)
+    n = 2
+    while source_id in taken:
+        source_id, n = f"{base}-{n}", n + 1
+    return source_id
+
+
 def _feed_outlines(
     element: ET.Element, path: tuple[str, ...] = ()
 ) -> Iterator[tuple[ET.Element, tuple[str, ...]]]:
@@ -369,14 +383,7 @@ def import_opml(data: bytes, existing: Registry | None = None) -> tuple[list[Sou
             notes.append(f"added feed {feed_url} to {owner.source_id}")
         else:
             name = (outline.get("title") or outline.get("text") or domain).strip()
-            label = domain.split(".")[0] if domain else name
-            if domain.count(".") >= 2 and registered_domain(domain) != domain:
-                label = domain.rsplit(".", 2)[0]  # foo.blogspot.com -> foo-blogspot
-                label = f"{label}-{domain.split('.')[-2]}"
-            source_id = base = _slugify(label)
-            n = 2
-            while source_id in index:
-                source_id, n = f"{base}-{n}", n + 1
+            source_id = new_source_id(domain or name, set(index))
             homepage = site if site != feed_url else f"https://{host_of(feed_url)}/"
             source = Source(
                 source_id=source_id,
