@@ -131,6 +131,24 @@ async def load(settings: Settings, staged: list[Staged]) -> Counter[str]:
     timeout_seconds=3600,
 )
 async def index_search(settings: Settings, counts: Mapping[str, int]) -> dict[str, int]:
-    """The search index and the latest report brought up to date after the
-    run's loads (a failure is counted, not the run's: the next run catches up)."""
-    return await common.index_search(settings, counts)
+    """The completeness alerts evaluated, the search index and the latest
+    report brought up to date after the run's loads (a failure is counted, not
+    the run's: the next run catches up). Each alert opened or closed is a
+    Prefect event, ``news-ingest.alert.opened`` / ``.closed``, for automations."""
+    return await common.index_search(settings, counts, on_alert=emit_alert)
+
+
+def emit_alert(change: Any) -> None:
+    """A Prefect event for an alert opened or closed (its resource: the alert's
+    kind and subject; its payload: the rule's evidence)."""
+    from prefect.events import emit_event  # noqa: PLC0415
+
+    emit_event(
+        event=f"news-ingest.alert.{change.action}",
+        resource={
+            "prefect.resource.id": f"news-ingest.alert.{change.kind}.{change.subject}",
+            "prefect.resource.name": f"{change.kind} {change.subject}",
+            "news-ingest.alert-kind": change.kind,
+        },
+        payload={"alert_id": change.alert_id, "evidence": change.evidence},
+    )

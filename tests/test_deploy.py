@@ -466,3 +466,22 @@ def test_serve_runs_the_scheduled_deployment_in_process(stack: Stack, tmp_path: 
         assert warehouse_runs == [("ingest_feeds", "completed")]
     finally:
         server.stop()
+
+
+def test_the_alert_automations_are_valid_and_listen_to_what_runs_emit() -> None:
+    """deploy/automations/alerts.yaml is what `prefect automation create -f`
+    reads; its triggers expect the events the flows emit for alerts."""
+    import inspect
+
+    import yaml
+    from flows import common
+    from prefect.events.schemas.automations import AutomationCore
+
+    data = yaml.safe_load((REPO / "deploy" / "automations" / "alerts.yaml").read_text())
+    expected = set()
+    for item in data["automations"]:
+        automation = AutomationCore.model_validate(item)
+        expected |= set(automation.trigger.expect)  # type: ignore[union-attr]
+    source = inspect.getsource(common.emit_alert)
+    assert 'f"news-ingest.alert.{change.action}"' in source
+    assert expected == {"news-ingest.alert.opened", "news-ingest.alert.closed"}

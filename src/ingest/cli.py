@@ -926,7 +926,12 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="The status as JSON.")] = False,
     check: Annotated[
         bool,
-        typer.Option("--check", help="Exit 3 when a feed is failing, 0 when all is well."),
+        typer.Option(
+            "--check", help="Exit 3 when an alert is open or a feed is failing, 0 when all is well."
+        ),
+    ] = False,
+    problems: Annotated[
+        bool, typer.Option("--problems", help="The open alerts with their evidence, failing feeds.")
     ] = False,
 ) -> None:
     """A summary that fits 80 columns: feeds ok / failing / disabled, pages
@@ -938,6 +943,9 @@ def status(
         found = health.gather(state.settings, runs)
     if as_json:
         sys.stdout.write(json.dumps(found.as_json(), ensure_ascii=False, indent=1) + "\n")
+    elif problems:
+        for line in health.problem_lines(found, 80):
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
     elif not show_all:
         for line in health.summary_lines(found, 80):
             console.print(line, markup=False, highlight=False, soft_wrap=True)

@@ -40,6 +40,15 @@ class Run:
     reason: str | None
 
 
+@dataclass(frozen=True)
+class OpenAlert:
+    kind: str
+    subject: str
+    source_id: str | None
+    opened_at: datetime
+    evidence: str | None
+
+
 @dataclass
 class Status:
     feeds_ok: int = 0
@@ -51,6 +60,7 @@ class Status:
     provisional_bodies: int = 0
     next_attempt_at: datetime | None = None
     failing: list[FailingFeed] = field(default_factory=list)
+    alerts: list[OpenAlert] = field(default_factory=list)
     runs: list[Run] = field(default_factory=list)
     raw_pages: int = 0
     raw_bytes: int = 0
@@ -59,8 +69,9 @@ class Status:
 
     @property
     def healthy(self) -> bool:
-        """Nothing that needs a person: no feed failing (``--check`` exits 3 otherwise)."""
-        return self.feeds_failing == 0
+        """Nothing that needs a person: no feed failing, no alert open
+        (``--check`` exits 3 otherwise)."""
+        return self.feeds_failing == 0 and not self.alerts
 
     def as_json(self) -> dict[str, Any]:
         def plain(value: Any) -> Any:
@@ -110,6 +121,15 @@ def gather(settings: Settings, runs: int = 5) -> Status:
                     ORDER BY f.consecutive_failures DESC, f.source_id, f.url"""
             ).fetchall()
         ]
+        tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        if "alerts" in tables:  # a warehouse from before alerts has none
+            status.alerts = [
+                OpenAlert(*r)
+                for r in con.execute(
+                    "SELECT kind, subject, source_id, opened_at, evidence::VARCHAR FROM alerts "
+                    "WHERE closed_at IS NULL ORDER BY opened_at, kind, subject"
+                ).fetchall()
+            ]
         status.runs = [
             Run(*r)
             for r in con.execute(
@@ -149,6 +169,9 @@ def summary_lines(status: Status, width: int = 80) -> list[str]:
     else:
         lines.append("last run: none yet (`ingest run`)")
     lines.append(
+        f"alerts: {len(status.alerts)} open" + (" (--problems lists them)" if status.alerts else "")
+    )
+    lines.append(
         f"staging: {status.staged_waiting} waiting, {status.staged_set_aside} set aside · "
         f"raw archive: {status.raw_pages} pages, {status.raw_bytes / 1e6:.1f} MB"
     )
@@ -159,3 +182,15 @@ def summary_lines(status: Status, width: int = 80) -> list[str]:
             text = " ".join(f"{feed.source_id} {feed.failures}× {feed.outcome}: {what}".split())
             lines.append(f"  {text} {feed.url}")
     return [_fit(line, width) for line in lines]
+
+
+def problem_lines(status: Status, width: int = 80) -> list[str]:
+    """Every open alert with its evidence, then every failing feed."""
+    lines = []
+    for alert in status.alerts:
+        when = f"{alert.opened_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+        lines.append(_fit(f"{alert.kind} {alert.subject} since {when}", width))
+        if alert.evidence:
+            lines.append(_fit(f"  {alert.evidence}", width))
+    lines += [line for line in summary_lines(status, width) if line.startswith("  ")]
+    return lines or ["no problems: no alert open, no feed failing"]

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
-from ingest import pipeline
+from ingest import alerts, pipeline
 from ingest.settings import Settings
+from ingest.store.connection import transaction, writer
 from ingest.store.runs import HEARTBEAT_EVERY
 
 Log = logging.Logger | logging.LoggerAdapter[logging.Logger]
@@ -47,16 +49,43 @@ async def heartbeat(settings: Settings, run_id: str) -> AsyncIterator[None]:
 CHANGES_ARTICLES = ("articles_new", "articles_revised", "articles_joined_story")
 
 
-async def index_search(settings: Settings, counts: Mapping[str, int]) -> dict[str, int]:
+def check_alerts(settings: Settings, now: datetime | None = None) -> list[alerts.Change]:
+    """Evaluate the completeness alerts (one write transaction): open what
+    holds, close what cleared."""
+    now = now or datetime.now(UTC)
+    with writer(settings.warehouse) as con, transaction(con, "alerts"):
+        return alerts.evaluate(con, now)
+
+
+async def index_search(
+    settings: Settings,
+    counts: Mapping[str, int],
+    on_alert: Callable[[alerts.Change], None] | None = None,
+) -> dict[str, int]:
     """Bring what is derived from the warehouse up to date after a run's
-    loads (when it loaded articles, or when it does not exist yet): the search
+    loads: the completeness alerts (every run: silence shows when nothing
+    comes), and, when it loaded articles or they do not exist yet, the search
     index and the latest report. A failure is logged and counted, never the
-    run's: the next run catches up."""
+    run's: the next run catches up. ``on_alert``: told of each alert opened or
+    closed (the flow emits a Prefect event)."""
     from ingest import report, search  # noqa: PLC0415 - the fts extension only where needed
 
     log = logging.getLogger("ingest.derived")
     changed = any(counts.get(k, 0) for k in CHANGES_ARTICLES)
     out: dict[str, int] = {}
+    try:
+        moved = await asyncio.to_thread(check_alerts, settings)
+        out["alerts_opened"] = sum(c.action == "opened" for c in moved)
+        out["alerts_closed"] = sum(c.action == "closed" for c in moved)
+        for change in moved:
+            log.warning(
+                "alert %s: %s %s %s", change.action, change.kind, change.subject, change.evidence
+            )
+            if on_alert is not None:
+                on_alert(change)
+    except Exception as exc:
+        log.warning("alerts not evaluated: %r", exc)
+        out["alerts_failed"] = 1
     if changed or not settings.search_path.exists():
         try:
             done = await asyncio.to_thread(
