@@ -199,3 +199,9 @@ def test_status_problems_and_check(world: World, tmp_path: Path) -> None:
     assert problems.exit_code == 0 and problems.output.startswith("silent_source daily since ")
     data = json.loads(runner.invoke(app, [*base, "--json"]).output)
     assert data["alerts"][0]["kind"] == "silent_source" and data["healthy"] is False
+    # the report shows it too
+    from ingest import report
+
+    report.write_report(world.path, tmp_path / "r.html")
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "<td>silent_source</td><td>daily</td>" in page

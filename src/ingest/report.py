@@ -15,7 +15,7 @@ import html
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,7 @@ class Facts:
     outcomes_day: list[tuple[date, str, int]] = field(default_factory=list)
     feeds_day: list[tuple[date, str, int]] = field(default_factory=list)
     biggest: list[tuple[str, int, str, date | None, str]] = field(default_factory=list)
+    alerts: list[tuple[str, str, datetime, str]] = field(default_factory=list)
 
 
 def _rows(con: Any, sql: str) -> list[tuple[Any, ...]]:
@@ -142,6 +143,13 @@ def gather(
                 WHERE (coalesce(first_published_at, first_seen_at) AT TIME ZONE 'UTC')::DATE {span}
                 ORDER BY members DESC, source_count DESC, cluster_id LIMIT 15""",
         )
+        tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        if "alerts" in tables:
+            facts.alerts = _rows(
+                con,
+                """SELECT kind, subject, opened_at, coalesce(evidence::VARCHAR, '') FROM alerts
+                   WHERE closed_at IS NULL ORDER BY opened_at, kind, subject""",
+            )
         con.execute("COMMIT")
     return facts
 
@@ -409,6 +417,19 @@ def render(facts: Facts) -> str:
             + (chart.svg or '<p class="empty">No data in this period.</p>')
             + "</figure>"
         )
+    parts.append('<h2 id="alerts">Open alerts</h2>')
+    if facts.alerts:
+        parts.append(
+            "<table><tr><th>alert</th><th>subject</th><th>since</th><th>evidence</th></tr>"
+        )
+        for kind, subject, since, evidence in facts.alerts:
+            parts.append(
+                f"<tr><td>{_esc(kind)}</td><td>{_esc(subject)}</td>"
+                f"<td>{since:%Y-%m-%d %H:%M}</td><td>{_esc(evidence)}</td></tr>"
+            )
+        parts.append("</table>")
+    else:
+        parts.append('<p class="empty">None: every source and feed looks as usual.</p>')
     parts.append('<h2 id="biggest">The biggest stories</h2>')
     if facts.biggest:
         parts.append(
