@@ -186,3 +186,18 @@ def test_help_shows_no_python_types_for_flags_and_lists() -> None:
         code, out, _ = invoke(*command, "--help")
         assert code == 0, command
         assert "<bool>" not in out and "<list[" not in out, (command, out)
+
+
+def test_a_prefect_server_that_is_not_running_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a loopback port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("PREFECT_API_URL", f"http://127.0.0.1:{port}/api")
+    code, out, err = invoke("--warehouse", str(tmp_path / "wh.duckdb"), "run")
+    assert code == 1
+    said = [line for line in (out + err).splitlines() if line.strip()]
+    assert len(said) == 1 and said[0].startswith("run failed: Failed to reach API"), said
