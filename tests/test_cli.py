@@ -188,16 +188,25 @@ def test_help_shows_no_python_types_for_flags_and_lists() -> None:
         assert "<bool>" not in out and "<list[" not in out, (command, out)
 
 
-def test_a_prefect_server_that_is_not_running_is_one_line(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_prefect_server_that_is_not_running_is_one_line(tmp_path: Path) -> None:
+    import os
     import socket
+    import subprocess
+    import sys
 
     with socket.socket() as sock:  # a loopback port nothing listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    monkeypatch.setenv("PREFECT_API_URL", f"http://127.0.0.1:{port}/api")
-    code, out, err = invoke("--warehouse", str(tmp_path / "wh.duckdb"), "run")
-    assert code == 1
-    said = [line for line in (out + err).splitlines() if line.strip()]
+    env = {**os.environ, "PREFECT_API_URL": f"http://127.0.0.1:{port}/api"}
+    env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
+    done = subprocess.run(
+        [sys.executable, "-m", "ingest.cli", "--warehouse", str(tmp_path / "wh.duckdb"), "run"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    said = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+    assert done.returncode == 1
     assert len(said) == 1 and said[0].startswith("run failed: Failed to reach API"), said
