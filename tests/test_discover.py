@@ -85,3 +85,47 @@ def test_sources_add_command(site: SiteServer, registry: Registry, tmp_path: Pat
     assert again.exit_code == 1 and "already belongs to source" in again.output
     bad = runner.invoke(app, ["sources", "add", "not a url"], env=env)
     assert bad.exit_code == 1 and "not a URL" in bad.output
+
+
+def test_an_imported_feed_without_a_site_joins_the_site_of_its_articles(
+    site: SiteServer, registry: Registry, tmp_path: Path
+) -> None:
+    """A feed served from one host whose items all link to another site (a feed
+    host, a CDN) becomes that site's source when the OPML names no site."""
+    publishers = [s for s in registry if s.kind == "publisher"]
+    feed_host, article_site = publishers[0], publishers[1]
+    items = "".join(
+        f"<item><title>{i}</title><link>{article_site.homepage.rstrip('/')}/story/{i}</link></item>"
+        for i in range(4)
+    )
+    rss = (
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>'
+    )
+    site.route(
+        "/ext/feed.xml", lambda _: Reply(200, {"Content-Type": "application/rss+xml"}, rss.encode())
+    )
+    feed_url = feed_host.homepage.split("/", 3)[:3]
+    feed = "/".join(feed_url) + "/ext/feed.xml"
+    opml = tmp_path / "reader.opml"
+    opml.write_text(
+        f'<?xml version="1.0"?><opml version="2.0"><body><outline text="Mystery" xmlUrl="{feed}"/>'
+        "</body></opml>",
+        encoding="utf-8",
+    )
+    env = cli_env(site, tmp_path / "home")
+    out = tmp_path / "new.toml"
+    result = CliRunner().invoke(
+        app, ["sources", "import", str(opml), "--new", "--output", str(out)], env=env
+    )
+    assert result.exit_code == 0, result.output
+    (only,) = load_registry(out).sources
+    assert only.domains == article_site.domains and only.feeds == (feed,)
+    # without fetching, the feed's own host decides
+    offline = tmp_path / "offline.toml"
+    CliRunner().invoke(
+        app,
+        ["sources", "import", str(opml), "--new", "--no-fetch", "--output", str(offline)],
+        env=env,
+    )
+    (plain,) = load_registry(offline).sources
+    assert plain.domains == feed_host.domains

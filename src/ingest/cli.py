@@ -38,6 +38,7 @@ from ingest.registry import (
     export_opml,
     import_opml,
     load_registry,
+    opml_feeds,
 )
 from ingest.settings import SettingError, Settings, default_sources_path
 from ingest.store import connection, read, staging
@@ -1184,6 +1185,14 @@ def sources_import(
         bool,
         typer.Option("--new", help="Start a new registry from the OPML alone (needs --output)."),
     ] = False,
+    fetch: Annotated[
+        bool,
+        typer.Option(
+            "--fetch/--no-fetch",
+            help="Read the feeds whose outline names no site, to join them to the site "
+            "their articles are on.",
+        ),
+    ] = True,
 ) -> None:
     """Merge an OPML file's feeds (Miniflux, FreshRSS, Feedly, Inoreader ...)
     into the registry, grouped by the domain each site owns; its categories
@@ -1203,7 +1212,14 @@ def sources_import(
             existing = Registry((), "new", "")
         else:
             existing = load_registry(target if target.exists() else settings.sources)
-        merged, notes = import_opml(opml.read_bytes(), existing)
+        data = opml.read_bytes()
+        sites: dict[str, str] = {}
+        unnamed = [url for url, site in opml_feeds(data) if site is None and url]
+        if fetch and unnamed:
+            from ingest.discover import article_sites  # noqa: PLC0415
+
+            sites = asyncio.run(article_sites(unnamed, settings))
+        merged, notes = import_opml(data, existing, sites)
         if not new and not target.exists():
             target.write_text(settings.sources.read_text(encoding="utf-8"), encoding="utf-8")
         write_registry(target, merged)

@@ -150,3 +150,26 @@ async def discover(url: str, settings: Settings) -> Found:
         sitemaps=tuple(sitemaps),
         notes=tuple(notes),
     )
+
+
+async def article_sites(feeds: list[str], settings: Settings) -> dict[str, str]:
+    """For each feed, the domain most of its article links are on (when the
+    feed can be read and lists links): a feed on a feed host
+    (``feeds.example-cdn.com``) belongs to the site that publishes its articles."""
+    out: dict[str, str] = {}
+    async with Fetcher(settings) as fetcher:
+        for url in feeds:
+            got = await fetcher.get(url, FetchKind.FEED)
+            if got.outcome is not Outcome.OK or not got.body:
+                continue
+            counts: dict[str, int] = {}
+            for entry in feedparser.parse(got.body).entries[:50]:
+                link = str(entry.get("link") or "")
+                try:
+                    domain = site_domain(host_of(canonicalize(link)))
+                except BadURL:
+                    continue
+                counts[domain] = counts.get(domain, 0) + 1
+            if counts:
+                out[url] = max(sorted(counts), key=lambda d: counts[d])
+    return out

@@ -12,7 +12,7 @@ import json
 import re
 import tomllib
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -328,7 +328,22 @@ def _feed_outlines(
             yield from _feed_outlines(outline, (*path, label) if label else path)
 
 
-def import_opml(data: bytes, existing: Registry | None = None) -> tuple[list[Source], list[str]]:
+def opml_feeds(data: bytes) -> list[tuple[str, str | None]]:
+    """(feed URL, htmlUrl or None) of every feed outline of an OPML document."""
+    try:
+        root = ET.fromstring(data)  # noqa: S314 - expat refuses entity expansion bombs; no DTD fetch
+    except ET.ParseError as exc:
+        raise RegistryError("OPML", [f"not valid XML: {exc}"]) from exc
+    body = root.find("body")
+    return [
+        ((o.get("xmlUrl") or "").strip(), (o.get("htmlUrl") or "").strip() or None)
+        for o, _ in _feed_outlines(body if body is not None else root)
+    ]
+
+
+def import_opml(
+    data: bytes, existing: Registry | None = None, sites: Mapping[str, str] | None = None
+) -> tuple[list[Source], list[str]]:
     """Merge the feed outlines of an OPML document into the registry (or,
     without ``existing``, start a new one from them).
 
@@ -337,6 +352,8 @@ def import_opml(data: bytes, existing: Registry | None = None) -> tuple[list[Sou
     ``bar.blogspot.com`` are two sources). A domain already owned by a source
     adds the feed to that source; a new domain becomes a new ``publisher``
     source. The OPML's categories (folders) become the sources' ``tags``.
+    ``sites``: feed URL -> the domain its article links are on, for feeds
+    whose outline names no site (:func:`ingest.discover.article_sites`).
     Returns the merged source list and human-readable notes on what was done
     or skipped.
     """
@@ -366,6 +383,10 @@ def import_opml(data: bytes, existing: Registry | None = None) -> tuple[list[Sou
             domain = site_domain(host_of(site))
         except BadURL:
             domain = site_domain(host_of(feed_url))
+        if site == feed_url and sites and feed_url in sites and sites[feed_url] != domain:
+            notes.append(f"{feed_url}: its articles are on {sites[feed_url]}")
+            domain = sites[feed_url]
+            site = f"https://{domain}/"
         owner = next(
             (
                 s
