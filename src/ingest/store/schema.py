@@ -202,6 +202,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "pending_pages": ("url", "feed_id"),
     "schema_migrations": ("version",),
     "schema_views": ("name",),
+    "alerts": ("alert_id",),
 }
 
 Existing = typing.Literal["error", "keep", "update"]
