@@ -27,7 +27,7 @@ import pyarrow as pa
 from ingest.location import Lake, location_text
 from ingest.store import read
 from ingest.store.connection import WarehouseError
-from ingest.store.schema import sql_literal
+from ingest.store.schema import language_is, sql_literal
 
 Dataset = Literal["articles", "stories", "sightings"]
 Format = Literal["jsonl", "parquet", "csv"]
@@ -81,11 +81,6 @@ class ExportError(WarehouseError):
 _ARTICLE_DAY = "coalesce(a.published_at, a.first_seen_at)"
 
 
-def _language(column: str, language: str) -> str:
-    code = sql_literal(language.replace("_", "-").split("-", 1)[0].lower())
-    return f"lower(split_part(replace(coalesce({column}, ''), '_', '-'), '-', 1)) = {code}"
-
-
 def _utc(column: str) -> str:
     """A TIMESTAMPTZ as UTC wall time, whatever the session's time zone."""
     return f"({column} AT TIME ZONE 'UTC')"
@@ -110,7 +105,7 @@ def dataset_sql(spec: ExportSpec) -> str:
         if spec.sources:
             where.append(_sources("a.source_id", spec))
         if spec.language:
-            where.append(_language("a.language", spec.language))
+            where.append(language_is("a.language", spec.language))
         exclude = "EXCLUDE (body)" if not spec.body else ""
         part = (
             f"strftime({_utc(_ARTICLE_DAY)}, '%Y-%m-%d')"
@@ -131,7 +126,7 @@ def dataset_sql(spec: ExportSpec) -> str:
         if spec.language:
             where.append(
                 "s.cluster_id IN (SELECT cluster_id FROM articles a WHERE "
-                f"{_language('a.language', spec.language)})"
+                f"{language_is('a.language', spec.language)})"
             )
         part = (
             f"strftime({_utc(day)}, '%Y-%m-%d')"
@@ -148,7 +143,7 @@ def dataset_sql(spec: ExportSpec) -> str:
     if spec.language:
         where.append(
             "g.article_id IN (SELECT article_id FROM articles a WHERE "
-            f"{_language('a.language', spec.language)})"
+            f"{language_is('a.language', spec.language)})"
         )
     part = (
         f"strftime({_utc('g.seen_at')}, '%Y-%m-%d')" if spec.partition == "day" else "g.source_id"

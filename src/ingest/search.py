@@ -40,7 +40,7 @@ import pyarrow as pa
 from ingest.location import Lake
 from ingest.store import extensions, read
 from ingest.store.connection import WarehouseError
-from ingest.store.schema import sql_literal
+from ingest.store.schema import language_is, language_subtag, sql_literal
 
 # ISO 639-1 -> the fts extension's Snowball stemmer
 STEMMERS: dict[str, str] = {
@@ -453,10 +453,6 @@ LIMIT {limit}
 _DAY = "coalesce(a.published_at, a.first_seen_at)::DATE"
 
 
-def _language_code(tag: str) -> str:
-    return tag.replace("_", "-").split("-", 1)[0].lower()
-
-
 def _filters_sql(filters: Filters) -> list[str]:
     where = []
     if filters.since:
@@ -466,10 +462,7 @@ def _filters_sql(filters: Filters) -> list[str]:
     if filters.sources:
         where.append(f"a.source_id IN ({', '.join(sql_literal(s) for s in filters.sources)})")
     if filters.language:
-        code = sql_literal(_language_code(filters.language))
-        where.append(
-            f"lower(split_part(replace(coalesce(a.language, ''), '_', '-'), '-', 1)) = {code}"
-        )
+        where.append(language_is("a.language", filters.language))
     return where
 
 
@@ -490,7 +483,7 @@ def search(path: Path, text: str, filters: Filters | None = None, limit: int = 2
         else:
             rows = con.execute("SELECT DISTINCT language FROM articles").fetchall()
             languages = [r[0] for r in rows if r[0]]
-        codes = {_language_code(lang) for lang in languages}
+        codes = {language_subtag(lang) for lang in languages}
         stemmers = sorted({STEMMERS[c] for c in codes if c in STEMMERS})
         terms = query.terms
         index_of = {t: i for i, t in enumerate(terms)}

@@ -26,6 +26,18 @@ def sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def language_subtag(tag: str) -> str:
+    """A language tag's primary subtag, lower case (``pt-BR``, ``pt_br`` -> ``pt``)."""
+    return tag.replace("_", "-").split("-", 1)[0].lower()
+
+
+def language_is(column: str, tag: str) -> str:
+    """SQL: ``column`` holds a tag of the same primary language as ``tag``
+    (the filter ``--language`` means in search and export)."""
+    subtag = sql_literal(language_subtag(tag))
+    return f"lower(split_part(replace(coalesce({column}, ''), '_', '-'), '-', 1)) = {subtag}"
+
+
 @cache
 def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
