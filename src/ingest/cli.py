@@ -1093,6 +1093,18 @@ def sources_export(
         err.print(f"wrote {sum(len(s.feeds) for s in registry)} feeds to {output}")
 
 
+# The --output of the commands that write a registry (see _registry_target).
+RegistryOutput = Annotated[
+    Path | None,
+    typer.Option(
+        "--output",
+        "-o",
+        help="Registry file to write [default: the --sources file, or ./sources.toml when "
+        "--sources is the shipped registry]",
+    ),
+]
+
+
 def _registry_target(settings: Settings, output: Path | None) -> Path:
     """The registry file a command writes: ``--output``, else the ``--sources``
     file, else ./sources.toml (the shipped registry is never written)."""
@@ -1110,15 +1122,7 @@ def sources_add(
     kind: Annotated[
         str, typer.Option("--kind", help="publisher, wire or aggregator.")
     ] = "publisher",
-    output: Annotated[
-        Path | None,
-        typer.Option(
-            "--output",
-            "-o",
-            help="Registry file to write [default: the --sources file, or ./sources.toml when "
-            "--sources is the shipped registry]",
-        ),
-    ] = None,
+    output: RegistryOutput = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show what was found; write nothing.")
     ] = False,
@@ -1172,15 +1176,7 @@ def sources_import(
     opml: Annotated[
         Path, typer.Argument(help="OPML file with feed outlines.", exists=True, dir_okay=False)
     ],
-    output: Annotated[
-        Path | None,
-        typer.Option(
-            "--output",
-            "-o",
-            help="Registry file to write [default: the --sources file, or ./sources.toml when "
-            "--sources is the shipped registry]",
-        ),
-    ] = None,
+    output: RegistryOutput = None,
     new: Annotated[
         bool,
         typer.Option("--new", help="Start a new registry from the OPML alone (needs --output)."),
