@@ -352,13 +352,15 @@ def _variants(
 ) -> list[tuple[int, str]]:
     """(token index, index term) pairs: each token as written and as each
     stemmer gives it."""
-    pairs: set[tuple[int, str]] = set()
-    for i, word in enumerate(words):
-        pairs.add((i, word))
-        for stemmer in stemmers:
-            row = con.execute("SELECT stem(?, ?)", [word, stemmer]).fetchone()
-            if row and row[0]:
-                pairs.add((i, str(row[0])))
+    pairs: set[tuple[int, str]] = {(i, word) for i, word in enumerate(words)}
+    if words and stemmers:  # every stem in one statement, not one per word and stemmer
+        rows = con.execute(
+            "SELECT DISTINCT w.i - 1, stem(w.word, s.stemmer) FROM "
+            "(SELECT unnest(?::VARCHAR[]) AS word, generate_subscripts(?::VARCHAR[], 1) AS i) w, "
+            "(SELECT unnest(?::VARCHAR[]) AS stemmer) s",
+            [list(words), list(words), list(stemmers)],
+        ).fetchall()
+        pairs |= {(int(i), str(term)) for i, term in rows if term}
     return sorted(pairs)
 
 
