@@ -127,6 +127,39 @@ def test_a_lake_takes_the_warehouse_schema_and_readers_keep_their_snapshot(
     again.close()
 
 
+def test_a_new_lake_gets_all_its_tables_in_one_commit_and_a_reader_before_is_told(
+    tmp_path: Path,
+) -> None:
+    """Readers attach a lake as soon as its first writer has attached it: before
+    that writer's schema commits they see no table at all (and `ingest query`
+    says the lake holds none yet), after it every table and view at once;
+    never a lake with some migrations applied."""
+    found = parse_warehouse(f"ducklake:sqlite:{tmp_path}/news.sqlite")
+    assert isinstance(found, Lake)
+    writer = connection.connect_lake(found)
+    tables = "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'wh'"
+    with pytest.raises(read.WarehouseError, match="holds no tables yet"):
+        read.query(found, "SELECT count(*) FROM articles")
+    seen: list[int] = []
+    reader = connection.connect_lake(found, read_only=True)
+
+    def watch() -> None:
+        reader.execute("BEGIN")
+        row = reader.execute(tables).fetchone()
+        seen.append(row[0] if row else -1)
+        reader.execute("COMMIT")
+
+    watch()
+    versions = connection.migrate(writer, keys=False)
+    watch()
+    snapshots = writer.execute("SELECT count(*) FROM ducklake_snapshots('wh')").fetchone()
+    writer.close()
+    reader.close()
+    assert versions and seen[0] == 0 and seen[1] > 10
+    assert snapshots == (2,), "the lake's creation, then its whole schema in one snapshot"
+    assert read.query(found, "SELECT count(*) FROM articles").rows == [(0,)]
+
+
 def test_the_write_paths_keys_are_the_files_primary_keys(tmp_path: Path) -> None:
     con = duckdb.connect(str(tmp_path / "news.duckdb"))
     connection.migrate(con)

@@ -106,8 +106,12 @@ def test_runs_and_a_backfill_load_one_postgres_lake_at_once_one_killed(
     while True:  # once the first writer has made the lake, a client opens it and holds it
         try:
             client = connection.connect_lake(shared, read_only=True)
+            client.execute("SELECT count(*) FROM articles")  # type: ignore[attr-defined]
             break
         except Exception:
+            if client is not None:
+                client.close()  # type: ignore[attr-defined]
+                client = None
             assert time.monotonic() < deadline, "the first writer made no lake"
             time.sleep(0.2)
     client.execute("BEGIN")  # type: ignore[attr-defined]

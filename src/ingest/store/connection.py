@@ -189,10 +189,34 @@ def lake_ddl(sql: str) -> str:
 def migrate(
     con: duckdb.DuckDBPyConnection, directory: Path | None = None, *, keys: bool = True
 ) -> list[int]:
-    """Apply pending ``NNN_name.sql`` files in order, each in its own transaction.
-    Without ``keys`` (a lake) each is applied as :func:`lake_ddl` rewrites it.
+    """Apply pending ``NNN_name.sql`` files in order, each in its own transaction,
+    then the views. Without ``keys`` (a lake) each is applied as :func:`lake_ddl`
+    rewrites it. A new warehouse (no schema yet) is made in one transaction, so
+    a reader of a lake being created sees all of its tables or none.
 
     Returns the versions applied."""
+    if has_table(con, "schema_migrations"):
+        return _migrate(con, directory, keys, lambda: transaction(con))
+    with transaction(con):
+        return _migrate(con, directory, keys, contextlib.nullcontext)
+
+
+def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Whether the current database holds the table ``name``."""
+    row = con.execute(
+        "SELECT count(*) FROM duckdb_tables() "
+        "WHERE database_name = current_database() AND table_name = ?",
+        [name],
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def _migrate(
+    con: duckdb.DuckDBPyConnection,
+    directory: Path | None,
+    keys: bool,
+    step: Callable[[], contextlib.AbstractContextManager[object]],
+) -> list[int]:
     ddl = (lambda sql: sql) if keys else lake_ddl
     con.execute(
         ddl(
@@ -206,19 +230,14 @@ def migrate(
         version = int(file.name.split("_", 1)[0])
         if version in done:
             continue
-        con.execute("BEGIN")
-        try:
+        with step():
             con.execute(ddl(file.read_text(encoding="utf-8")))
             con.execute(
                 "INSERT INTO schema_migrations VALUES (?, ?, ?)",
                 [version, file.stem, datetime.now(UTC)],
             )
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
         applied.append(version)
-    apply_views(con, keys=keys)
+    _views(con, None, keys, step)
     return applied
 
 
@@ -230,6 +249,15 @@ def apply_views(
     Views are not migrations: they hold no data, so each file is simply the
     current definition, applied when its text changes.
     """
+    return _views(con, directory, keys, lambda: transaction(con))
+
+
+def _views(
+    con: duckdb.DuckDBPyConnection,
+    directory: Path | None,
+    keys: bool,
+    step: Callable[[], contextlib.AbstractContextManager[object]],
+) -> list[str]:
     ddl = (lambda sql: sql) if keys else lake_ddl
     con.execute(
         ddl(
@@ -244,7 +272,7 @@ def apply_views(
         digest = hashlib.sha256(text.encode()).hexdigest()
         if applied.get(file.stem) == digest:
             continue
-        with transaction(con):
+        with step():
             con.execute(text)
             con.execute("DELETE FROM schema_views WHERE name = ?", [file.stem])
             con.execute(

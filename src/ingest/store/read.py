@@ -24,6 +24,7 @@ from ingest.store.connection import (
     _open,
     _retry_locked,
     attach_lake,
+    has_table,
 )
 from ingest.store.schema import sql_literal
 
@@ -188,11 +189,23 @@ def _read(
     except duckdb.Error as exc:
         if "read-only" in str(exc).lower() or "configuration has been locked" in str(exc):
             raise ReadOnlyViolation(f"refused: {exc}") from exc
+        if isinstance(exc, duckdb.CatalogException) and not _has_schema(con):
+            # a lake whose first writer has attached it but not yet committed its tables
+            raise WarehouseError(
+                f"the warehouse {name} holds no tables yet: run `ingest run` first"
+            ) from exc
         raise WarehouseError(f"SQL error: {exc}") from exc
     finally:
         if timer is not None:
             timer.cancel()
         con.close()
+
+
+def _has_schema(con: duckdb.DuckDBPyConnection) -> bool:
+    try:
+        return has_table(con, "schema_migrations")
+    except duckdb.Error:
+        return True  # the connection cannot tell: the original error stands
 
 
 @contextmanager
