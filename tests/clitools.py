@@ -8,6 +8,8 @@ its own session, and the process tree read from ``/proc``.
 from __future__ import annotations
 
 import os
+import pty
+import select
 import subprocess
 import sys
 import time
@@ -112,3 +114,38 @@ def slow_pages(site: SiteServer, seconds: float) -> set[str]:
 
         site.route(path, handler)
     return paths
+
+
+def in_terminal(args: list[str], env: dict[str, str], timeout: float = 300) -> tuple[int, str]:
+    """``ingest ARGS`` on a pseudo-terminal (as a person at a terminal runs
+    it, so progress bars are live): its exit code and everything it printed."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ingest.cli", *args],
+        env={**env, "TERM": "xterm", "COLUMNS": "100"},
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        start_new_session=True,
+    )
+    os.close(slave)
+    out = bytearray()
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:  # the terminal closed: the command ended
+                    break
+                if not chunk:
+                    break
+                out += chunk
+            elif proc.poll() is not None:
+                break
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    return proc.wait(timeout=30), out.decode("utf-8", "replace")

@@ -1,7 +1,8 @@
 """Completeness alerts on simulated weeks of history (a real warehouse, the
 clock given to each evaluation): each kind opens within one expected interval
 of its condition, closes when it clears, and stays quiet on a normal weekend
-dip and without enough history; `ingest status --problems/--check` show them."""
+dip, a holiday quiet across the collection, and without enough history;
+`ingest status --problems/--check` show them."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from typer.testing import CliRunner
 
@@ -17,6 +19,7 @@ from ingest.cli import app
 from ingest.store import connection
 
 MONDAY = datetime(2026, 10, 5, tzinfo=UTC)  # a Monday
+MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 
@@ -44,33 +47,63 @@ class World:
         wire: str | None = None,
         feed: str | None = None,
     ) -> None:
-        rows = []
-        for t in times:
-            self.n += 1
-            rows.append((f"a{self.n}", source, t, status, wire, feed))
+        ids = [f"a{self.n + i + 1}" for i in range(len(times))]
+        self.n += len(times)
+        ts = pa.timestamp("us", tz="UTC")
+        rows = pa.table(
+            {
+                "id": ids,
+                "source": [source] * len(ids),
+                "seen": pa.array(times, ts),
+                "status": [status] * len(ids),
+                "wire": pa.array([wire] * len(ids), pa.string()),
+                "run": [f"run-{t:%Y%m%d%H}" for t in times],
+            }
+        )
         with connection.writer(self.path) as con:
-            con.executemany(
+            con.register("new_rows", rows)
+            con.execute(
                 "INSERT INTO articles (article_id, canonical_url, url, source_id, body, "
                 "word_count, content_hash, cluster_id, extractor, first_seen_at, last_seen_at, "
                 "body_status, wire_service) "
-                "VALUES (?, 'u' || ?, 'u' || ?, ?, 'b', 1, ?, ?, 'x', ?, ?, ?, ?)",
-                [(a, a, a, s, a, a, t, t, st, w) for a, s, t, st, w, _ in rows],
+                "SELECT id, 'u' || id, 'u' || id, source, 'b', 1, id, id, 'x', seen, seen, "
+                "status, wire FROM new_rows"
             )
-            with_feed = [(a, f, s, t, f"run-{t:%Y%m%d%H}") for a, s, t, _, _, f in rows if f]
-            if with_feed:
-                con.executemany(
+            if feed:
+                con.execute(
                     "INSERT INTO sightings (article_id, feed_id, source_id, seen_at, run_id) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    with_feed,
+                    "SELECT id, ?, source, seen, run FROM new_rows",
+                    [feed],
                 )
+            con.unregister("new_rows")
 
-    def fetch(self, feed: str, at: datetime, kind: str = "feed", status: int = 200) -> None:
+    def fetch(
+        self,
+        feed: str,
+        at: datetime,
+        kind: str = "feed",
+        status: int = 200,
+        entries: int | None = None,
+    ) -> None:
+        """A fetch of ``feed`` (a poll holding ``entries`` items) or of one of
+        its pages, logged by the run of that hour."""
+        self.pages(feed, [(at, status)], kind=kind, entries=entries)
+
+    def pages(
+        self,
+        feed: str,
+        answers: list[tuple[datetime, int]],
+        kind: str = "page",
+        entries: int | None = None,
+    ) -> None:
+        """Fetches of ``feed``'s pages: (when, HTTP status) each."""
         with connection.writer(self.path) as con:
-            con.execute(
-                "INSERT INTO fetch_log (run_id, url, kind, status, outcome, fetched_at, feed_id) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [f"run-{at:%Y%m%d%H}", f"https://x/{feed}/{at:%H%M%S}", kind, status,
-                 "ok" if status < 400 else "error", at, feed],
+            con.executemany(
+                "INSERT INTO fetch_log (run_id, url, kind, status, outcome, fetched_at, feed_id, "
+                "entries) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [[f"run-{at:%Y%m%d%H}", f"https://x/{feed}/{at:%H%M%S}", kind, status,
+                  "ok" if status < 400 else "error", at, feed, entries]
+                 for at, status in answers],
             )  # fmt: skip
 
     def evaluate(self, now: datetime) -> list[alerts.Change]:
@@ -88,44 +121,73 @@ def world(tmp_path: Path) -> World:
     return World(tmp_path / "wh.duckdb")
 
 
-def weekday_rhythm(start: datetime, days: int) -> list[datetime]:
-    """Every 2 hours from 06:00 to 22:00 on weekdays; at 10:00 and 18:00 on weekends."""
+def rhythm(start: datetime, days: int, holidays: tuple[int, ...] = ()) -> list[datetime]:
+    """Every 20 minutes from 06:00 to 21:40 on weekdays (48 a day); at 10:00,
+    14:00 and 18:00 on weekends and on the ``holidays`` (day numbers)."""
     out = []
     for d in range(days):
         day = start + d * DAY
-        hours = range(6, 23, 2) if day.weekday() < 5 else (10, 18)
-        out += [day + h * HOUR for h in hours]
+        if day.weekday() < 5 and d not in holidays:
+            out += [day + 6 * HOUR + i * 20 * MINUTE for i in range(48)]
+        else:
+            out += [day + h * HOUR for h in (10, 14, 18)]
     return out
 
 
-def test_silent_source_opens_after_three_usual_gaps_and_closes_when_articles_return(
+COLLECTION = ("daily", "b", "c", "d", "e")  # sources of the same rhythm
+
+
+def test_silent_source_opens_when_its_usual_hours_pass_empty_and_closes_when_it_returns(
     world: World,
 ) -> None:
-    history = weekday_rhythm(MONDAY, 21)  # three weeks, Monday to Sunday
-    world.articles("daily", history)
-    last = history[-1]  # Sunday 18:00; the usual Monday rhythm follows
-    # a normal weekend: Saturday evening to Sunday morning is a usual gap
+    for source in COLLECTION:
+        world.articles(source, rhythm(MONDAY, 21))  # three weeks, Monday to Sunday
+    # a normal weekend night: Saturday 18:00 to Sunday 09:00 is a usual gap
     assert world.evaluate(datetime(2026, 10, 25, 9, tzinfo=UTC)) == []
-    assert world.open() == set()
-    # Monday: articles every 2 hours are usual; nothing since Sunday 18:00
-    monday = last + DAY - 12 * HOUR  # Monday 06:00
-    world.articles("daily", [monday + 2 * HOUR * i for i in range(3)])  # to 10:00
-    assert world.evaluate(monday + 6 * HOUR) == []  # 16:00? no: 12:00, 2 h late is fine
-    changes = world.evaluate(monday + 11 * HOUR)  # 17:00: 7 h of silence on a weekday
+    monday = MONDAY + 21 * DAY
+    day = rhythm(monday, 1)
+    world.articles("daily", [t for t in day if t.hour < 10] + [monday + 10 * HOUR])
+    for source in COLLECTION[1:]:
+        world.articles(source, day)
+    assert alerts.SILENT_FLOOR_HOURS == 12
+    assert world.evaluate(monday + 16 * HOUR) == []  # 6 h: under the floor
+    assert world.evaluate(monday + 21 * HOUR + 50 * MINUTE) == []  # 11 h 50 min
+    changes = world.evaluate(monday + 22 * HOUR)  # 12 h of the hours that bring 35
     assert [(c.action, c.kind, c.subject) for c in changes] == [
         ("opened", "silent_source", "daily")
     ]
-    assert changes[0].evidence["usual_gap_hours"] == 2.0
-    # still silent: the same alert stays open, nothing new opens
-    assert world.evaluate(monday + 12 * HOUR) == []
-    world.articles("daily", [monday + 13 * HOUR])
-    closed = world.evaluate(monday + 13 * HOUR + 10 * 60 * timedelta(seconds=1))
+    evidence = changes[0].evidence
+    assert evidence["same_hours_weeks_before"] == [35, 35, 35]
+    assert evidence["collection_ratio"] == 1.0 and evidence["expected_articles"] == 35.0
+    assert world.evaluate(monday + 23 * HOUR) == []  # still silent: the same alert stays open
+    world.articles("daily", [monday + 23 * HOUR + 10 * MINUTE])
+    closed = world.evaluate(monday + 23 * HOUR + 20 * MINUTE)
     assert [(c.action, c.kind) for c in closed] == [("closed", "silent_source")]
     assert world.open() == set()
 
 
+def test_a_holiday_quiet_across_the_collection_opens_no_alert(world: World) -> None:
+    for source in COLLECTION:
+        world.articles(source, rhythm(MONDAY, 21))
+    tuesday = MONDAY + 22 * DAY  # a public holiday: every source at its weekend rhythm
+    for source in COLLECTION:
+        world.articles(source, rhythm(MONDAY + 21 * DAY, 2, holidays=(1,)))
+    for hour in range(24):
+        assert world.evaluate(tuesday + hour * HOUR + 59 * MINUTE) == [], hour
+    # an ordinary Tuesday on which one source brings nothing: a silent source
+    other = World(world.path.with_name("other.duckdb"))
+    for source in COLLECTION:
+        other.articles(source, rhythm(MONDAY, 21))
+    other.articles("daily", rhythm(MONDAY + 21 * DAY, 1))
+    for source in COLLECTION[1:]:
+        other.articles(source, rhythm(MONDAY + 21 * DAY, 2))
+    assert other.evaluate(tuesday + 9 * HOUR) == []  # 11 h 20 min
+    opened = [c.subject for c in other.evaluate(tuesday + 9 * HOUR + 40 * MINUTE)]
+    assert opened == ["daily"]
+
+
 def test_no_alert_without_two_weeks_of_history(world: World) -> None:
-    world.articles("young", weekday_rhythm(MONDAY, 10))
+    world.articles("young", rhythm(MONDAY, 10))
     assert world.evaluate(MONDAY + 12 * DAY) == []
 
 
@@ -134,18 +196,34 @@ def test_empty_feed_after_three_polls_without_items(world: World) -> None:
     start = MONDAY
     for i in range(20):  # polls that bring items
         at = start + i * HOUR
-        world.fetch("f1", at)
+        world.fetch("f1", at, entries=5)
         world.articles("paper", [at], feed="f1")
     t = start + 20 * HOUR
+    for i in range(5):  # the same items again, nothing new: a quiet feed, not an empty one
+        world.fetch("f1", t + i * HOUR, entries=5)
+    assert world.evaluate(t + 5 * HOUR) == []
+    t += 5 * HOUR
     for i in range(2):
-        world.fetch("f1", t + i * HOUR)
+        world.fetch("f1", t + i * HOUR, entries=0)
     assert world.evaluate(t + 2 * HOUR) == []  # two empty polls: not yet
-    world.fetch("f1", t + 2 * HOUR)
-    changes = world.evaluate(t + 2 * HOUR + 60 * timedelta(seconds=1))
+    world.fetch("f1", t + 2 * HOUR, entries=0)
+    changes = world.evaluate(t + 2 * HOUR + MINUTE)
     assert [(c.action, c.kind, c.subject) for c in changes] == [("opened", "empty_feed", "f1")]
-    world.fetch("f1", t + 3 * HOUR)
+    assert changes[0].evidence["items_per_poll"] == [0, 0, 0]
+    world.fetch("f1", t + 3 * HOUR, entries=5)
     world.articles("paper", [t + 3 * HOUR], feed="f1")
     assert [c.action for c in world.evaluate(t + 3 * HOUR + HOUR / 2)] == ["closed"]
+
+
+def test_empty_feed_when_every_link_of_three_polls_fails(world: World) -> None:
+    world.feed("f1", "paper")
+    for i in range(3):
+        at = MONDAY + i * HOUR
+        world.fetch("f1", at, entries=4)
+        world.pages("f1", [(at + k * MINUTE, 404) for k in range(4)])  # every new link: 404
+    changes = world.evaluate(MONDAY + 3 * HOUR)
+    assert [(c.kind, c.subject) for c in changes] == [("empty_feed", "f1")]
+    assert changes[0].evidence["links_tried"] == 12
 
 
 def test_fallback_jump_and_error_jump(world: World) -> None:
@@ -156,16 +234,14 @@ def test_fallback_jump_and_error_jump(world: World) -> None:
         times = [day + h * HOUR for h in range(8, 20)]
         world.articles("paper", times[:11])
         world.articles("paper", times[11:], status="provisional")  # 1 in 12 usual
-        for t in times:
-            world.fetch("f1", t, kind="page", status=200 if t.hour != 9 else 503)
+        world.pages("f1", [(t, 200 if t.hour != 9 else 503) for t in times])
     now = MONDAY + days * DAY
     assert world.evaluate(now) == []
     # the next day: half the bodies are the feed's text, half the pages fail
     times = [now + h * HOUR for h in range(8, 20)]
     world.articles("paper", times[:6])
     world.articles("paper", times[6:], status="provisional")
-    for i, t in enumerate(times):
-        world.fetch("f1", t, kind="page", status=200 if i % 2 else 502)
+    world.pages("f1", [(t, 200 if i % 2 else 502) for i, t in enumerate(times)])
     changes = world.evaluate(now + 20 * HOUR)
     kinds = sorted(c.kind for c in changes if c.action == "opened")
     assert kinds == ["error_jump", "fallback_jump"], changes
@@ -189,7 +265,7 @@ def test_wire_share_shift(world: World) -> None:
 
 
 def test_status_problems_and_check(world: World, tmp_path: Path) -> None:
-    world.articles("daily", weekday_rhythm(MONDAY, 21))
+    world.articles("daily", rhythm(MONDAY, 21))
     world.evaluate(MONDAY + 25 * DAY)  # four days of silence
     runner = CliRunner()
     base = ["--warehouse", str(world.path), "status"]

@@ -233,7 +233,7 @@ def test_sitemaps_and_archives_within_bounds(
     # a second identical backfill has nothing left to do and changes nothing
     before = rows(wh, "SELECT count(*), count(DISTINCT canonical_url) FROM articles")
     again = asyncio.run(backfill(since=SINCE, until=UNTIL, warehouse=str(wh), sources=str(sources)))
-    assert again["pending"] == 0
+    assert again["to_fetch"] == 0
     assert rows(wh, "SELECT count(*), count(DISTINCT canonical_url) FROM articles") == before
     # pages went to the raw archive
     assert rows(wh, "SELECT count(DISTINCT url) FROM raw_pages") == [(len(fetched_pages),)]
@@ -388,7 +388,7 @@ def test_backfill_offline_then_online_equals_backfill_online(
     assert rows(both, "SELECT DISTINCT outcome FROM backfill_done") == [("retry",)]
     assert rows(both, "SELECT count(*) FROM backfills WHERE finished_at IS NOT NULL") == [(0,)]
     again = go(both)
-    assert again["pending"] == len(vc) and again["retried"] == len(vc)
+    assert again["to_fetch"] == len(vc) and again["retried"] == len(vc)
     go(online)
     sql = (
         "SELECT canonical_url, source_id, title, content_hash, body_status FROM articles ORDER BY 1"
@@ -396,7 +396,7 @@ def test_backfill_offline_then_online_equals_backfill_online(
     assert rows(both, sql) == rows(online, sql)
     assert len(rows(both, sql)) == len(vc)
     assert rows(both, "SELECT count(*) FROM backfill_done WHERE outcome = 'retry'") == [(0,)]
-    assert go(both)["pending"] == 0
+    assert go(both)["to_fetch"] == 0
 
 
 def _cli(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:

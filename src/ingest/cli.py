@@ -15,6 +15,7 @@ import decimal
 import importlib
 import io
 import json
+import logging
 import os
 import shutil
 import signal
@@ -209,16 +210,74 @@ class _RichBar:
         )
         self.task: Any = None
 
+        self.restore: list[Callable[[], object]] = []
+
     def start(self, total: int, description: str) -> None:
         self.bar.start()
         self.task = self.bar.add_task(description, total=total)
+        self.restore = _print_logs_above(self.bar.console)
 
     def advance(self, done: int) -> None:
         if self.task is not None:
             self.bar.advance(self.task, done)
 
     def stop(self) -> None:
+        for undo in reversed(self.restore):
+            undo()
+        self.restore = []
         self.bar.stop()
+
+
+class _AboveBar(io.TextIOBase):
+    """A text stream whose lines ``console`` prints above its live display
+    (rich's own ``FileProxy`` cannot serve: a console unwraps it again)."""
+
+    def __init__(self, console: Console, file: Any) -> None:
+        self.console, self.file, self.partial = console, file, ""
+
+    def write(self, text: str) -> int:
+        from rich.text import Text  # noqa: PLC0415
+
+        *lines, self.partial = (self.partial + text).split("\n")
+        if lines:
+            self.console.print(Text("\n").join(Text.from_ansi(line) for line in lines))
+        return len(text)
+
+    def flush(self) -> None:
+        if self.partial:
+            self.write("\n")
+
+    def isatty(self) -> bool:
+        return bool(self.file.isatty())
+
+    def fileno(self) -> int:
+        return int(self.file.fileno())
+
+
+def _print_logs_above(console: Console) -> list[Callable[[], object]]:
+    """Send the log handlers that write to the terminal (Prefect's console
+    handler among them) through ``console``, which prints each line above its
+    live progress bar instead of into it. Returns how to undo it."""
+    terminal = {id(s) for s in (sys.stderr, sys.stdout, sys.__stderr__, sys.__stdout__) if s}
+    loggers = [logging.getLogger()] + [
+        one for one in logging.Logger.manager.loggerDict.values() if isinstance(one, logging.Logger)
+    ]
+    handlers = {id(h): h for one in loggers for h in one.handlers}.values()
+    undo: list[Callable[[], object]] = []
+    for handler in handlers:
+        own = getattr(handler, "console", None)  # a rich handler prints through its console
+        if isinstance(own, Console) and id(own.file) in terminal:
+            undo.append(_swap(own, "file", _AboveBar(console, own.file)))
+        elif isinstance(handler, logging.StreamHandler) and id(handler.stream) in terminal:
+            undo.append(_swap(handler, "stream", _AboveBar(console, handler.stream)))
+    return undo
+
+
+def _swap(holder: object, name: str, value: object) -> Callable[[], object]:
+    """Set ``holder.name`` to ``value``; returns how to put the old one back."""
+    before = getattr(holder, name)
+    setattr(holder, name, value)
+    return lambda: setattr(holder, name, before)
 
 
 _signals: list[int] = []
@@ -346,11 +405,16 @@ def _run_flow(
 
 
 def _print_counts(title: str, counts: dict[str, int]) -> None:
+    """The final counts of a command, each as it stood at the end; counters
+    that stayed at zero are left out (the run's row and log keep them all)."""
     table = Table(title=title, show_header=True)
     table.add_column("outcome")
     table.add_column("count", justify="right")
     for key, value in sorted(counts.items()):
-        table.add_row(key, str(value))
+        if value:
+            table.add_row(key, f"{value:,}")
+    if zero := sum(1 for value in counts.values() if not value):
+        table.caption = f"{zero} counters at zero not shown"
     console.print(table)
 
 
@@ -1250,7 +1314,12 @@ def demo(
 # Prefect's local server sends a telemetry heartbeat; it is pointless here
 # (and logs a traceback when it races the ephemeral server's SQLite file).
 # The user's own setting wins.
-PREFECT_DEFAULTS = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+# A temporary server's first start migrates a new database: on a busy machine
+# it can take longer than Prefect's 20 s, which would fail the run.
+PREFECT_DEFAULTS = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+}
 
 
 def main() -> None:

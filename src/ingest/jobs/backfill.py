@@ -122,7 +122,7 @@ async def run(
             )
             planned = True
             counts.update({f"plan_skipped_{k}": v for k, v in start.skipped.items()})
-            counts.update(planned=start.planned, pending=len(start.pending), retried=start.retries)
+            counts.update(planned=start.planned, to_fetch=len(start.pending), retried=start.retries)
             log.info(
                 "backfill %s: %d planned, %d to do (%d of them failed transiently before)",
                 start.backfill_id,

@@ -84,7 +84,10 @@ def pending_keys(con: duckdb.DuckDBPyConnection, urls: Iterable[str]) -> set[tup
     return {(u, f) for u, f in rows}
 
 
-def fetch_row(run_id: str, f: FetchResult, feed_id: str | None) -> dict[str, Any]:
+def fetch_row(
+    run_id: str, f: FetchResult, feed_id: str | None, entries: int | None = None
+) -> dict[str, Any]:
+    """A ``fetch_log`` row; ``entries``: the items of a feed's answer."""
     return {
         "run_id": run_id,
         "url": f.url,
@@ -97,6 +100,7 @@ def fetch_row(run_id: str, f: FetchResult, feed_id: str | None) -> dict[str, Any
         "fetched_at": f.fetched_at,
         "final_url": f.final_url,
         "feed_id": feed_id,
+        "entries": entries,
     }
 
 
@@ -262,10 +266,18 @@ def _write_rows(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> dict[str, i
         con.unregister("touched")
     if dirty:
         refresh_clusters(con, dirty)
+    # a batch polls each feed at most once: its update holds the answer's items
+    entries = {u.feed_id: u.entries for u in batch.feed_updates if u.outcome == "ok"}
     counts["fetches"] = insert(
         con,
         "fetch_log",
-        [fetch_row(batch.run_id, f, feed_id) for f, feed_id in batch.fetches if not f.offline],
+        [
+            fetch_row(
+                batch.run_id, f, feed_id, entries.get(feed_id or "") if f.kind == "feed" else None
+            )
+            for f, feed_id in batch.fetches
+            if not f.offline
+        ],
     )
     counts["rejects"] = insert(con, "rejects", [reject_row(batch.run_id, r) for r in batch.rejects])
     if batch.feed_updates:
