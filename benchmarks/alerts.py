@@ -290,10 +290,10 @@ def main() -> None:
             title: str,
             within: timedelta,
         ) -> None:
-            normal = sweep(paths["normal"], times, measure, grid)
-            faulty = sweep(paths["faulty"], times, measure, grid)
             if kind not in args.rules.split(","):
                 return
+            normal = sweep(paths["normal"], times, measure, grid)
+            faulty = sweep(paths["faulty"], times, measure, grid)
             mine = [f for f in faults if f.kind == kind]
             results[kind] = report(
                 title,
