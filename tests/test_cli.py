@@ -175,10 +175,63 @@ def test_an_unknown_source_id_is_a_usage_error(tmp_path: Path) -> None:
     for command in (
         ["run", "--source", "nope"],
         ["backfill", "--since", "2026-01-01", "--until", "2026-01-02", "--source", "nope"],
+        ["reprocess", "--source", "nope"],
         ["search", "x", "--source", "nope"],
-    ):
+        ["export", "--since", "2026-01-01", "--until", "2026-01-02", "--source", "nope",
+         "--format", "jsonl", "--out", str(tmp_path / "out")],
+    ):  # fmt: skip
         code, _, err = invoke("--warehouse", str(tmp_path / "wh.duckdb"), *command)
         assert code == 2 and "unknown source id 'nope'" in err, (command, err)
+
+
+EXPORT = ["export", "--format", "jsonl", "--out", "/nonexistent/out"]
+
+
+@pytest.mark.parametrize(
+    ("command", "says"),
+    [
+        (["backfill", "--since", "2026-02-30"], "--since '2026-02-30' is not a date"),
+        (["backfill", "--since", "2026-02-01", "--until", "2026-01-01"], "is after --until"),
+        (["reprocess", "--since", "last week"], "--since 'last week' is not a date"),
+        (["search", "x", "--until", "01/02/2026"], "--until '01/02/2026' is not a date"),
+        (["search", "x", "--since", "2026-02-01", "--until", "2026-01-01"], "is after --until"),
+        ([*EXPORT, "--since", "2026-1-1", "--until", "2026-01-02"], "is not a date"),
+        ([*EXPORT, "--since", "2026-02-01", "--until", "2026-01-01"], "is after --until"),
+    ],
+)
+def test_a_bad_date_or_a_reversed_range_is_one_line_and_exit_2(
+    command: list[str], says: str, tmp_path: Path
+) -> None:
+    """Every command with dates refuses a bad one before anything starts
+    (no Prefect flow run: the line is all that is printed)."""
+    code, out, err = invoke("--warehouse", str(tmp_path / "wh.duckdb"), *command)
+    assert code == 2, (command, out, err)
+    assert says in err and len(err.strip().splitlines()) == 1 and out == "", (command, err)
+
+
+def test_a_warehouse_in_a_directory_that_does_not_exist_is_refused_unless_the_command_makes_it(
+    tmp_path: Path,
+) -> None:
+    missing = str(tmp_path / "no-such-dir" / "news.duckdb")
+    for command in (
+        ["query", "SELECT 1"],
+        ["status"],
+        ["search", "x"],
+        ["report", "--out", str(tmp_path / "r.html")],
+        ["reprocess"],
+        ["warehouse", "maintain"],
+        [*EXPORT, "--since", "2026-01-01", "--until", "2026-01-02"],
+    ):
+        code, _, err = invoke("--warehouse", missing, *command)
+        assert code == 2 and "directory that does not exist" in err, (command, err)
+    lake = f"ducklake:sqlite:{tmp_path / 'nowhere' / 'news.sqlite'}"
+    code, _, err = invoke("--warehouse", lake, "query", "SELECT 1")
+    assert code == 2 and "directory that does not exist" in err
+    # the commands that make warehouses go on (here to the next check)
+    code, _, err = invoke("--warehouse", missing, "backfill", "--since", "2026-02-30")
+    assert code == 2 and "is not a date" in err
+    code, _, err = invoke("--warehouse", missing, "run", "--source", "nope")
+    assert code == 2 and "unknown source id" in err
 
 
 def test_help_shows_no_python_types_for_flags_and_lists() -> None:

@@ -81,6 +81,7 @@ state = State()
 
 @app.callback()
 def main_options(
+    ctx: typer.Context,
     warehouse_path: Annotated[
         str | None,
         typer.Option(
@@ -105,6 +106,31 @@ def main_options(
         err.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(2) from None
     state.sources_given = sources is not None
+    if ctx.invoked_subcommand not in CREATE_WAREHOUSES | {"sources", None}:
+        _warehouse_directory_exists(state.settings.warehouse)
+
+
+# Commands that make the warehouse when it is not there yet (its directory
+# too); every other one needs the directory to exist.
+CREATE_WAREHOUSES = frozenset({"run", "backfill", "serve", "demo"})
+
+
+def _warehouse_directory_exists(where: Path | Lake) -> None:
+    """A warehouse setting pointing into a directory that does not exist is a
+    usage error (exit 2): a typo, not a warehouse still to come."""
+    if isinstance(where, Lake):
+        if where.catalog != "sqlite":
+            return
+        path = Path(where.target)
+    else:
+        path = Path(where)
+    if not path.parent.is_dir():
+        err.print(
+            f"[red]error:[/red] the warehouse {path} is in a directory that does not exist "
+            f"({path.parent}); check INGEST_WAREHOUSE / --warehouse",
+            highlight=False,
+        )
+        raise typer.Exit(2)
 
 
 @contextmanager
@@ -122,6 +148,34 @@ def clear_errors() -> Iterator[None]:
 
 
 # --------------------------------------------------------------------------- run
+
+
+def _day_option(value: str | None, name: str) -> dt.date | None:
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        err.print(f"[red]error:[/red] {name} {value!r} is not a date (YYYY-MM-DD)")
+        raise typer.Exit(2) from None
+
+
+def _date_range(since: str | None, until: str | None) -> tuple[dt.date | None, dt.date | None]:
+    """``--since``/``--until`` as dates, in order, or one line and exit 2."""
+    first, last = _day_option(since, "--since"), _day_option(until, "--until")
+    if first and last and first > last:
+        err.print(f"[red]error:[/red] --since {first} is after --until {last}")
+        raise typer.Exit(2)
+    return first, last
+
+
+def _both_dates(since: str | None, until: str | None) -> tuple[dt.date, dt.date]:
+    """As :func:`_date_range`, both given."""
+    first, last = _date_range(since, until)
+    if first is None or last is None:
+        err.print("[red]error:[/red] --since and --until are both needed")
+        raise typer.Exit(2)
+    return first, last
 
 
 def _check_sources(settings: Settings, ids: list[str]) -> None:
@@ -458,15 +512,7 @@ def backfill(
     """Ingest history for a date range: sitemaps and archived feeds of the registry's
     sources, or a URL list, or WARC files. Resumable: run the same command again
     after an interruption and it continues where it stopped."""
-    import datetime as _dt  # noqa: PLC0415
-
-    for value in (since, until):
-        if value:
-            try:
-                _dt.date.fromisoformat(value)
-            except ValueError:
-                err.print(f"[red]error:[/red] {value!r} is not a date (YYYY-MM-DD)")
-                raise typer.Exit(2) from None
+    _date_range(since, until)
     settings = state.settings
     _check_sources(settings, source or [])
     counts = _run_flow(
@@ -496,6 +542,8 @@ def reprocess(
 ) -> None:
     """Re-extract stored raw pages with the current extractor, without refetching;
     unchanged results leave rows untouched, changed ones keep a revision."""
+    _date_range(since, None)
+    _check_sources(state.settings, source or [])
     counts = _run_flow(
         "reprocess",
         "reprocess",
@@ -678,16 +726,6 @@ def snapshots(
 # --------------------------------------------------------------------------- search
 
 
-def _day_option(value: str | None, name: str) -> dt.date | None:
-    if not value:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        err.print(f"[red]error:[/red] {name} {value!r} is not a date (YYYY-MM-DD)")
-        raise typer.Exit(2) from None
-
-
 @app.command("search")
 def search_command(
     words: Annotated[
@@ -720,10 +758,7 @@ def search_command(
     from ingest import search  # noqa: PLC0415
 
     settings = state.settings
-    first, last = _day_option(since, "--since"), _day_option(until, "--until")
-    if first and last and first > last:
-        err.print(f"[red]error:[/red] --since {first} is after --until {last}")
-        raise typer.Exit(2)
+    first, last = _date_range(since, until)
     if fmt is Format.parquet:
         err.print("[red]error:[/red] search writes table, csv, json or jsonl")
         raise typer.Exit(2)
@@ -827,13 +862,7 @@ def export_command(
     from ingest import export  # noqa: PLC0415
 
     settings = state.settings
-    first, last = _day_option(since, "--since"), _day_option(until, "--until")
-    if first is None or last is None:
-        err.print("[red]error:[/red] --since and --until are both needed")
-        raise typer.Exit(2)
-    if first > last:
-        err.print(f"[red]error:[/red] --since {first} is after --until {last}")
-        raise typer.Exit(2)
+    first, last = _both_dates(since, until)
     if source:
         _check_sources(settings, source)
     spec = export.ExportSpec(
