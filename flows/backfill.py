@@ -18,7 +18,7 @@ from prefect.artifacts import acreate_progress_artifact, aupdate_progress_artifa
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State
 
-from flows.common import final_state, flow_setup, index_search, load, quoted, writer_slot
+from flows.common import after_loads, final_state, flow_setup, load, quoted, writer_slot
 from ingest import pipeline
 from ingest.backfill import Params
 from ingest.fetch import Fetcher
@@ -114,7 +114,7 @@ async def backfill(
         load=quoted(load),
         finish=quoted(finish),
         progress=ProgressArtifact(),
-        index=quoted(index_search),
+        after_loads=quoted(after_loads),
     )
     outcome = await job.run(
         settings,

@@ -125,17 +125,17 @@ async def load(settings: Settings, staged: list[Staged]) -> Counter[str]:
 
 
 @task(
-    name="update-search-and-report",
+    name="after-loads",
     cache_policy=NO_CACHE,
     cache_result_in_memory=False,
     timeout_seconds=3600,
 )
-async def index_search(settings: Settings, counts: Mapping[str, int]) -> dict[str, int]:
+async def after_loads(settings: Settings, counts: Mapping[str, int]) -> dict[str, int]:
     """The completeness alerts evaluated, the search index and the latest
     report brought up to date after the run's loads (a failure is counted, not
     the run's: the next run catches up). Each alert opened or closed is a
     Prefect event, ``news-ingest.alert.opened`` / ``.closed``, for automations."""
-    return await common.index_search(settings, counts, on_alert=emit_alert)
+    return await common.after_loads(settings, counts, on_alert=emit_alert)
 
 
 def emit_alert(change: Any) -> None:

@@ -21,7 +21,7 @@ from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State
 
-from flows.common import final_state, flow_setup, index_search, load, quoted, writer_slot
+from flows.common import after_loads, final_state, flow_setup, load, quoted, writer_slot
 from ingest import pipeline, records
 from ingest.extract import warm_pool
 from ingest.fetch import Fetcher
@@ -152,7 +152,7 @@ STEPS = poll.Steps(
     load=quoted(load),
     finish=quoted(finish_run),
     report=publish,
-    index=quoted(index_search),
+    after_loads=quoted(after_loads),
 )
 
 

@@ -83,7 +83,7 @@ def test_flow_run_loads_and_publishes_counts(
     arts, n_tasks = asyncio.run(artifact_and_tasks())
     assert arts, "the run publishes a table artifact with its counts"
     # batched: a handful of task runs for 4 feeds and 18 pages, not one per article
-    # prepare, fetch-feeds, fetch-extract, load, finish-run, update-search-and-report
+    # prepare, fetch-feeds, fetch-extract, load, finish-run, after-loads
     assert 0 < n_tasks <= 6
     # the flow's Prefect run id is the warehouse run id
     assert all(len(r[0]) == 36 for r in runs)

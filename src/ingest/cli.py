@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 import typer
 from rich.console import Console
@@ -44,6 +44,9 @@ from ingest.registry import (
 from ingest.settings import SettingError, Settings, default_sources_path
 from ingest.store import connection, read, staging
 from ingest.store import feeds as store_feeds
+
+if TYPE_CHECKING:
+    from ingest.status import Status
 
 app = typer.Typer(
     name="ingest",
@@ -1034,7 +1037,7 @@ def status(
     from ingest import status as health  # noqa: PLC0415
 
     with clear_errors():
-        found = health.gather(state.settings, runs)
+        found = health.gather(state.settings, runs, every_feed=show_all)
     if as_json:
         sys.stdout.write(json.dumps(found.as_json(), ensure_ascii=False, indent=1) + "\n")
     elif problems:
@@ -1044,80 +1047,60 @@ def status(
         for line in health.summary_lines(found, 80):
             console.print(line, markup=False, highlight=False, soft_wrap=True)
     else:
-        _status_all(runs)
+        _status_all(found)
     if check and not found.healthy:
         raise typer.Exit(3)
 
 
-def _status_all(runs: int) -> None:
-    """Every feed, recent runs with their reasons, the queues, archive and staging."""
-    path = state.settings.warehouse
-    with clear_errors():
-        feeds = read.query(
-            path,
-            """
-            SELECT f.source_id, f.url, coalesce(f.last_outcome, 'never fetched') AS last,
-                   f.last_status AS http, f.consecutive_failures AS failures,
-                   strftime(f.last_fetched_at, '%Y-%m-%d %H:%M') AS fetched,
-                   strftime(f.next_fetch_at, '%Y-%m-%d %H:%M') AS next_fetch,
-                   CASE WHEN f.disabled THEN 'disabled: ' || coalesce(f.disabled_reason, '')
-                        ELSE coalesce(f.last_error, '') END AS note
-            FROM feeds f WHERE f.in_registry
-            ORDER BY f.consecutive_failures DESC, f.source_id, f.url
-        """,
-        )
-        recent = read.query(
-            path,
-            f"""
-            SELECT run_id, flow, status, strftime(started_at, '%Y-%m-%d %H:%M:%S') AS started,
-                   round(epoch(finished_at - started_at), 1) AS seconds,
-                   counts->>'articles_new' AS new_articles, counts->>'feed_error' AS feed_errors
-            FROM runs ORDER BY started_at DESC LIMIT {int(runs)}
-        """,
-        )
-        queue = read.query(
-            path,
-            """
-            SELECT (SELECT count(*) FROM pending_pages WHERE kind = 'queued') AS queued,
-                   (SELECT count(*) FROM pending_pages WHERE kind = 'retry') AS retrying,
-                   (SELECT count(*) FROM articles WHERE body_status = 'provisional')
-                       AS provisional_bodies,
-                   (SELECT min(next_attempt_at) FROM pending_pages) AS next_attempt
-        """,
-        )
-        why = read.query(
-            path,
-            f"""
-            SELECT run_id, status, reason FROM (
-                SELECT * FROM runs ORDER BY started_at DESC LIMIT {int(runs)})
-            WHERE reason IS NOT NULL ORDER BY started_at DESC
-        """,
-        )
-    _print_table("feeds", feeds)
-    _print_table("recent runs", recent)
-    for run_id, run_status, reason in why.rows:
-        console.print(f"run {run_id} {run_status}: {reason}", highlight=False)
-    queued, retrying, provisional, next_attempt = queue.rows[0]
-    console.print(
-        f"pending pages: {queued} queued (never requested: their origin's turn came after a "
-        f"run's page budget), {retrying} to retry after a transient failure; "
-        f"{provisional} articles have a provisional body (the feed's text until the page comes)"
-        + (f"; next attempt {next_attempt:%Y-%m-%d %H:%M} UTC" if next_attempt else "")
-    )
-    from ingest.rawstore import RawStore  # noqa: PLC0415
+def _status_all(found: Status) -> None:
+    """Every feed, recent runs with their reasons, the queues, archive and
+    staging, from the status already gathered."""
 
-    files, size = RawStore(state.settings.raw_path).usage()
+    def when(value: dt.datetime | None) -> str:
+        return f"{value.astimezone(dt.UTC):%Y-%m-%d %H:%M}" if value else ""
+
+    def show(title: str, columns: list[str], rows: list[list[object]]) -> None:
+        table = Table(title=title, show_header=True, header_style="bold")
+        for column in columns:
+            table.add_column(column)
+        for row in rows:
+            table.add_row(*("" if v is None else str(v) for v in row))
+        console.print(table)
+
+    show(
+        "feeds",
+        ["source_id", "url", "last", "http", "failures", "fetched", "next_fetch", "note"],
+        [[f.source_id, f.url, f.last, f.http, f.failures, when(f.fetched_at),
+          when(f.next_fetch_at), f.note] for f in found.feeds],
+    )  # fmt: skip
+    show(
+        "recent runs",
+        ["run_id", "flow", "status", "started", "seconds", "new_articles", "feed_errors"],
+        [[r.run_id, r.flow, r.status, when(r.started_at), r.seconds, r.new_articles,
+          r.feed_errors] for r in found.runs],
+    )  # fmt: skip
+    for r in found.runs:
+        if r.reason:
+            console.print(f"run {r.run_id} {r.status}: {r.reason}", highlight=False)
+    console.print(
+        f"pending pages: {found.pages_queued} queued (never requested: their origin's turn "
+        f"came after a run's page budget), {found.pages_to_retry} to retry after a transient "
+        f"failure; {found.provisional_bodies} articles have a provisional body (the feed's "
+        "text until the page comes)"
+        + (f"; next attempt {when(found.next_attempt_at)} UTC" if found.next_attempt_at else ""),
+        highlight=False,
+    )
     keep = state.settings.raw_retention_days
     console.print(
-        f"raw page archive {state.settings.raw_path}: {files} pages, {size / 1e6:.1f} MB "
-        f"(kept {'forever' if keep <= 0 else f'{keep} days'}; INGEST_RAW_RETENTION_DAYS)"
+        f"raw page archive {state.settings.raw_path}: {found.raw_pages} pages, "
+        f"{found.raw_bytes / 1e6:.1f} MB (kept {'forever' if keep <= 0 else f'{keep} days'}; "
+        "INGEST_RAW_RETENTION_DAYS)",
+        highlight=False,
     )
-    staging_dir = state.settings.staging_path
-    waiting = staging.pending(staging_dir)
-    failed = staging.pending(staging_dir / staging.FAILED_DIR)
     console.print(
-        f"staging {staging_dir}: {len(waiting)} batches waiting for the loader, "
-        f"{len(failed)} set aside in {staging.FAILED_DIR}/"
+        f"staging {state.settings.staging_path}: {found.staged_waiting} batches waiting for "
+        f"the loader, {found.staged_set_aside} set aside in {staging.FAILED_DIR}/",
+        highlight=False,
     )
 
 

@@ -143,13 +143,7 @@ def gather(
                 WHERE (coalesce(first_published_at, first_seen_at) AT TIME ZONE 'UTC')::DATE {span}
                 ORDER BY members DESC, source_count DESC, cluster_id LIMIT 15""",
         )
-        tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-        if "alerts" in tables:
-            facts.alerts = _rows(
-                con,
-                """SELECT kind, subject, opened_at, coalesce(evidence::VARCHAR, '') FROM alerts
-                   WHERE closed_at IS NULL ORDER BY opened_at, kind, subject""",
-            )
+        facts.alerts = [(k, s, at, e) for k, s, _, at, e in read.open_alerts(con)]
         con.execute("COMMIT")
     return facts
 

@@ -41,6 +41,20 @@ class Run:
 
 
 @dataclass(frozen=True)
+class FeedState:
+    """One feed of the registry as ``status --all`` shows it."""
+
+    source_id: str
+    url: str
+    last: str  # last outcome, or "never fetched"
+    http: int | None
+    failures: int
+    fetched_at: datetime | None
+    next_fetch_at: datetime | None
+    note: str  # why it is disabled, or its last error
+
+
+@dataclass(frozen=True)
 class OpenAlert:
     kind: str
     subject: str
@@ -62,6 +76,7 @@ class Status:
     failing: list[FailingFeed] = field(default_factory=list)
     alerts: list[OpenAlert] = field(default_factory=list)
     runs: list[Run] = field(default_factory=list)
+    feeds: list[FeedState] = field(default_factory=list)  # every feed (``every_feed``)
     raw_pages: int = 0
     raw_bytes: int = 0
     staged_waiting: int = 0
@@ -88,10 +103,25 @@ class Status:
         return out  # type: ignore[no-any-return]
 
 
-def gather(settings: Settings, runs: int = 5) -> Status:
-    """The status of the warehouse ``settings`` name, and of its archive and staging."""
+def gather(settings: Settings, runs: int = 5, *, every_feed: bool = False) -> Status:
+    """The status of the warehouse ``settings`` name, and of its archive and
+    staging (one read of one snapshot); ``every_feed``: each feed's state too."""
     status = Status()
     with read.reading(settings.warehouse) as con:
+        if every_feed:
+            status.feeds = [
+                FeedState(*r)
+                for r in con.execute(
+                    """SELECT f.source_id, f.url, coalesce(f.last_outcome, 'never fetched'),
+                              f.last_status, f.consecutive_failures, f.last_fetched_at,
+                              f.next_fetch_at,
+                              CASE WHEN f.disabled
+                                   THEN 'disabled: ' || coalesce(f.disabled_reason, '')
+                                   ELSE coalesce(f.last_error, '') END
+                       FROM feeds f WHERE f.in_registry
+                       ORDER BY f.consecutive_failures DESC, f.source_id, f.url"""
+                ).fetchall()
+            ]
         row = con.execute(
             f"""SELECT count(*) FILTER (WHERE NOT f.disabled AND f.consecutive_failures = 0
                                               AND f.last_outcome IS NOT NULL),
@@ -121,15 +151,7 @@ def gather(settings: Settings, runs: int = 5) -> Status:
                     ORDER BY f.consecutive_failures DESC, f.source_id, f.url"""
             ).fetchall()
         ]
-        tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-        if "alerts" in tables:  # a warehouse from before alerts has none
-            status.alerts = [
-                OpenAlert(*r)
-                for r in con.execute(
-                    "SELECT kind, subject, source_id, opened_at, evidence::VARCHAR FROM alerts "
-                    "WHERE closed_at IS NULL ORDER BY opened_at, kind, subject"
-                ).fetchall()
-            ]
+        status.alerts = [OpenAlert(*r) for r in read.open_alerts(con)]
         status.runs = [
             Run(*r)
             for r in con.execute(

@@ -22,7 +22,7 @@ from ingest import pipeline, progress, stopping
 from ingest.backfill import Params, iter_batches
 from ingest.fetch import Fetcher
 from ingest.jobs import poll
-from ingest.jobs.common import Log, RunOutcome, heartbeat, index_search
+from ingest.jobs.common import Log, RunOutcome, after_loads, heartbeat
 from ingest.records import PlanItem, RunEnd, Staged
 from ingest.registry import Registry
 from ingest.settings import Settings
@@ -90,7 +90,7 @@ class Steps:
     load: Callable[[Settings, list[Staged]], Awaitable[Counter[str]]] = poll.load
     finish: Callable[[Settings, str, str, Counter[str], str | None], Awaitable[RunEnd]] = finish
     progress: Callable[[str, int, int], Awaitable[None]] = no_progress
-    index: Callable[[Settings, Mapping[str, int]], Awaitable[dict[str, int]]] = index_search
+    after_loads: Callable[[Settings, Mapping[str, int]], Awaitable[dict[str, int]]] = after_loads
 
 
 async def run(
@@ -156,7 +156,7 @@ async def run(
         if planned:
             ended = await steps.finish(settings, run_id, status, counts, reason)
             status, counts = ended.status, Counter(ended.counts)
-            counts.update(await steps.index(settings, counts))
+            counts.update(await steps.after_loads(settings, counts))
         else:  # refused before it began (a registry change, say): only the run's row
             await asyncio.to_thread(pipeline.close_run, settings, run_id, status, counts, reason)
     log.info("backfill %s: %s", status, dict(sorted(counts.items())))

@@ -57,7 +57,7 @@ def check_alerts(settings: Settings, now: datetime | None = None) -> list[alerts
         return alerts.evaluate(con, now)
 
 
-async def index_search(
+async def after_loads(
     settings: Settings,
     counts: Mapping[str, int],
     on_alert: Callable[[alerts.Change], None] | None = None,

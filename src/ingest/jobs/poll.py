@@ -23,7 +23,7 @@ from functools import partial
 
 from ingest import pipeline, records, stopping
 from ingest.fetch import Fetcher
-from ingest.jobs.common import Log, RunOutcome, heartbeat, index_search
+from ingest.jobs.common import Log, RunOutcome, after_loads, heartbeat
 from ingest.records import DueFeed, Staged
 from ingest.registry import Registry
 from ingest.settings import Settings
@@ -141,7 +141,7 @@ class Steps:
         Awaitable[records.RunEnd],
     ] = finish
     report: Callable[[Counter[str], str], Awaitable[None]] = no_report
-    index: Callable[[Settings, Mapping[str, int]], Awaitable[dict[str, int]]] = index_search
+    after_loads: Callable[[Settings, Mapping[str, int]], Awaitable[dict[str, int]]] = after_loads
 
 
 async def run(
@@ -243,7 +243,7 @@ async def run(
             settings, run_id, status, counts, feed_states, reason, counts["offline"] > 0
         )
         status, counts = ended.status, Counter(ended.counts)
-        counts.update(await steps.index(settings, counts))
+        counts.update(await steps.after_loads(settings, counts))
         await steps.report(counts, run_id)
     log.info("run %s %s: %s", run_id, status, dict(sorted(counts.items())))
     if status == "failed" and counts["feed_states_not_loaded"]:

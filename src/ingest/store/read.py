@@ -258,6 +258,21 @@ def query_arrow(
         return con.sql(sql).to_arrow_table()
 
 
+def open_alerts(con: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
+    """The open completeness alerts, oldest first: (kind, subject, source_id,
+    opened_at, evidence as text); none in a warehouse from before alerts
+    (read-only readers do not migrate it)."""
+    if not has_table(con, "alerts"):
+        return []
+    return [
+        tuple(r)
+        for r in con.execute(
+            "SELECT kind, subject, source_id, opened_at, coalesce(evidence::VARCHAR, '') "
+            "FROM alerts WHERE closed_at IS NULL ORDER BY opened_at, kind, subject"
+        ).fetchall()
+    ]
+
+
 def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     tables = [
         "sources",
