@@ -19,7 +19,7 @@ once here and in the README:
   answered 4xx/5xx.
 - **wire_share_shift**: over the last 7 days, at least 10 articles of the
   source and a share credited to a wire outside the range of its 4 weeks
-  before, widened by 0.15 on each side.
+  before, widened by 0.2 on each side.
 
 The thresholds were chosen on simulated months of history
 (``benchmarks/alerts.py``: false alerts per source and month against the
@@ -46,7 +46,7 @@ SILENT_WEEKS, SILENT_FLOOR_HOURS, SILENT_EXPECTED = 4, 12.0, 8.0
 COLLECTION_MIN = 20  # the rest of the collection's usual articles in a stretch, to judge by
 EMPTY_POLLS = 3
 JUMP_FACTOR, JUMP_FLOOR, JUMP_MIN = 3.0, 0.35, 10
-WIRE_WEEKS, WIRE_MARGIN, WIRE_MIN = 4, 0.15, 10
+WIRE_WEEKS, WIRE_MARGIN, WIRE_MIN = 4, 0.2, 10
 
 
 @dataclass(frozen=True)
