@@ -30,6 +30,7 @@ class World:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.n = 0
+        self.polled: set[str] = set()
 
     def feed(self, feed_id: str, source: str) -> None:
         with connection.writer(self.path) as con:
@@ -47,6 +48,9 @@ class World:
         wire: str | None = None,
         feed: str | None = None,
     ) -> None:
+        if source not in self.polled:  # a source of the registry: one of its feeds is polled
+            self.polled.add(source)
+            self.feed(f"{source}-feed", source)
         ids = [f"a{self.n + i + 1}" for i in range(len(times))]
         self.n += len(times)
         ts = pa.timestamp("us", tz="UTC")
@@ -106,6 +110,15 @@ class World:
                  for at, status in answers],
             )  # fmt: skip
 
+    def run(self, at: datetime, entries_new: int) -> None:
+        """A poll run at ``at`` that read ``entries_new`` new feed entries."""
+        with connection.writer(self.path) as con:
+            con.execute(
+                "INSERT INTO runs (run_id, flow, started_at, finished_at, status, counts) "
+                "VALUES (?, 'ingest_feeds', ?, ?, 'completed', ?)",
+                [f"poll-{at:%Y%m%d%H%M}", at, at, json.dumps({"entries_new": entries_new})],
+            )
+
     def evaluate(self, now: datetime) -> list[alerts.Change]:
         with connection.writer(self.path) as con, connection.transaction(con):
             return alerts.evaluate(con, now)
@@ -152,13 +165,13 @@ def test_silent_source_opens_when_its_usual_hours_pass_empty_and_closes_when_it_
     assert alerts.SILENT_FLOOR_HOURS == 12
     assert world.evaluate(monday + 16 * HOUR) == []  # 6 h: under the floor
     assert world.evaluate(monday + 21 * HOUR + 50 * MINUTE) == []  # 11 h 50 min
-    changes = world.evaluate(monday + 22 * HOUR)  # 12 h of the hours that bring 35
+    changes = world.evaluate(monday + 22 * HOUR)  # 12 h; from 11:00 on, the usual 33
     assert [(c.action, c.kind, c.subject) for c in changes] == [
         ("opened", "silent_source", "daily")
     ]
     evidence = changes[0].evidence
-    assert evidence["same_hours_weeks_before"] == [35, 35, 35]
-    assert evidence["collection_ratio"] == 1.0 and evidence["expected_articles"] == 35.0
+    assert evidence["same_hours_weeks_before"] == [33, 33, 33]
+    assert evidence["collection_ratio"] == 1.0 and evidence["expected_articles"] == 33.0
     assert world.evaluate(monday + 23 * HOUR) == []  # still silent: the same alert stays open
     world.articles("daily", [monday + 23 * HOUR + 10 * MINUTE])
     closed = world.evaluate(monday + 23 * HOUR + 20 * MINUTE)
@@ -184,6 +197,56 @@ def test_a_holiday_quiet_across_the_collection_opens_no_alert(world: World) -> N
     assert other.evaluate(tuesday + 9 * HOUR) == []  # 11 h 20 min
     opened = [c.subject for c in other.evaluate(tuesday + 9 * HOUR + 40 * MINUTE)]
     assert opened == ["daily"]
+
+
+def test_a_source_that_publishes_in_one_daily_batch_is_not_silent_between_batches(
+    world: World,
+) -> None:
+    """Its batch-mates of other weeks (minutes after the same hour) are not
+    counted in the stretch after its last article."""
+
+    def batch(day: datetime) -> list[datetime]:  # 20 articles, first seen within minutes
+        late = (day - MONDAY).days < 28  # the weeks before: a poll 10 minutes later
+        start = day + 7 * HOUR + (10 * MINUTE if late else timedelta(0))
+        return [start + i * timedelta(seconds=9) for i in range(20)]
+
+    for source in COLLECTION[1:]:
+        world.articles(source, rhythm(MONDAY, 28))
+    world.articles("daily", [t for d in range(28) for t in batch(MONDAY + d * DAY)])
+    for d in range(28, 31):
+        day = MONDAY + d * DAY
+        world.articles("daily", batch(day))
+        for source in COLLECTION[1:]:
+            world.articles(source, rhythm(day, 1))
+        for hour in range(8, 31, 2):  # from the batch to the next morning's
+            assert world.evaluate(day + hour * HOUR) == [], (d, hour)
+
+
+def test_a_source_no_feed_polls_any_more_is_not_silent(world: World) -> None:
+    for source in COLLECTION:
+        world.articles(source, rhythm(MONDAY, 21))
+    with connection.writer(world.path) as con:
+        con.execute("UPDATE feeds SET disabled = true WHERE source_id = 'daily'")
+    for source in COLLECTION[1:]:
+        world.articles(source, rhythm(MONDAY + 21 * DAY, 2))
+    assert world.evaluate(MONDAY + 22 * DAY + 12 * HOUR) == []
+
+
+def test_the_whole_collection_silent_is_one_alert_of_its_own(world: World) -> None:
+    """When nothing at all comes in (a pipeline that loads nothing), the
+    per-source rule sees every source as quiet as the rest; the collection
+    rule opens."""
+    for source in COLLECTION:
+        world.articles(source, rhythm(MONDAY, 21))
+    monday = MONDAY + 21 * DAY
+    for hour in range(18):  # the runs poll, but read no new entry: a quiet day, no alert
+        world.run(monday + hour * HOUR, entries_new=0)
+    assert world.evaluate(monday + 18 * HOUR) == []
+    world.run(monday + 18 * HOUR, entries_new=40)  # the feeds bring news, nothing is stored
+    changes = world.evaluate(monday + 18 * HOUR + MINUTE)
+    assert [(c.kind, c.subject) for c in changes] == [("silent_collection", "*")]
+    assert changes[0].evidence["expected_articles"] > 100
+    assert changes[0].evidence["new_entries_since"] == 40
 
 
 def test_no_alert_without_two_weeks_of_history(world: World) -> None:
@@ -266,15 +329,19 @@ def test_wire_share_shift(world: World) -> None:
 
 def test_status_problems_and_check(world: World, tmp_path: Path) -> None:
     world.articles("daily", rhythm(MONDAY, 21))
+    world.run(MONDAY + 24 * DAY, entries_new=12)  # its feed brings entries, none is stored
     world.evaluate(MONDAY + 25 * DAY)  # four days of silence
     runner = CliRunner()
     base = ["--warehouse", str(world.path), "status"]
     check = runner.invoke(app, [*base, "--check"])
-    assert check.exit_code == 3 and "alerts: 1 open" in check.output
+    # the only source is silent, and so is the whole collection
+    assert check.exit_code == 3 and "alerts: 2 open" in check.output
     problems = runner.invoke(app, [*base, "--problems"])
-    assert problems.exit_code == 0 and problems.output.startswith("silent_source daily since ")
+    assert problems.exit_code == 0 and problems.output.startswith("silent_collection * since ")
+    assert "\nsilent_source daily since " in problems.output
     data = json.loads(runner.invoke(app, [*base, "--json"]).output)
-    assert data["alerts"][0]["kind"] == "silent_source" and data["healthy"] is False
+    kinds = [a["kind"] for a in data["alerts"]]
+    assert kinds == ["silent_collection", "silent_source"] and data["healthy"] is False
     # the report shows it too
     from ingest import report
 

@@ -138,7 +138,7 @@ def test_a_new_lake_gets_all_its_tables_in_one_commit_and_a_reader_before_is_tol
     assert isinstance(found, Lake)
     writer = connection.connect_lake(found)
     tables = "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'wh'"
-    with pytest.raises(read.WarehouseError, match="holds no tables yet"):
+    with pytest.raises(read.WarehouseError, match="holds no ingest tables"):
         read.query(found, "SELECT count(*) FROM articles")
     seen: list[int] = []
     reader = connection.connect_lake(found, read_only=True)

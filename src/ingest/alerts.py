@@ -4,12 +4,17 @@ Each rule compares what came in with the subject's own history and holds
 only with enough of it (``MIN_HISTORY_DAYS`` of articles). The rules, stated
 once here and in the README:
 
-- **silent_source**: no new article for at least 12 h, through hours that
-  brought the source at least 8 articles in the weeks before: the same
-  weekdays and hours 1 to 4 weeks earlier, their mean without the busiest
-  week, scaled down by how much less the rest of the collection brought in
-  those hours than usual (a holiday or a quiet news day is quiet everywhere).
-  The weekday and hour keep nights and weekends quiet.
+- **silent_source**: a polled source (a feed in the registry, not disabled)
+  with no new article for at least 12 h, through hours that brought it at
+  least 8 articles in the weeks before: the same weekdays and hours (from the
+  first whole hour after its last article) 1 to 4 weeks earlier, their mean
+  without the busiest week, scaled down by how much less the rest of the
+  collection brought in those hours than usual (a holiday or a quiet news
+  day is quiet everywhere). The weekday and hour keep nights and weekends
+  quiet.
+- **silent_collection**: the whole collection silent by the same rule, while
+  the runs since its last article read new feed entries (the pipeline stores
+  nothing of what the feeds bring).
 - **empty_feed**: the feed's last 3 answers that returned a feed (a 304 does
   not count) held no item, or only items whose pages all failed.
 - **fallback_jump**: over the last 24 h, at least 10 articles of the source
@@ -121,16 +126,28 @@ class Silence:
 
 
 def silences(
-    con: duckdb.DuckDBPyConnection, now: datetime, floor_hours: float = SILENT_FLOOR_HOURS
+    con: duckdb.DuckDBPyConnection,
+    now: datetime,
+    floor_hours: float = SILENT_FLOOR_HOURS,
+    *,
+    whole: bool = False,
 ) -> list[Silence]:
-    """Every source with ``MIN_HISTORY_DAYS`` of history and no new article
-    for at least ``floor_hours``, with its same stretch in up to
-    ``SILENT_WEEKS`` weeks before, and the rest of the collection's."""
+    """Every polled source (a feed in the registry, not disabled) with
+    ``MIN_HISTORY_DAYS`` of history and no new article for at least
+    ``floor_hours``, with its same stretch in up to ``SILENT_WEEKS`` weeks
+    before, and the rest of the collection's. A stretch starts at the first
+    whole hour after the last article (its batch-mates of other weeks are not
+    counted). ``whole``: the collection as one source, ``*``."""
     week = 7 * 86400
+    if whole:
+        rows, polled = "(SELECT '*' AS source_id, first_seen_at FROM articles)", ""
+    else:
+        rows = "articles"
+        polled = "AND source_id IN (SELECT source_id FROM feeds WHERE in_registry AND NOT disabled)"
     sql = f"""
         WITH h AS (
             SELECT source_id, min(first_seen_at) AS first, max(first_seen_at) AS last
-            FROM articles WHERE first_seen_at <= {_ts(now)} GROUP BY 1
+            FROM {rows} WHERE first_seen_at <= {_ts(now)} GROUP BY 1
         ),
         c AS (
             SELECT source_id, last, epoch({_ts(now)} - last) / 3600 AS silent_hours,
@@ -138,24 +155,25 @@ def silences(
                        AS weeks
             FROM h
             WHERE first <= {_ts(now - timedelta(days=MIN_HISTORY_DAYS))}
-              AND epoch({_ts(now)} - last) / 3600 >= {float(floor_hours)}
+              AND epoch({_ts(now)} - last) / 3600 >= {float(floor_hours)} {polled}
         ),
         k AS (SELECT source_id, last, unnest(range(0, weeks + 1)) AS k FROM c),
         w AS (
-            SELECT source_id, k, last - to_seconds(k * {week}) AS lo,
+            SELECT source_id, k,
+                   date_trunc('hour', last) + INTERVAL 1 HOUR - to_seconds(k * {week}) AS lo,
                    {_ts(now)} - to_seconds(k * {week}) AS hi
             FROM k
         ),
         own AS (
             SELECT w.source_id, w.k, count(a.source_id) AS n
-            FROM w LEFT JOIN articles a
-              ON a.source_id = w.source_id AND a.first_seen_at > w.lo AND a.first_seen_at <= w.hi
+            FROM w LEFT JOIN {rows} a
+              ON a.source_id = w.source_id AND a.first_seen_at >= w.lo AND a.first_seen_at <= w.hi
             WHERE w.k > 0
             GROUP BY ALL
         ),
         hourly AS (
             SELECT source_id, date_trunc('hour', first_seen_at) AS hour, count(*) AS n
-            FROM articles
+            FROM {rows}
             WHERE first_seen_at > {_ts(now - timedelta(days=7 * SILENT_WEEKS + 30))}
               AND first_seen_at <= {_ts(now)}
             GROUP BY ALL
@@ -207,26 +225,46 @@ def is_silent(
     return silence.silent_hours >= floor_hours and silence.expected >= expected
 
 
+def _silence_evidence(s: Silence) -> dict[str, Any]:
+    return {
+        "last_article_at": s.last.isoformat(),
+        "silent_hours": round(s.silent_hours, 1),
+        "same_hours_weeks_before": list(s.before),
+        "collection_ratio": round(s.collection_ratio, 2),
+        "expected_articles": round(s.expected, 1),
+        "rule": f"silent >= {SILENT_FLOOR_HOURS:g} h through hours that brought "
+        f">= {SILENT_EXPECTED:g} articles in the weeks before",
+    }
+
+
 def silent_sources(con: duckdb.DuckDBPyConnection, now: datetime) -> list[Condition]:
     return [
-        Condition(
-            "silent_source",
-            s.source_id,
-            s.source_id,
-            None,
-            {
-                "last_article_at": s.last.isoformat(),
-                "silent_hours": round(s.silent_hours, 1),
-                "same_hours_weeks_before": list(s.before),
-                "collection_ratio": round(s.collection_ratio, 2),
-                "expected_articles": round(s.expected, 1),
-                "rule": f"silent >= {SILENT_FLOOR_HOURS:g} h through hours that brought "
-                f">= {SILENT_EXPECTED:g} articles in the weeks before",
-            },
-        )
+        Condition("silent_source", s.source_id, s.source_id, None, _silence_evidence(s))
         for s in silences(con, now)
         if is_silent(s)
     ]
+
+
+def silent_collection(con: duckdb.DuckDBPyConnection, now: datetime) -> list[Condition]:
+    """The whole collection silent by the same rule (subject ``*``) while the
+    runs since its last article read new feed entries: the pipeline stores
+    nothing of what the feeds bring (a holiday brings no new entries). The
+    per-source rule cannot see this, since it scales each source by the rest."""
+    out = []
+    for s in silences(con, now, whole=True):
+        if not is_silent(s):
+            continue
+        row = con.execute(
+            "SELECT coalesce(sum(TRY_CAST(counts->>'entries_new' AS BIGINT)), 0), count(*) "
+            "FROM runs WHERE started_at > ? AND started_at <= ?",
+            [s.last, now],
+        ).fetchone()
+        entries, runs = (int(row[0]), int(row[1])) if row else (0, 0)
+        if entries > 0:
+            evidence = {**_silence_evidence(s), "runs_since": runs, "new_entries_since": entries}
+            evidence["rule"] += ", while the runs since read new feed entries"
+            out.append(Condition("silent_collection", "*", None, None, evidence))
+    return out
 
 
 def empty_feeds(con: duckdb.DuckDBPyConnection, now: datetime) -> list[Condition]:
@@ -236,6 +274,7 @@ def empty_feeds(con: duckdb.DuckDBPyConnection, now: datetime) -> list[Condition
                    row_number() OVER (PARTITION BY l.feed_id ORDER BY l.fetched_at DESC) AS k
             FROM fetch_log l JOIN feeds f ON f.feed_id = l.feed_id
             WHERE l.kind = 'feed' AND l.outcome = 'ok' AND l.fetched_at <= {_ts(now)}
+              AND l.fetched_at > {_ts(now - timedelta(days=30))}
               AND f.in_registry AND NOT f.disabled
         ),
         last AS (SELECT * FROM polls WHERE k <= {EMPTY_POLLS}),
@@ -304,7 +343,7 @@ def jump_shares(con: duckdb.DuckDBPyConnection, now: datetime, events: str) -> l
     the last 24 h, beside its median daily share of the 14 days before."""
     day = timedelta(days=1)
     sql = f"""
-        WITH e AS ({events}),
+        WITH e AS NOT MATERIALIZED ({events}),
         recent AS (
             SELECT source_id, count(*) AS n, avg(hit::INTEGER) AS share
             FROM e WHERE ts > {_ts(now - day)} AND ts <= {_ts(now)} GROUP BY 1
@@ -439,7 +478,7 @@ def wire_shifts(con: duckdb.DuckDBPyConnection, now: datetime) -> list[Condition
     ]
 
 
-RULES = (silent_sources, empty_feeds, fallback_jumps, error_jumps, wire_shifts)
+RULES = (silent_sources, silent_collection, empty_feeds, fallback_jumps, error_jumps, wire_shifts)
 
 
 def conditions(con: duckdb.DuckDBPyConnection, now: datetime) -> list[Condition]:

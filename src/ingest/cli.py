@@ -84,7 +84,6 @@ state = State()
 
 @app.callback()
 def main_options(
-    ctx: typer.Context,
     warehouse_path: Annotated[
         str | None,
         typer.Option(
@@ -109,18 +108,15 @@ def main_options(
         err.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(2) from None
     state.sources_given = sources is not None
-    if ctx.invoked_subcommand not in CREATE_WAREHOUSES | {"sources", None}:
-        _warehouse_directory_exists(state.settings.warehouse)
 
 
-# Commands that make the warehouse when it is not there yet (its directory
-# too); every other one needs the directory to exist.
-CREATE_WAREHOUSES = frozenset({"run", "backfill", "serve", "demo"})
-
-
-def _warehouse_directory_exists(where: Path | Lake) -> None:
+def _warehouse_directory_exists() -> None:
     """A warehouse setting pointing into a directory that does not exist is a
-    usage error (exit 2): a typo, not a warehouse still to come."""
+    usage error (exit 2): a typo, not a warehouse still to come. Every command
+    that uses the warehouse checks it first, except those that make it (`run`,
+    `backfill`, `serve`, `demo`). (In the commands, not the app's callback:
+    the callback runs before a command's --help, which must always work.)"""
+    where = state.settings.warehouse
     if isinstance(where, Lake):
         if where.catalog != "sqlite":
             return
@@ -272,17 +268,16 @@ class _RichBar:
     def start(self, total: int, description: str) -> None:
         self.bar.start()
         self.task = self.bar.add_task(description, total=total)
-        self.restore = _print_logs_above(self.bar.console)
+        _print_logs_above(self.bar.console, self.restore)
 
     def advance(self, done: int) -> None:
         if self.task is not None:
             self.bar.advance(self.task, done)
 
     def stop(self) -> None:
-        for undo in reversed(self.restore):
-            undo()
-        self.restore = []
-        self.bar.stop()
+        self.bar.stop()  # first: a line logged meanwhile prints as usual
+        while self.restore:
+            self.restore.pop()()
 
 
 class _AboveBar(io.TextIOBase):
@@ -311,23 +306,24 @@ class _AboveBar(io.TextIOBase):
         return int(self.file.fileno())
 
 
-def _print_logs_above(console: Console) -> list[Callable[[], object]]:
+def _print_logs_above(console: Console, undo: list[Callable[[], object]]) -> None:
     """Send the log handlers that write to the terminal (Prefect's console
     handler among them) through ``console``, which prints each line above its
-    live progress bar instead of into it. Returns how to undo it."""
+    live progress bar instead of into it; how to undo each swap is appended
+    to ``undo`` as it is made. Never fails: at worst lines land in the bar."""
     terminal = {id(s) for s in (sys.stderr, sys.stdout, sys.__stderr__, sys.__stdout__) if s}
-    loggers = [logging.getLogger()] + [
-        one for one in logging.Logger.manager.loggerDict.values() if isinstance(one, logging.Logger)
-    ]
-    handlers = {id(h): h for one in loggers for h in one.handlers}.values()
-    undo: list[Callable[[], object]] = []
+    try:
+        known = list(logging.Logger.manager.loggerDict.values())  # threads may add loggers
+    except RuntimeError:
+        known = []
+    loggers = [logging.getLogger(), *(one for one in known if isinstance(one, logging.Logger))]
+    handlers = {id(h): h for one in loggers for h in list(one.handlers)}.values()
     for handler in handlers:
         own = getattr(handler, "console", None)  # a rich handler prints through its console
         if isinstance(own, Console) and id(own.file) in terminal:
             undo.append(_swap(own, "file", _AboveBar(console, own.file)))
         elif isinstance(handler, logging.StreamHandler) and id(handler.stream) in terminal:
             undo.append(_swap(handler, "stream", _AboveBar(console, handler.stream)))
-    return undo
 
 
 def _swap(holder: object, name: str, value: object) -> Callable[[], object]:
@@ -545,6 +541,7 @@ def reprocess(
 ) -> None:
     """Re-extract stored raw pages with the current extractor, without refetching;
     unchanged results leave rows untouched, changed ones keep a revision."""
+    _warehouse_directory_exists()
     _date_range(since, None)
     _check_sources(state.settings, source or [])
     counts = _run_flow(
@@ -646,6 +643,7 @@ def query(
     a query stops after --timeout seconds. The table shows --max-rows rows and
     says how many there are. On a DuckLake the query reads one
     snapshot (the latest, or --at) while loads commit."""
+    _warehouse_directory_exists()
     settings = state.settings
     limits = read.ReadLimits(
         allow_files=allow_files,
@@ -721,6 +719,7 @@ def snapshots(
 ) -> None:
     """A DuckLake's snapshots, newest first, with the run that made each;
     `ingest query --at SNAPSHOT` reads the warehouse as it was then."""
+    _warehouse_directory_exists()
     with clear_errors():
         result = read.snapshots(state.settings.warehouse, limit=limit, run_id=run)
     _write_result(result, fmt, None)
@@ -758,6 +757,7 @@ def search_command(
     """Ranked full-text search (BM25) over titles and bodies, with a snippet
     around the best match. It reads the search index beside the warehouse
     (each run updates it after its loads), never the warehouse itself."""
+    _warehouse_directory_exists()
     from ingest import search  # noqa: PLC0415
 
     settings = state.settings
@@ -862,6 +862,7 @@ def export_command(
     """A dataset folder: one file per partition, manifest.json (filters, counts,
     SHA-256 of each file, schema, the run or snapshot it reflects) and
     datasheet.md. The same export run again gives byte-identical files."""
+    _warehouse_directory_exists()
     from ingest import export  # noqa: PLC0415
 
     settings = state.settings
@@ -905,6 +906,7 @@ def report_command(
     articles per source and day, new stories and their sizes, who syndicates
     whom, languages, extraction outcomes, feed health and the biggest stories.
     Each run that loads articles also writes <warehouse>-reports/latest.html."""
+    _warehouse_directory_exists()
     from ingest import report  # noqa: PLC0415
 
     with clear_errors():
@@ -937,6 +939,7 @@ def warehouse_copy(
     raw page archive is copied beside it; the source is left as it was. Stop
     the runs that load the file first: what they load after the copy stays in
     the file."""
+    _warehouse_directory_exists()
     settings = state.settings
     source = settings.warehouse
     if not isinstance(source, Path):
@@ -1001,6 +1004,7 @@ def warehouse_maintain(
     """Keep the warehouse compact: on a DuckLake, merge small data files,
     expire old snapshots and delete the files no kept snapshot needs; on a
     DuckDB file, a checkpoint."""
+    _warehouse_directory_exists()
     from ingest.store import upkeep  # noqa: PLC0415
 
     settings = state.settings
@@ -1034,6 +1038,7 @@ def status(
     """A summary that fits 80 columns: feeds ok / failing / disabled, pages
     waiting, the last run, one line per failing feed. --all for everything,
     --json for machines, --check for cron and monitoring (exit 3: a problem)."""
+    _warehouse_directory_exists()
     from ingest import status as health  # noqa: PLC0415
 
     with clear_errors():
@@ -1143,6 +1148,7 @@ def sources_enable(
 ) -> None:
     """Re-enable disabled feeds (all feeds of a source, or single feeds); they are
     polled on the next run."""
+    _warehouse_directory_exists()
     with clear_errors(), connection.writer(state.settings.warehouse) as con:
         enabled = store_feeds.enable_feeds(con, ids)
     for feed_id, url in enabled:

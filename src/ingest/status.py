@@ -108,6 +108,7 @@ def gather(settings: Settings, runs: int = 5, *, every_feed: bool = False) -> St
     staging (one read of one snapshot); ``every_feed``: each feed's state too."""
     status = Status()
     with read.reading(settings.warehouse) as con:
+        con.execute("BEGIN TRANSACTION")  # one snapshot of a lake for every read below
         if every_feed:
             status.feeds = [
                 FeedState(*r)
@@ -162,6 +163,7 @@ def gather(settings: Settings, runs: int = 5, *, every_feed: bool = False) -> St
                     FROM runs ORDER BY started_at DESC LIMIT {int(runs)}"""
             ).fetchall()
         ]
+        con.execute("COMMIT")
     status.raw_pages, status.raw_bytes = RawStore(settings.raw_path).usage()
     status.staged_waiting = len(staging.pending(settings.staging_path))
     status.staged_set_aside = len(staging.pending(settings.staging_path / staging.FAILED_DIR))

@@ -192,7 +192,7 @@ def _read(
         if isinstance(exc, duckdb.CatalogException) and not _has_schema(con):
             # a lake whose first writer has attached it but not yet committed its tables
             raise WarehouseError(
-                f"the warehouse {name} holds no tables yet: run `ingest run` first"
+                f"the warehouse {name} holds no ingest tables (yet): run `ingest run` first"
             ) from exc
         raise WarehouseError(f"SQL error: {exc}") from exc
     finally:
