@@ -211,13 +211,18 @@ def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     return bool(row and row[0])
 
 
+def _ddl_for(keys: bool) -> Callable[[str], str]:
+    """DDL as written (a DuckDB file), or as :func:`lake_ddl` rewrites it."""
+    return (lambda sql: sql) if keys else lake_ddl
+
+
 def _migrate(
     con: duckdb.DuckDBPyConnection,
     directory: Path | None,
     keys: bool,
     step: Callable[[], contextlib.AbstractContextManager[object]],
 ) -> list[int]:
-    ddl = (lambda sql: sql) if keys else lake_ddl
+    ddl = _ddl_for(keys)
     con.execute(
         ddl(
             "CREATE TABLE IF NOT EXISTS schema_migrations "
@@ -258,7 +263,7 @@ def _views(
     keys: bool,
     step: Callable[[], contextlib.AbstractContextManager[object]],
 ) -> list[str]:
-    ddl = (lambda sql: sql) if keys else lake_ddl
+    ddl = _ddl_for(keys)
     con.execute(
         ddl(
             "CREATE TABLE IF NOT EXISTS schema_views "
