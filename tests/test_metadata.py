@@ -27,6 +27,7 @@ from ingest.extract import extract_page
 from ingest.metadata import (
     Context,
     Visible,
+    _date_parser,
     byline_date,
     decide_published,
     gather,
@@ -34,6 +35,7 @@ from ingest.metadata import (
     jalali_to_gregorian,
     labelled_date,
     people,
+    text_date,
     time_after_byline,
 )
 from metadata_score import (
@@ -318,3 +320,24 @@ def test_reprocess_applies_the_metadata_step_with_revisions(
         }
     finally:
         con.close()
+
+
+def test_free_form_dates_are_read_in_the_pages_language_and_english_only() -> None:
+    """dateparser tried unrestricted compiles all of its 200 locales in each
+    new process (seconds of CPU for a handful of pages); the page's language
+    and English are enough. An unknown language still tries every locale, and
+    htmldate's own parser is back in place afterwards."""
+    import htmldate.extractors
+
+    assert _date_parser("de").languages == ["de", "en"]
+    assert _date_parser("en").languages == ["en"]
+    assert _date_parser("no").languages == ["nb", "en"]
+    assert _date_parser("xx") is None
+    assert _date_parser(None) is None
+    original = htmldate.extractors.get_external_parser
+    tree = lxml_html.fromstring(
+        "<html><body><article><p>Veröffentlicht am Dienstag, 3. März 2021</p>"
+        "<p>Text des Artikels.</p></article></body></html>"
+    )
+    assert text_date(tree, "https://zeitung.example/a", "de") == "2021-03-03T00:00:00"
+    assert htmldate.extractors.get_external_parser is original
