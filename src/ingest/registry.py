@@ -13,7 +13,7 @@ import re
 import tomllib
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
@@ -64,6 +64,21 @@ class Registry:
     sources: tuple[Source, ...]
     origin: str = "<memory>"  # the file it was read from
     sha256: str = ""  # of the file's bytes (of the parsed data when not from a file)
+    # source_id -> source: every parsed feed asks for its source, and a
+    # registry may hold tens of thousands
+    _by_id: Mapping[str, Source] = field(init=False, repr=False, compare=False)
+    # domain -> the first source that lists it (every fetched page asks)
+    _by_domain: Mapping[str, Source] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_id: dict[str, Source] = {}
+        by_domain: dict[str, Source] = {}
+        for source in self.sources:
+            by_id.setdefault(source.source_id, source)
+            for domain in source.domains:
+                by_domain.setdefault(domain.lower().rstrip("."), source)
+        object.__setattr__(self, "_by_id", by_id)
+        object.__setattr__(self, "_by_domain", by_domain)
 
     def __iter__(self) -> Iterator[Source]:
         return iter(self.sources)
@@ -72,16 +87,15 @@ class Registry:
         return len(self.sources)
 
     def get(self, source_id: str) -> Source | None:
-        return next((s for s in self.sources if s.source_id == source_id), None)
+        return self._by_id.get(source_id)
 
     def owner_of(self, host: str) -> Source | None:
         """The source whose registered domain the host is on (longest match wins)."""
-        best: tuple[int, Source] | None = None
-        for source in self.sources:
-            for domain in source.domains:
-                if on_domain(host, domain) and (best is None or len(domain) > best[0]):
-                    best = (len(domain), source)
-        return best[1] if best else None
+        labels = host.lower().rstrip(".").split(".")
+        for i in range(len(labels)):  # the host itself, then each parent domain
+            if (source := self._by_domain.get(".".join(labels[i:]))) is not None:
+                return source
+        return None
 
     def wires(self) -> tuple[Source, ...]:
         return tuple(s for s in self.sources if s.kind == "wire")
@@ -207,17 +221,30 @@ def parse_registry(data: dict[str, object], origin: str = "<memory>") -> Registr
     return Registry(tuple(sources), origin, digest)
 
 
+# The last registry loaded in this process, by (path, sha256 of its bytes):
+# a command and the flow it starts both load the registry, and a process that
+# serves scheduled runs loads it on every run. Validating every URL of a big
+# registry takes seconds (10,000 sources: several, each URL canonicalised);
+# the same bytes give the same registry.
+_loaded: dict[tuple[str, str], Registry] = {}
+
+
 def load_registry(path: Path) -> Registry:
     try:
         text = path.read_bytes()
     except OSError as exc:
         raise RegistryError(str(path), [f"cannot read: {exc.strerror or exc}"]) from exc
+    sha256 = hashlib.sha256(text).hexdigest()
+    if (known := _loaded.get((str(path), sha256))) is not None:
+        return known
     try:
         data = tomllib.loads(text.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise RegistryError(str(path), [f"not valid TOML: {exc}"]) from exc
-    registry = parse_registry(data, str(path))
-    return replace(registry, sha256=hashlib.sha256(text).hexdigest())
+    registry = replace(parse_registry(data, str(path)), sha256=sha256)
+    _loaded.clear()
+    _loaded[(str(path), sha256)] = registry
+    return registry
 
 
 def _toml_str(value: str) -> str:

@@ -121,7 +121,18 @@ class Settings:
     # Transient failures in a row before a feed is disabled (about 10 days of
     # capped backoff); permanent ones (404, not a feed) disable after 3.
     disable_after_failures: int = 10
+    # Feeds per fetch-feeds step. A batch is at least ``feed_batch_size``
+    # feeds, and grows with the feeds due so that a run has about
+    # ``feed_batches_per_run`` of them (each a Prefect task run, some 40 ms of
+    # CPU on the client and the server, and a staged file of feed states):
+    # 10,000 feeds make 20 batches of 500, not 200 of 50. It never exceeds
+    # ``feed_batch_max``: a batch's parsed entries (up to
+    # ``max_items_per_feed`` per feed) stay in memory until its pages are
+    # in, so the cap bounds what a run holds (a 100,000-feed run makes 200
+    # batches of 500).
     feed_batch_size: int = 50
+    feed_batches_per_run: int = 20
+    feed_batch_max: int = 500
 
     # Story clusters: a copy joins a story first published at most this many
     # days before or after it.

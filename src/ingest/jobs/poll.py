@@ -24,6 +24,7 @@ from functools import partial
 from ingest import pipeline, records, stopping
 from ingest.fetch import Fetcher
 from ingest.jobs.common import Log, RunOutcome, after_loads, heartbeat
+from ingest.pipeline.polling import batch_size, spread_hosts
 from ingest.records import DueFeed, Staged
 from ingest.registry import Registry
 from ingest.settings import Settings
@@ -168,7 +169,7 @@ async def run(
         "run %s: %d feeds due of %d in %s; %d held-back links due",
         run_id,
         len(feeds),
-        sum(1 for _ in registry.feeds()),
+        sum(len(s.feeds) for s in registry),
         settings.sources,
         len(start.pending.new_entries) if start.pending else 0,
     )
@@ -219,7 +220,10 @@ async def run(
     try:
         async with heartbeat(settings, run_id), Fetcher(settings) as fetcher:
             robots.apply_delays(fetcher)
-            batches = pipeline.batched(feeds, settings.feed_batch_size)
+            # Hosts interleaved, and batches sized to the run: a few tens of
+            # steps however big the registry (see polling.batch_size).
+            spread = spread_hosts(feeds)
+            batches = pipeline.batched(spread, batch_size(len(spread), settings))
             work = [one_batch(fetcher, b) for b in batches]
             if start.pending is not None:
                 work.insert(0, pages_of(fetcher, start.pending))  # held-back links first

@@ -5,6 +5,7 @@ feed's next poll planned.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -40,6 +41,36 @@ from ingest.urls import BadURL, host_of
 
 def batched(items: Sequence[DueFeed], size: int) -> list[list[DueFeed]]:
     return [list(items[i : i + size]) for i in range(0, len(items), max(1, size))]
+
+
+def batch_size(due: int, settings: Settings) -> int:
+    """Feeds per fetch-feeds step of a run with ``due`` feeds: about
+    ``settings.feed_batches_per_run`` batches, each at least
+    ``settings.feed_batch_size`` and at most ``settings.feed_batch_max``
+    feeds (see :class:`~ingest.settings.Settings`). The number of steps, each
+    a Prefect task run, then stays in the tens as the registry grows, while a
+    batch still bounds what a run holds in memory."""
+    grown = -(-due // max(1, settings.feed_batches_per_run))
+    return max(1, settings.feed_batch_size, min(grown, settings.feed_batch_max))
+
+
+def spread_hosts(feeds: Sequence[DueFeed]) -> list[DueFeed]:
+    """The due feeds dealt round their hosts: one feed of each host in turn
+    (hosts in the order of their first feed, each host's feeds in their own
+    order). A batch then asks many hosts once rather than one host several
+    times, each request waiting the per-host gap behind the last, and a
+    host's next feed comes a round later, when its gap has passed."""
+    by_host: dict[str, list[DueFeed]] = {}
+    for feed in feeds:
+        try:
+            host = host_of(feed.url)
+        except BadURL:
+            host = feed.url
+        by_host.setdefault(host, []).append(feed)
+    if len(by_host) == len(feeds):
+        return list(feeds)
+    rounds = itertools.zip_longest(*by_host.values())
+    return [feed for turn in rounds for feed in turn if feed is not None]
 
 
 def policy_for(settings: Settings) -> Policy:
