@@ -9,10 +9,18 @@ on the same pages:
 2. a naive baseline written the obvious way: sequential ``feedparser.parse``,
    ``httpx.get`` of each link, ``trafilatura.extract`` with the pipeline's
    settings and one DuckDB INSERT per row;
-3. the extraction limit: ``ingest.extract.extract_page`` over the same HTML in
-   memory, on one process and on every core (spawned process pool);
+3. the extraction limit: plain ``trafilatura.extract(html, url=url,
+   fast=True, include_comments=False)`` over the same HTML in memory, on one
+   process and on every core (spawned process pool), and the project's own
+   step (``ingest.extract.extract_page``) timed the same way beside it;
 4. a second ``ingest run --all-feeds`` on the same warehouse, where every
-   feed answers 304.
+   feed answers 304;
+5. unless ``--no-itemise``: one more cold ``ingest run`` into a fresh
+   warehouse under ``py-spy record --subprocesses``, its CPU itemised per
+   article by category of work and process role.
+
+``--web realistic`` serves :class:`realweb.RealWeb` (real article pages,
+1,000 sources, near-duplicate copies) instead of the generated web.
 
 The machine is shared and noisy, so the figures that matter are the ratios
 between measurements of the same run. Results go to
@@ -51,13 +59,18 @@ _HERE = Path(__file__).resolve().parent
 if str(_HERE) not in sys.path:
     sys.path.insert(0, str(_HERE))
 
+import realweb  # noqa: E402
 from newsweb import LOOPBACK, NewsWeb, NewsWebServer, loopback  # noqa: E402
+from realweb import RealWeb  # noqa: E402
+
+Web = NewsWeb | RealWeb
 
 ROOT = _HERE.parent
 BIN = Path(sys.executable).parent
 RESULTS_DIR = _HERE / "results"
 TARGETS = {
-    "ratio_e2e_vs_extract_limit": (">=", 0.8),
+    "ratio_e2e_vs_extract_limit": (">=", 0.7),
+    "cpu_outside_extraction_ms": ("<=", 3.0),
     "ratio_e2e_vs_naive": (">=", 3.0),
     "ratio_second_vs_first": ("<=", 0.05),
 }
@@ -69,6 +82,8 @@ DEFAULT_ARTICLES = 1000
 DEFAULT_SOURCES = 20
 EXTRACT_SAMPLE = 2000  # extraction-limit pages held in memory at most
 NOT_SAVED = frozenset({"log", "log_tail"})  # IngestRun fields left out of the JSON
+PYSPY = BIN / "py-spy"
+PROFILE_RATE = 50  # py-spy samples a second of each thread of the itemised run
 TASK_FINISHED = re.compile(r"Task run '(.+?)-[0-9a-f]{3,}' - Finished in state (\w+)")
 
 
@@ -166,6 +181,39 @@ def _tree_memory(root: int) -> tuple[int, int]:
     return total, largest
 
 
+def _tree_cpu(root: int, seen: dict[int, tuple[float, str]]) -> None:
+    """Record in ``seen`` the CPU seconds (user + system) and the command line of
+    ``root`` and each of its descendants, from Linux /proc. A process that ends
+    keeps what it had at the last look (up to 0.2 s short)."""
+    children: dict[int, list[int]] = {}
+    stats: dict[int, bytes] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        children.setdefault(int(fields[1]), []).append(int(entry.name))
+        stats[int(entry.name)] = stat
+    tick = os.sysconf("SC_CLK_TCK")
+    todo = [root]
+    while todo:
+        pid = todo.pop()
+        line = stats.get(pid)
+        if line is not None:
+            fields = line[line.rfind(b")") + 2 :].split()
+            secs = (int(fields[11]) + int(fields[12])) / tick
+            command = seen[pid][1] if pid in seen else ""
+            if not command:
+                with contextlib.suppress(OSError), open(f"/proc/{pid}/cmdline", "rb") as fh:
+                    command = fh.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()
+            seen[pid] = (max(secs, seen[pid][0] if pid in seen else 0.0), command)
+        todo.extend(children.get(pid, ()))
+
+
 def _warehouse_run(warehouse: Path, run_id: str | None = None) -> dict[str, Any]:
     import duckdb
 
@@ -200,9 +248,16 @@ def run_ingest(
     *,
     timeout: float,
     sample_rss: bool = True,
+    prefix: Sequence[str] = (),
+    cpu: dict[int, tuple[float, str]] | None = None,
 ) -> IngestRun:
-    """``ingest --warehouse W --sources S run --all-feeds`` as a subprocess, timed."""
+    """``ingest --warehouse W --sources S run --all-feeds`` as a subprocess, timed.
+
+    ``prefix`` goes before the command (a profiler that launches it); ``cpu``
+    gets, per process of the tree, its CPU seconds and command line as last
+    seen (sampled from /proc every 0.2 s)."""
     cmd = [
+        *prefix,
         str(BIN / "ingest"),
         "--warehouse",
         str(warehouse),
@@ -240,6 +295,8 @@ def run_ingest(
                 tree, largest = _tree_memory(proc.pid)
                 peak[0] = max(peak[0], tree)
                 hwm[0] = max(hwm[0], largest)
+                if cpu is not None:
+                    _tree_cpu(proc.pid, cpu)
 
     def kill() -> None:
         with contextlib.suppress(ProcessLookupError):
@@ -248,7 +305,7 @@ def run_ingest(
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     sampler = threading.Thread(target=sample, daemon=True)
-    if sample_rss and sys.platform.startswith("linux"):
+    if (sample_rss or cpu is not None) and sys.platform.startswith("linux"):
         sampler.start()
     watchdog = threading.Timer(timeout, kill)
     watchdog.start()
@@ -319,9 +376,12 @@ def ingest_environment(
     return env
 
 
-def result_stem(articles: int, sources: int) -> str:
+def result_stem(articles: int, sources: int, web: Web | None = None) -> str:
     """``e2e-<N>``, with ``-s<S>`` when S is not the default 20: runs of other
-    shapes must not overwrite the default one's results."""
+    shapes must not overwrite the default one's results. The realistic web:
+    ``e2e-real-<pages>-s<S>``."""
+    if isinstance(web, RealWeb):
+        return f"e2e-real-{articles}-s{sources}"
     return f"e2e-{articles}" + ("" if sources == DEFAULT_SOURCES else f"-s{sources}")
 
 
@@ -355,7 +415,7 @@ def pipeline_settings(env: Mapping[str, str]) -> dict[str, float]:
     return out
 
 
-def politeness_floor(web: NewsWeb, settings: Mapping[str, float]) -> float:
+def politeness_floor(web: Web, settings: Mapping[str, float]) -> float:
     """Least time the first run can take when every origin's requests must start
     ``host_gap_seconds`` apart: the busiest origin's requests times the gap."""
     gap = settings.get("host_gap_seconds", 0.0)
@@ -372,11 +432,24 @@ def politeness_floor(web: NewsWeb, settings: Mapping[str, float]) -> float:
 # ---------------------------------------------------------------------------
 
 
-def warehouse_facts(warehouse: Path, run_ids: Sequence[str | None]) -> dict[str, Any]:
+def warehouse_facts(
+    warehouse: Path, run_ids: Sequence[str | None], copy_pairs: Sequence[tuple[str, str]] = ()
+) -> dict[str, Any]:
+    """What the warehouse holds; with ``copy_pairs`` (copy URL, original URL),
+    how many copies share their original's story."""
     import duckdb
 
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
+        if copy_pairs:
+            cluster = dict(con.execute("SELECT url, cluster_id FROM articles").fetchall())
+            joined = sum(
+                1
+                for c, o in copy_pairs
+                if cluster.get(c) is not None and cluster.get(c) == cluster.get(o)
+            )
+        else:
+            joined = None
 
         def one(sql: str, params: Sequence[object] = ()) -> Any:
             row = con.execute(sql, list(params)).fetchone()
@@ -398,6 +471,9 @@ def warehouse_facts(warehouse: Path, run_ids: Sequence[str | None]) -> dict[str,
             ),
             "runs": [],
         }
+        if joined is not None:
+            facts["copies_in_original_story"] = joined
+            facts["copies"] = len(copy_pairs)
         for run_id in run_ids:
             if run_id is None:
                 continue
@@ -433,7 +509,7 @@ def warehouse_facts(warehouse: Path, run_ids: Sequence[str | None]) -> dict[str,
 
 
 def checks(
-    web: NewsWeb, facts: Mapping[str, Any], first: IngestRun, second: IngestRun | None
+    web: Web, facts: Mapping[str, Any], first: IngestRun, second: IngestRun | None
 ) -> dict[str, dict[str, Any]]:
     """What the warehouse should hold after the runs, against what it holds."""
     exp = web.expected()
@@ -445,18 +521,21 @@ def checks(
     check("run1 completed", "completed", first.status)
     check("articles (one row per publication)", exp["articles"], facts.get("articles"))
     check("articles loaded by run 1", exp["articles"], first.articles_loaded)
-    check(
-        "bodies extracted from the page",
-        exp["articles"],
-        (facts.get("extractors") or {}).get("trafilatura", 0),
-    )
-    check("wire-credited copies", exp["syndicated_copies"], facts.get("articles_wire_credited"))
-    check("clusters with copies", exp["wire_originals_copied"], facts.get("clusters_multi"))
-    check(
-        "articles in those clusters",
-        exp["wire_originals_copied"] + exp["syndicated_copies"],
-        facts.get("clusters_multi_members"),
-    )
+    if isinstance(web, NewsWeb):
+        check(
+            "bodies extracted from the page",
+            exp["articles"],
+            (facts.get("extractors") or {}).get("trafilatura", 0),
+        )
+        check("wire-credited copies", exp["syndicated_copies"], facts.get("articles_wire_credited"))
+        check("clusters with copies", exp["wire_originals_copied"], facts.get("clusters_multi"))
+        check(
+            "articles in those clusters",
+            exp["wire_originals_copied"] + exp["syndicated_copies"],
+            facts.get("clusters_multi_members"),
+        )
+    # On real pages how many bodies come from the page, and how many copies
+    # join their original's story, are measurements (printed), not checks.
     runs = facts.get("runs") or []
     if runs:
         f1 = runs[0]["fetches"]
@@ -483,7 +562,7 @@ def checks(
 # ---------------------------------------------------------------------------
 
 
-def naive_baseline(web: NewsWeb, database: Path, *, deadline_s: float) -> dict[str, float]:
+def naive_baseline(web: Web, database: Path, *, deadline_s: float) -> dict[str, float]:
     """Sequential, the obvious way: fetch and parse each feed, then each linked page,
     extract it, and INSERT one row at a time. Virtual hosts are reached by asking
     127.0.0.1 with a Host header."""
@@ -501,7 +580,7 @@ def naive_baseline(web: NewsWeb, database: Path, *, deadline_s: float) -> dict[s
     rows = requests = failures = 0
     try:
         for feed in web.feeds:
-            feed_url = web.feed_url(feed)
+            feed_url = web.origin_url(feed.source) + feed.path
             target, host = loopback(feed_url)
             resp = httpx.get(target, headers={"Host": host}, timeout=NAIVE_TIMEOUT_PER_REQUEST)
             requests += 1
@@ -556,62 +635,459 @@ def naive_baseline(web: NewsWeb, database: Path, *, deadline_s: float) -> dict[s
 # ---------------------------------------------------------------------------
 
 
-def extraction_limit(
-    web: NewsWeb, *, sample: int = EXTRACT_SAMPLE, repeats: int = 2
-) -> dict[str, float]:
-    """``extract_page`` over HTML held in memory: one process, then every core.
+def plain_extract(html: bytes, url: str) -> str:
+    """The yardstick: trafilatura alone, with the settings the pipeline starts from."""
+    import trafilatura
 
-    Each is timed ``repeats`` times, alternating, and the best time counts: on a
-    shared machine the best run is the one least disturbed by other work."""
+    return trafilatura.extract(html, url=url, fast=True, include_comments=False) or ""
+
+
+def project_extract(html: bytes, url: str) -> str:
+    """The project's extraction step (trafilatura and the metadata step)."""
     from ingest.extract import extract_page
+
+    return extract_page(html, url).body
+
+
+def extraction_limit(
+    web: Web, *, sample: int = EXTRACT_SAMPLE, repeats: int = 2
+) -> dict[str, float]:
+    """Extraction over HTML held in memory, in one process and on every core
+    (a spawned pool of ``os.cpu_count()`` processes, the pipeline's chunk size).
+
+    The limit is plain ``trafilatura.extract(html, url=url, fast=True,
+    include_comments=False)``; the project's own step (``extract_page``, which
+    adds the metadata step) is timed the same way beside it. All-cores timings
+    are repeated ``repeats`` times, alternating, and the best counts: on a
+    shared machine the best run is the one least disturbed by other work; the
+    one-process timings are taken once."""
     from ingest.text import normalise_text
 
     pages = list(web.iter_pages(sample=sample))
     urls = [u for u, _ in pages]
     bodies = [b for _, b in pages]
     total_bytes = sum(len(b) for b in bodies)
-    extract_page(bodies[0], urls[0])  # warm: lazy imports, caches
     workers = os.cpu_count() or 1
-    ones: list[float] = []
-    alls: list[float] = []
-    exact = 0
+    kinds: dict[str, Callable[[bytes, str], str]] = {
+        "extract": plain_extract,
+        "project_extract": project_extract,
+    }
+    warm_n = min(len(bodies), 4 * workers)
+    for fn in kinds.values():
+        for b, u in zip(bodies[:warm_n], urls[:warm_n], strict=True):
+            fn(b, u)  # warm: lazy imports, models, caches
+    ones: dict[str, float] = {}
+    alls: dict[str, list[float]] = {k: [] for k in kinds}
+    texts: dict[str, list[str]] = {}
     with ProcessPoolExecutor(
         max_workers=workers, mp_context=multiprocessing.get_context("spawn")
     ) as pool:
         # Start every worker (trafilatura's import is about a second) before timing.
-        warm = [bodies[0]] * (workers * 2)
-        list(pool.map(extract_page, warm, [urls[0]] * len(warm)))
+        for fn in kinds.values():
+            list(pool.map(fn, bodies[:warm_n] * 2, urls[:warm_n] * 2))
         chunk = max(1, len(bodies) // (workers * 4))  # as ingest.extract.extract_pages
-        for attempt in range(max(1, repeats)):
+        for name, fn in kinds.items():
             started = time.perf_counter()
-            results = [extract_page(b, u) for b, u in zip(bodies, urls, strict=True)]
-            ones.append(time.perf_counter() - started)
-            started = time.perf_counter()
-            list(pool.map(extract_page, bodies, urls, chunksize=chunk))
-            alls.append(time.perf_counter() - started)
-            if attempt == 0:
-                # Was the text right? Every body should be exactly the generated one.
-                by_url = {web.url(a): a for a in web.articles}
-                exact = sum(
-                    1
-                    for u, ex in zip(urls, results, strict=True)
-                    if normalise_text(ex.body) == normalise_text("\n".join(web.body(by_url[u])))
-                )
-    one, every = min(ones), min(alls)
-    return {
+            texts[name] = [fn(b, u) for b, u in zip(bodies, urls, strict=True)]
+            ones[name] = time.perf_counter() - started
+        for _attempt in range(max(1, repeats)):
+            for name, fn in kinds.items():
+                started = time.perf_counter()
+                list(pool.map(fn, bodies, urls, chunksize=chunk))
+                alls[name].append(time.perf_counter() - started)
+    out: dict[str, float] = {
         "extract_pages": float(len(bodies)),
         "extract_mean_kb": total_bytes / len(bodies) / 1024,
-        "extract_exact_share": exact / len(bodies),
-        "extract_1core_s": one,
-        "extract_1core_rate": len(bodies) / one,
-        "extract_1core_worst_s": max(ones),
-        "extract_all_s": every,
-        "extract_all_rate": len(bodies) / every,
-        "extract_all_worst_s": max(alls),
         "extract_workers": float(workers),
-        "extract_speedup": one / every,
-        "extract_repeats": float(len(ones)),
+        "extract_repeats": float(max(1, repeats)),
     }
+    for name in kinds:
+        one, every = ones[name], min(alls[name])
+        out |= {
+            f"{name}_1core_s": one,
+            f"{name}_1core_rate": len(bodies) / one,
+            f"{name}_1core_ms_per_page": 1000 * one / len(bodies),
+            f"{name}_all_s": every,
+            f"{name}_all_rate": len(bodies) / every,
+            f"{name}_all_worst_s": max(alls[name]),
+            f"{name}_speedup": one / every,
+            f"{name}_nonempty_share": sum(1 for t in texts[name] if t) / len(bodies),
+        }
+    # Was the text right? On the generated web every body is known exactly.
+    expected = [web.expected_body(u) for u in urls]
+    if all(e is not None for e in expected):
+        out["extract_exact_share"] = sum(
+            1
+            for got, want in zip(texts["project_extract"], expected, strict=True)
+            if want is not None and normalise_text(got) == normalise_text(want)
+        ) / len(bodies)
+    out["project_extract_cost_vs_plain"] = out["project_extract_1core_s"] / out["extract_1core_s"]
+    return out
+
+
+# ---------------------------------------------------------------------------
+# CPU itemised per article (py-spy over every process of a run)
+# ---------------------------------------------------------------------------
+
+CATEGORIES = (
+    "extraction",
+    "metadata",
+    "HTTP",
+    "feed parsing",
+    "storage",
+    "staging",
+    "fingerprint",
+    "archive",
+    "orchestration",
+    "imports",
+    "other",
+)
+NO_FRAME = "no Python frame"  # a thread sampled with an empty stack: left out of the shares
+ROLES = ("ingest main", "extraction workers", "Prefect server", "other processes")
+# (path prefix, category, strong). A stack goes to the category of its
+# innermost strong frame; when it has none, to that of its innermost weak one
+# (the standard library, lxml, the event loop: they work for whoever calls
+# them); else "other". Paths as py-spy prints them (relative to sys.path).
+FRAME_RULES: tuple[tuple[str, str, bool], ...] = (
+    ("ingest/store/staging", "staging", True),
+    ("pyarrow/", "staging", True),
+    ("ingest/store/", "storage", True),
+    ("duckdb", "storage", True),
+    ("ingest/metadata", "metadata", True),
+    ("ingest/languages", "metadata", True),
+    ("htmldate/", "metadata", True),
+    ("dateparser/", "metadata", True),
+    ("py3langid/", "metadata", True),
+    ("dateutil/", "metadata", False),
+    ("trafilatura/", "extraction", True),
+    ("justext/", "extraction", True),
+    ("courlan/", "extraction", True),
+    ("lxml/", "extraction", False),
+    ("ingest/fetch", "HTTP", True),
+    ("ingest/guard", "HTTP", True),
+    ("ingest/robots", "HTTP", True),
+    ("httpx/", "HTTP", True),
+    ("httpcore/", "HTTP", True),
+    ("h11/", "HTTP", True),
+    ("h2/", "HTTP", True),
+    ("ssl.py", "HTTP", False),
+    ("socket.py", "HTTP", False),
+    ("http/", "HTTP", False),
+    ("feedparser/", "feed parsing", True),
+    ("sgmllib", "feed parsing", True),
+    ("ingest/feeds", "feed parsing", True),
+    ("ingest/near", "fingerprint", True),
+    ("numpy/", "fingerprint", True),
+    ("ingest/rawstore", "archive", True),
+    ("zlib", "archive", False),
+    ("gzip.py", "archive", False),
+    ("_compression", "archive", False),
+    ("brotli", "archive", False),
+    ("zstandard", "archive", False),
+    ("prefect/", "orchestration", True),
+    ("pydantic", "orchestration", True),
+    ("sqlalchemy/", "orchestration", True),
+    ("aiosqlite/", "orchestration", True),
+    ("alembic/", "orchestration", True),
+    ("uvicorn/", "orchestration", True),
+    ("starlette/", "orchestration", True),
+    ("fastapi/", "orchestration", True),
+    ("flows/", "orchestration", True),
+    ("ingest/lifeline", "orchestration", True),
+    ("ingest/stopping", "orchestration", True),
+    ("sqlite3/", "orchestration", False),
+    ("asyncio/", "orchestration", False),
+    ("anyio/", "orchestration", False),
+    ("selectors.py", "orchestration", False),
+    ("concurrent/", "orchestration", False),
+    ("multiprocessing/", "orchestration", False),
+    ("threading.py", "orchestration", False),
+    ("queue.py", "orchestration", False),
+    ("logging/", "orchestration", False),
+    ("ingest/", "other", True),
+)
+_PROCESS_FRAME = re.compile(r'process (\d+):"((?:[^"\\]|\\.)*)";?')
+_FRAME_PATH = re.compile(r"\(([^()]*?)(?::\d+)?\)$")
+
+
+def _frame_path(frame: str) -> str:
+    m = _FRAME_PATH.search(frame)
+    path = m.group(1) if m else frame
+    for root in ("site-packages/", "/src/", f"{ROOT}/"):
+        at = path.rfind(root)
+        if at >= 0:
+            path = path[at + len(root) :]
+    return path
+
+
+def _frame_rule(path: str) -> tuple[str, bool] | None:
+    for prefix, category, strong in FRAME_RULES:
+        if path.startswith(prefix):
+            return category, strong
+    return None
+
+
+def classify_stack(frames: Sequence[str]) -> tuple[str, str]:
+    """(category, deciding frame) of one sampled stack, outermost frame first."""
+    paths = [_frame_path(f) for f in frames]
+    importing = next(
+        (
+            i
+            for i, (f, p) in enumerate(zip(frames, paths, strict=True))
+            if "importlib._bootstrap" in p and f.startswith("_find_and_load")
+        ),
+        None,
+    )
+    if importing is not None:
+        importer = next(
+            (
+                f
+                for f, p in zip(frames[:importing][::-1], paths[:importing][::-1], strict=True)
+                if "importlib" not in p
+            ),
+            frames[importing],
+        )
+        return "imports", importer
+    weak: tuple[str, int] | None = None
+    for depth in range(len(frames) - 1, -1, -1):
+        rule = _frame_rule(paths[depth])
+        if rule is None:
+            continue
+        category, strong = rule
+        if not strong:
+            weak = weak or (category, depth)
+            continue
+        outer = paths[:depth]
+        # The metadata step calling trafilatura's helpers is metadata; Prefect's
+        # client and server speaking HTTP to each other is orchestration.
+        if category == "extraction" and any(
+            p.startswith(("ingest/metadata", "ingest/languages")) for p in outer
+        ):
+            category = "metadata"
+        elif category == "HTTP" and any(
+            p.startswith(("prefect/", "uvicorn/", "starlette/")) for p in outer
+        ):
+            category = "orchestration"
+        return category, frames[depth]
+    if weak is not None:
+        return weak[0], frames[weak[1]]
+    return "other", frames[-1] if frames else "?"
+
+
+def process_role(command: str, root: bool) -> str:
+    if "py-spy" in command:
+        return "profiler"
+    if "multiprocessing.spawn" in command or "--multiprocessing-fork" in command:
+        return "extraction workers"
+    if "uvicorn" in command or "prefect.server" in command:
+        return "Prefect server"
+    if "bin/ingest" in command or root:
+        return "ingest main"
+    return "other processes"
+
+
+def parse_profile(path: Path) -> dict[int, dict[str, Any]]:
+    """py-spy's raw output (one collapsed stack and its count a line, each stack
+    behind one ``process PID:"command"`` frame per level of the process tree)
+    as per-process sample counts: ``{pid: {"command", "root", "samples",
+    "categories": {category: n}, "frames": {(category, frame): n}}}``."""
+    out: dict[int, dict[str, Any]] = {}
+    root_pid: int | None = None
+    with path.open(encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            stack, _, count_text = line.rstrip("\n").rpartition(" ")
+            if not stack or not count_text.isdigit():
+                continue
+            count = int(count_text)
+            pid: int | None = None
+            command = ""
+            pos = 0
+            while m := _PROCESS_FRAME.match(stack, pos):
+                pid, command = int(m.group(1)), m.group(2)
+                if root_pid is None and pos == 0:
+                    root_pid = pid
+                pos = m.end()
+            if pid is None:
+                continue
+            frames = [f for f in stack[pos:].split(";") if f]
+            category, frame = classify_stack(frames) if frames else (NO_FRAME, "")
+            proc = out.setdefault(
+                pid,
+                {"command": command, "root": False, "samples": 0, "categories": {}, "frames": {}},
+            )
+            proc["command"] = proc["command"] or command
+            proc["samples"] += count
+            proc["categories"][category] = proc["categories"].get(category, 0) + count
+            key = (category, frame)
+            proc["frames"][key] = proc["frames"].get(key, 0) + count
+    for pid, proc in out.items():
+        proc["root"] = pid == root_pid
+    return out
+
+
+def itemise_cpu(
+    profile: Mapping[int, Mapping[str, Any]],
+    cpu: Mapping[int, tuple[float, str]],
+    articles: int,
+    rate: int,
+) -> dict[str, Any]:
+    """CPU milliseconds per article by category and process role.
+
+    Each process's CPU time (from /proc) is shared among categories in the
+    proportions of its py-spy samples: a sample says where a thread was, not
+    that it was on a core (on a busy machine runnable threads wait), so the
+    samples give the shares and /proc the amount. Samples of a thread with no
+    Python frame at all (py-spy records some for the processes' main threads,
+    most while a process starts) are counted apart and left out of the shares.
+    A process py-spy saw but /proc did not gets its samples' time; one /proc
+    saw but py-spy did not counts as "unsampled"."""
+    per = max(1, articles)
+    table: dict[str, dict[str, float]] = {r: dict.fromkeys(CATEGORIES, 0.0) for r in ROLES}
+    frames: dict[tuple[str, str], float] = {}
+    role_cpu: dict[str, float] = {}
+    role_samples: dict[str, float] = {}
+    unsampled: dict[str, float] = {}
+    no_frame: dict[str, list[float]] = {}
+    pids = set(profile) | set(cpu)
+    root = next((pid for pid, p in profile.items() if p.get("root")), None)
+    for pid in pids:
+        proc = profile.get(pid)
+        secs, command = cpu.get(pid, (0.0, ""))
+        role = process_role(command or (proc or {}).get("command", ""), pid == root)
+        if role == "profiler":
+            role_cpu[role] = role_cpu.get(role, 0.0) + secs
+            continue
+        if proc is None or not proc["samples"]:
+            if secs > 0:
+                unsampled[role] = unsampled.get(role, 0.0) + secs
+                role_cpu[role] = role_cpu.get(role, 0.0) + secs
+            continue
+        empty = proc["categories"].get(NO_FRAME, 0)
+        counted = no_frame.setdefault(role, [0.0, 0.0])
+        counted[0] += empty
+        counted[1] += proc["samples"]
+        samples = proc["samples"] - empty
+        if pid not in cpu:
+            secs = samples / rate
+        role_cpu[role] = role_cpu.get(role, 0.0) + secs
+        role_samples[role] = role_samples.get(role, 0.0) + samples / rate
+        if samples <= 0:
+            unsampled[role] = unsampled.get(role, 0.0) + secs
+            continue
+        for category, n in proc["categories"].items():
+            if category != NO_FRAME:
+                table[role][category] += 1000 * secs * n / samples / per
+        for key, n in proc["frames"].items():
+            if key[0] != NO_FRAME:
+                frames[key] = frames.get(key, 0.0) + 1000 * secs * n / samples / per
+    by_category = {c: sum(table[r][c] for r in ROLES) for c in CATEGORIES}
+    total = sum(by_category.values()) + 1000 * sum(unsampled.values()) / per
+    top = sorted(frames.items(), key=lambda kv: -kv[1])
+    return {
+        "articles": articles,
+        "rate_hz": rate,
+        "ms_per_article": {r: {c: round(v, 3) for c, v in table[r].items()} for r in ROLES},
+        "ms_per_article_by_category": {c: round(v, 3) for c, v in by_category.items()},
+        "ms_per_article_by_role": {
+            r: round(1000 * role_cpu.get(r, 0.0) / per, 3) for r in (*ROLES, "profiler")
+        },
+        "unsampled_ms_per_article": {r: round(1000 * v / per, 3) for r, v in unsampled.items()},
+        "total_ms_per_article": round(total, 3),
+        "outside_extraction_ms_per_article": round(total - by_category["extraction"], 3),
+        "cpu_s_by_role": {r: round(v, 2) for r, v in role_cpu.items()},
+        "sampled_s_by_role": {r: round(v, 2) for r, v in role_samples.items()},
+        "no_python_frame_share_by_role": {
+            r: round(e / n, 3) for r, (e, n) in no_frame.items() if n
+        },
+        "top_frames": [
+            {"category": c, "frame": f, "ms_per_article": round(v, 3)} for (c, f), v in top[:40]
+        ],
+    }
+
+
+def profiled_run(
+    warehouse: Path,
+    registry: Path,
+    env: Mapping[str, str],
+    *,
+    timeout: float,
+    rate: int,
+    workdir: Path,
+) -> tuple[IngestRun, dict[str, Any]] | None:
+    """One more cold ``ingest run --all-feeds`` into a fresh warehouse, under
+    ``py-spy record --subprocesses`` (every process of the tree: the main one,
+    the spawned extraction workers, Prefect's temporary server), itemised.
+    None when py-spy is not installed."""
+    if not PYSPY.exists() and shutil.which("py-spy") is None:
+        return None
+    pyspy = str(PYSPY) if PYSPY.exists() else str(shutil.which("py-spy"))
+    raw = workdir / "profile.txt"
+    cpu: dict[int, tuple[float, str]] = {}
+    prefix = [
+        pyspy,
+        "record",
+        "--subprocesses",
+        "--nonblocking",
+        "--format",
+        "raw",
+        "--rate",
+        str(rate),
+        "-o",
+        str(raw),
+        "--",
+    ]
+    done = run_ingest(warehouse, registry, env, timeout=timeout, prefix=prefix, cpu=cpu)
+    if not raw.exists():
+        return done, {"error": "py-spy wrote no profile", "log_tail": done.log_tail}
+    profile = parse_profile(raw)
+    return done, itemise_cpu(profile, cpu, done.articles_loaded, rate)
+
+
+def itemisation_lines(item: Mapping[str, Any]) -> list[str]:
+    """The itemisation as a table: ms of CPU per article, category x process role."""
+    table = item["ms_per_article"]
+    heads = ("main", "workers", "server", "others")
+    lines = [f"  {'ms of CPU per article':<22}" + "".join(f"{h:>9}" for h in heads) + f"{'all':>9}"]
+    for c in CATEGORIES:
+        row = [table[r][c] for r in ROLES]
+        lines.append(f"  {c:<22}" + "".join(f"{v:>9.2f}" for v in row) + f"{sum(row):>9.2f}")
+    role = item["ms_per_article_by_role"]
+    lines.append(
+        f"  {'total (CPU of /proc)':<22}"
+        + "".join(f"{role.get(r, 0.0):>9.2f}" for r in ROLES)
+        + f"{item['total_ms_per_article']:>9.2f}"
+    )
+    lines.append(
+        f"  outside extraction: {item['outside_extraction_ms_per_article']:.2f} ms per article"
+        + "   target <= 3"
+        + (": meets" if item["outside_extraction_ms_per_article"] <= 3.0 else ": MISSES")
+    )
+    unsampled = {r: v for r, v in item.get("unsampled_ms_per_article", {}).items() if v >= 0.005}
+    if unsampled:
+        lines.append(
+            "  CPU of processes py-spy did not sample (in the totals): "
+            + ", ".join(f"{r} {v:.2f} ms" for r, v in unsampled.items())
+        )
+    lines.append(
+        f"  py-spy itself: {role.get('profiler', 0.0):.2f} ms per article "
+        f"(rate {item['rate_hz']} Hz; not in the table); samples without a Python frame, "
+        "left out of the shares: "
+        + ", ".join(
+            f"{r} {100 * v:.0f}%" for r, v in item.get("no_python_frame_share_by_role", {}).items()
+        )
+    )
+    lines.append("  largest items outside extraction (innermost deciding frame):")
+    shown = 0
+    for row in item["top_frames"]:
+        if row["category"] == "extraction":
+            continue
+        lines.append(
+            f"    {row['ms_per_article']:>6.2f} ms  {row['category']:<14} {row['frame'][:90]}"
+        )
+        shown += 1
+        if shown == 10:
+            break
+    return lines
 
 
 # ---------------------------------------------------------------------------
@@ -671,7 +1147,7 @@ def task_summary(tasks: Sequence[tuple[str, str, float]]) -> str:
 
 
 def report(
-    web: NewsWeb,
+    web: Web,
     metrics: Mapping[str, float],
     first: IngestRun,
     second: IngestRun | None,
@@ -683,11 +1159,19 @@ def report(
 ) -> None:
     exp = web.expected()
     out("")
-    out(
-        f"news web: {exp['articles']} articles ({exp['syndicated_copies']} syndicated copies, "
-        f"{exp['duplicate_listings']} duplicate listings), {exp['sources']} sources, "
-        f"{exp['feeds']} feeds, mean page {_fmt(metrics.get('extract_mean_kb'), ' KB', 0)}"
-    )
+    if isinstance(web, RealWeb):
+        out(
+            f"realistic web: {exp['articles']} pages ({exp['originals']} real originals in "
+            f"{exp['languages']} languages, {exp['syndicated_copies']} near-duplicate copies of "
+            f"{exp['wire_originals_copied']} of them), {exp['sources']} sources, "
+            f"{exp['feeds']} feeds, mean page {_fmt(metrics.get('extract_mean_kb'), ' KB', 0)}"
+        )
+    else:
+        out(
+            f"news web: {exp['articles']} articles ({exp['syndicated_copies']} syndicated "
+            f"copies, {exp['duplicate_listings']} duplicate listings), {exp['sources']} sources, "
+            f"{exp['feeds']} feeds, mean page {_fmt(metrics.get('extract_mean_kb'), ' KB', 0)}"
+        )
     out(
         "pipeline settings: "
         + ", ".join(f"{k}={v:g}" for k, v in settings.items())
@@ -708,18 +1192,34 @@ def report(
     if "naive_s" in metrics:
         rows.append(("naive baseline (sequential)", metrics["naive_s"], metrics["naive_rate"]))
     rows += [
-        ("extraction limit, 1 process", metrics.get("extract_1core_s"), None),
-        ("extraction limit, all cores", metrics.get("extract_all_s"), None),
+        ("extraction limit (trafilatura), 1 process", metrics.get("extract_1core_s"), None),
+        ("extraction limit (trafilatura), all cores", metrics.get("extract_all_s"), None),
+        (
+            "the project's extraction step alone, 1 proc.",
+            metrics.get("project_extract_1core_s"),
+            None,
+        ),
+        ("the project's extraction step alone, all", metrics.get("project_extract_all_s"), None),
     ]
     for label, secs, rate in rows:
         out(f"  {label:<44} {_fmt(secs):>9} {_fmt(rate, digits=1):>11}")
+    exact = metrics.get("extract_exact_share")
     out(
         f"  {'(extraction limit rates, pages/s)':<44} {'':>9} "
         f"{_fmt(metrics.get('extract_1core_rate'), digits=1):>11} (1) "
         f"{_fmt(metrics.get('extract_all_rate'), digits=1)} (all; best of "
         f"{metrics.get('extract_repeats', 0):.0f}, speed-up "
-        f"{_fmt(metrics.get('extract_speedup'))}, text exact on "
-        f"{100 * metrics.get('extract_exact_share', 0):.1f}% of pages)"
+        f"{_fmt(metrics.get('extract_speedup'))}; "
+        f"{_fmt(metrics.get('extract_1core_ms_per_page'), ' ms', 1)} a page, text on "
+        f"{100 * metrics.get('extract_nonempty_share', 0):.1f}% of pages)"
+    )
+    out(
+        f"  {'(the project step alone, pages/s)':<44} {'':>9} "
+        f"{_fmt(metrics.get('project_extract_1core_rate'), digits=1):>11} (1) "
+        f"{_fmt(metrics.get('project_extract_all_rate'), digits=1)} (all; "
+        f"{_fmt(metrics.get('project_extract_1core_ms_per_page'), ' ms', 1)} a page: "
+        f"{_fmt(metrics.get('project_extract_cost_vs_plain'), 'x')} plain trafilatura"
+        + (f"; text exact on {100 * exact:.1f}% of pages)" if exact is not None else ")")
     )
     if metrics.get("politeness_floor_s"):
         out(
@@ -727,6 +1227,11 @@ def report(
             f"{_fmt(metrics.get('politeness_floor_s')):>9} "
             f"{_fmt(metrics.get('politeness_rate_cap'), digits=1):>11}"
         )
+        if metrics.get("politeness_bound"):
+            out(
+                "  run 1 is bound by politeness: it took less than 1.25 times the floor, so "
+                "its rate says more about the per-host gap than about the machine"
+            )
     out("")
     out("ratios (same run, same pages):")
     out(
@@ -798,6 +1303,11 @@ def report(
             out(f"  run {number} rejects: {rej['n']} x {rej['stage']}: {rej['reason']}")
     extractors = facts.get("extractors") or {}
     out("  article bodies by extractor: " + ", ".join(f"{k} {v}" for k, v in extractors.items()))
+    if facts.get("copies"):
+        out(
+            f"  copies in their original's story: {facts['copies_in_original_story']} of "
+            f"{facts['copies']} ({100 * facts['copies_in_original_story'] / facts['copies']:.1f}%)"
+        )
 
 
 def run_benchmark(
@@ -815,18 +1325,29 @@ def run_benchmark(
     prerender: bool = True,
     keep: Path | None = None,
     quiet: bool = False,
+    web: Web | None = None,
+    itemise: bool = False,
+    profile_rate: int = PROFILE_RATE,
 ) -> dict[str, float]:
     """Run the whole benchmark once; return the flat metrics (seconds, rates, ratios).
 
     ``env`` adds variables to the ``ingest`` subprocesses (e.g.
     ``{"INGEST_HOST_GAP": "0"}``); ``results_dir`` gets ``e2e-<N>.json``;
-    ``keep`` keeps the warehouses and registry in that directory.
+    ``keep`` keeps the warehouses and registry in that directory. ``web``: a
+    web to serve instead of ``NewsWeb(articles, sources)`` (the realistic web
+    of ``realweb.py``); ``itemise``: one more cold run under py-spy, its CPU
+    itemised per article (skipped, and said so, when py-spy is missing).
     """
     say: Callable[[str], None] = (lambda _s: None) if quiet else print
-    web = NewsWeb(articles, sources) if seed is None else NewsWeb(articles, sources, seed)
+    if web is None:
+        web = NewsWeb(articles, sources) if seed is None else NewsWeb(articles, sources, seed)
+    articles, sources = len(web.articles), len(web.sources)
+    stem = result_stem(articles, sources, web)
     workdir = Path(tempfile.mkdtemp(prefix="ingest-bench-"))
     metrics: dict[str, float] = {}
     second: IngestRun | None = None
+    itemised: dict[str, Any] | None = None
+    profiled: IngestRun | None = None
     try:
         with NewsWebServer(web, gzip=gzip) as server:
             registry = workdir / "sources.toml"
@@ -836,7 +1357,10 @@ def run_benchmark(
             run_env = ingest_environment(server, home, env or {})
             settings = pipeline_settings(run_env)
             timeout = RUN_TIMEOUT_BASE + RUN_TIMEOUT_PER_ARTICLE * articles
-            say(f"serving {articles} articles from {sources} sources on {LOOPBACK}:{server.port}")
+            say(
+                f"serving {articles} {'pages' if isinstance(web, RealWeb) else 'articles'} "
+                f"from {sources} sources on {LOOPBACK}:{server.port}"
+            )
             if prefect_home is None:
                 metrics["prefect_db_init_s"] = init_prefect_home(home, run_env)
             if prerender:
@@ -846,9 +1370,7 @@ def run_benchmark(
                 metrics[f"load1_before_run{n}"] = os.getloadavg()[0]
                 done = run_ingest(warehouse, registry, run_env, timeout=timeout)
                 if not done.ok:
-                    saved = done.save_log(
-                        (results_dir or workdir) / f"{result_stem(articles, sources)}-run{n}.log"
-                    )
+                    saved = done.save_log((results_dir or workdir) / f"{stem}-run{n}.log")
                     say(f"ingest run {n} failed (log: {saved}); its last lines:")
                     say("  " + "\n  ".join(done.log_tail))
                 return done
@@ -857,9 +1379,33 @@ def run_benchmark(
             first = ingest(1)
             say("(4) second ingest run --all-feeds (all feeds should answer 304) ...")
             second = ingest(2)
-            facts = warehouse_facts(warehouse, [first.run_id, second.run_id])
+            pairs = web.copy_pairs() if isinstance(web, RealWeb) else ()
+            facts = warehouse_facts(warehouse, [first.run_id, second.run_id], pairs)
             requests = dict(server.requests)
             server.reset_counts()
+            if itemise:
+                say(
+                    f"(5) ingest run --all-feeds under py-spy ({profile_rate} Hz), "
+                    "into a fresh warehouse ..."
+                )
+                metrics["load1_before_profiled"] = os.getloadavg()[0]
+                outcome = profiled_run(
+                    workdir / "profiled.duckdb",
+                    registry,
+                    run_env,
+                    timeout=timeout * 2,
+                    rate=profile_rate,
+                    workdir=workdir,
+                )
+                if outcome is None:
+                    say("    py-spy is not installed (pip install 'py-spy>=0.4'): no itemisation")
+                    itemised = {"skipped": "py-spy not installed"}
+                else:
+                    profiled, itemised = outcome
+                    if not profiled.ok:
+                        say("    the profiled run failed; its last lines:")
+                        say("  " + "\n  ".join(profiled.log_tail))
+                server.reset_counts()
 
             if not skip_naive:
                 say("(2) naive baseline ...")
@@ -905,6 +1451,17 @@ def run_benchmark(
         if floor:
             metrics["politeness_floor_s"] = floor
             metrics["politeness_rate_cap"] = articles / floor
+            metrics["politeness_bound"] = float(bool(first.run_s and floor >= 0.8 * first.run_s))
+        metrics["project_extract_ratio_e2e"] = rate / metrics["project_extract_all_rate"]
+        if itemised and "total_ms_per_article" in itemised:
+            metrics["cpu_total_ms"] = float(itemised["total_ms_per_article"])
+            metrics["cpu_outside_extraction_ms"] = float(
+                itemised["outside_extraction_ms_per_article"]
+            )
+            for category, value in itemised["ms_per_article_by_category"].items():
+                metrics[f"cpu_ms_{category.replace(' ', '_')}"] = float(value)
+            if profiled is not None and profiled.run_s:
+                metrics["profiled_rate"] = profiled.articles_loaded / profiled.run_s
         if "naive_rate" in metrics and metrics["naive_rate"] > 0:
             metrics["ratio_e2e_vs_naive"] = rate / metrics["naive_rate"]
             metrics["ratio_e2e_wall_vs_naive"] = metrics["e2e_rate_wall"] / metrics["naive_rate"]
@@ -920,9 +1477,22 @@ def run_benchmark(
                 settings=settings,
                 facts=facts,
             )
+            if itemised is not None and "ms_per_article" in itemised:
+                say("")
+                say(
+                    "CPU itemised per article (run 5, under py-spy: "
+                    f"{_fmt(metrics.get('profiled_rate'), digits=1)} "
+                    f"articles/s after start-up; each process's CPU from /proc, shared by its "
+                    f"samples; main = ingest main process, workers = extraction pool, server = "
+                    f"Prefect's temporary server):"
+                )
+                for line in itemisation_lines(itemised):
+                    say(line)
+            elif itemised is not None and itemised.get("error"):
+                say(f"CPU itemisation: {itemised['error']}")
         if results_dir is not None:
             results_dir.mkdir(parents=True, exist_ok=True)
-            path = results_dir / f"{result_stem(articles, sources)}.json"
+            path = results_dir / f"{stem}.json"
             document = {
                 "benchmark": "e2e",
                 "when": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -932,7 +1502,8 @@ def run_benchmark(
                     "platform": platform.platform(),
                 },
                 "git": _git_state(),
-                "web": web.expected() | {"seed": web.seed},
+                "web": web.expected()
+                | {"seed": web.seed, "kind": getattr(web, "kind", "generated")},
                 "pipeline_settings": settings,
                 "env_overrides": dict(env or {}),
                 "metrics": metrics,
@@ -943,7 +1514,13 @@ def run_benchmark(
                 "runs": {
                     "first": {k: v for k, v in asdict(first).items() if k not in NOT_SAVED},
                     "second": {k: v for k, v in asdict(second).items() if k not in NOT_SAVED},
-                },
+                }
+                | (
+                    {"profiled": {k: v for k, v in asdict(profiled).items() if k not in NOT_SAVED}}
+                    if profiled is not None
+                    else {}
+                ),
+                "cpu_itemised": itemised,
             }
             path.write_text(json.dumps(document, indent=2, default=str) + "\n", encoding="utf-8")
             say(f"\nresults: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
@@ -970,10 +1547,53 @@ def _env_pairs(values: Sequence[str]) -> dict[str, str]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--articles", type=int, default=DEFAULT_ARTICLES, help="articles N (default 1000)"
+        "--web",
+        choices=("generated", "realistic"),
+        default="generated",
+        help="generated: newsweb.py (N articles of invented text); realistic: realweb.py "
+        "(the dev set's real pages and near-duplicate copies of them on S sources)",
     )
     parser.add_argument(
-        "--sources", type=int, default=DEFAULT_SOURCES, help="sources S (default 20)"
+        "--articles",
+        type=int,
+        default=DEFAULT_ARTICLES,
+        help="articles N of the generated web (default 1000)",
+    )
+    parser.add_argument(
+        "--sources",
+        type=int,
+        default=None,
+        help=f"sources S (default {DEFAULT_SOURCES}; realistic web: {realweb.DEFAULT_SOURCES})",
+    )
+    parser.add_argument(
+        "--copies",
+        type=int,
+        default=realweb.DEFAULT_COPIES,
+        help=f"realistic web: near-duplicate copies (default {realweb.DEFAULT_COPIES})",
+    )
+    parser.add_argument(
+        "--copied",
+        type=int,
+        default=realweb.DEFAULT_COPIED,
+        help=f"realistic web: originals that get copies (default {realweb.DEFAULT_COPIED})",
+    )
+    parser.add_argument(
+        "--originals",
+        type=int,
+        default=None,
+        help="realistic web: real pages used as originals (default: all 192)",
+    )
+    parser.add_argument(
+        "--no-itemise",
+        dest="itemise",
+        action="store_false",
+        help="skip the CPU itemisation (one more cold run under py-spy)",
+    )
+    parser.add_argument(
+        "--profile-rate",
+        type=int,
+        default=PROFILE_RATE,
+        help=f"py-spy samples a second of the itemised run (default {PROFILE_RATE})",
     )
     parser.add_argument("--skip-naive", action="store_true", help="skip the naive baseline")
     parser.add_argument("--seed", type=int, default=None, help="seed of the news web")
@@ -1013,9 +1633,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.host_gap is not None:
         env["INGEST_HOST_GAP"] = f"{args.host_gap:g}"
     stop_on_sigterm()
+    web: Web | None = None
+    sources = args.sources
+    if args.web == "realistic":
+        sources = sources or realweb.DEFAULT_SOURCES
+        options: dict[str, Any] = {"copies": args.copies, "copied": args.copied}
+        if args.originals is not None:
+            options["originals"] = args.originals
+        if args.seed is not None:
+            options["seed"] = args.seed
+        web = RealWeb(sources, **options)
     metrics = run_benchmark(
         args.articles,
-        args.sources,
+        sources or DEFAULT_SOURCES,
         args.skip_naive,
         seed=args.seed,
         results_dir=args.results_dir,
@@ -1026,6 +1656,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         gzip=args.gzip,
         prerender=not args.render_on_demand,
         keep=args.keep,
+        web=web,
+        itemise=args.itemise,
+        profile_rate=args.profile_rate,
     )
     return 1 if metrics.get("checks_failed") else 0
 

@@ -43,6 +43,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from html import escape
 from types import TracebackType
+from typing import Protocol
 from xml.sax.saxutils import escape as xml_text
 from xml.sax.saxutils import quoteattr
 
@@ -457,6 +458,7 @@ class NewsWeb:
         self._chrome: dict[int, tuple[str, str, str]] = {}
         self._feed_cache: dict[tuple[int, str], tuple[bytes, str, datetime]] = {}
         self._rendered: dict[int, bytes] = {}
+        self._by_url: dict[str, int] = {}
         self._lock = threading.Lock()
 
     # -- construction ------------------------------------------------------------
@@ -600,6 +602,13 @@ class NewsWeb:
             paragraphs.append(text)
             words += len(text.split())
         return paragraphs
+
+    def expected_body(self, url: str) -> str | None:
+        """The text extracting the page at ``url`` should give (None: not a page)."""
+        if len(self._by_url) != len(self.articles):
+            self._by_url = {self.url(a): a.index for a in self.articles}
+        index = self._by_url.get(url)
+        return None if index is None else "\n".join(self.body(self.articles[index]))
 
     def summary(self, art: ArticleSpec) -> str:
         r = self._rng(4, art.index)
@@ -1115,13 +1124,25 @@ xmlns:atom="http://www.w3.org/2005/Atom">
 # ---------------------------------------------------------------------------
 
 
+class ServedWeb(Protocol):
+    """What :class:`NewsWebServer` needs of a web (:class:`NewsWeb`, or the
+    realistic web of ``realweb.py``)."""
+
+    port: int
+
+    @property
+    def hosts(self) -> list[str]: ...
+
+    def respond(self, host: str, path: str, headers: dict[str, str]) -> tuple[str, Reply]: ...
+
+
 class NewsWebServer:
     """A :class:`NewsWeb` on the project's loopback server; context manager.
 
     One port serves every source; the Host header picks the source.
     """
 
-    def __init__(self, web: NewsWeb, port: int = 0, *, gzip: bool = False) -> None:
+    def __init__(self, web: ServedWeb, port: int = 0, *, gzip: bool = False) -> None:
         self.web = web
         self.gzip = gzip
         self._server = LoopbackServer(self._respond, port, name="newsweb")
@@ -1222,6 +1243,7 @@ __all__ = [
     "FeedSpec",
     "NewsWeb",
     "NewsWebServer",
+    "ServedWeb",
     "SourceSpec",
     "loopback",
 ]
