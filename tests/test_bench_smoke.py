@@ -100,6 +100,8 @@ def test_cpu_itemisation_classifies_stacks(tmp_path: Path) -> None:
                 "bare (trafilatura/metadata.py:6) 20",
                 f"{worker};_extract_item (ingest/extract.py:1);sign (ingest/near.py:7) 10",
                 f"{worker} 30",
+                f"{worker};_bootstrap (threading.py:1);watch_parent.<locals>.watch "
+                "(ingest/lifeline.py:36) 10",
                 f"{main};run (asyncio/base_events.py:1);get (ingest/fetch.py:2);"
                 "send (httpx/_client.py:3);read (ssl.py:4) 40",
                 f"{main};run (asyncio/base_events.py:1);load (ingest/store/load.py:2) 30",
@@ -133,7 +135,10 @@ def test_cpu_itemisation_classifies_stacks(tmp_path: Path) -> None:
     assert table["Prefect server"]["orchestration"] == pytest.approx(25.0)
     assert item["total_ms_per_article"] == pytest.approx(220.0)
     assert item["outside_extraction_ms_per_article"] == pytest.approx(160.0)
-    assert item["no_python_frame_share_by_role"]["extraction workers"] == pytest.approx(0.25)
+    # no Python frame (30) and a wait (10) of 130 samples
+    assert item["left_out_share_by_role"]["extraction workers"] == pytest.approx(
+        40 / 130, abs=0.001
+    )
 
 
 @pytest.mark.slow
