@@ -16,7 +16,7 @@ import itertools
 import json
 import random
 import tomllib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +25,11 @@ import pytest
 
 from ingest import records
 from ingest.attribute import WireMatcher
+from ingest.location import parse_warehouse
 from ingest.near import fingerprint
 from ingest.records import Candidate, Extracted, FeedEntry
 from ingest.registry import Registry, parse_registry
-from ingest.store import connection, load
+from ingest.store import connection, load, stories
 from ingest.store import feeds as store_feeds
 
 FIXTURES = Path(__file__).parent / "fixtures" / "clusters"
@@ -166,3 +167,101 @@ def test_story_origin_is_the_wire(loaded: Any) -> None:
         if any(m["source_id"] in wires for m in members):
             cluster = got[members[0]["id"]][0]
             assert origins[cluster] in wires, story
+
+
+def _load_dated(
+    tmp: Path, backend: str, batches: list[list[dict[str, Any]]]
+) -> tuple[dict[str, str], set[str]]:
+    """Load the batches; the clusters by item id, and the article ids that
+    have bands in recent_bands (checked to be exactly the bands of
+    article_bands from the horizon on)."""
+    reg = registry()
+    matcher = WireMatcher(reg)
+    tmp.mkdir(parents=True)
+    where = (
+        tmp / "wh.duckdb"
+        if backend == "file"
+        else parse_warehouse(f"ducklake:sqlite:{tmp}/wh.sqlite")
+    )
+    with connection.writer(where) as con:
+        store_feeds.sync_registry(con, reg, datetime.now(UTC))
+        for i, items in enumerate(batches):
+            batch = records.LoadBatch(
+                f"run-{i}", candidates=tuple(candidate(it, reg, matcher) for it in items)
+            )
+            load.write_batch(con, batch)
+        clusters = con.execute("SELECT url, cluster_id FROM articles").fetchall()
+        horizon = stories._horizon(con)
+        if horizon is not None:
+            for a, b in (("article_bands", "recent_bands"), ("recent_bands", "article_bands")):
+                query = f"SELECT * FROM {a} WHERE story_at >= ? EXCEPT ALL SELECT * FROM {b}"
+                assert con.execute(query, [horizon]).fetchall() == []
+        recent = con.execute(
+            "SELECT DISTINCT a.url FROM recent_bands JOIN articles a USING (article_id)"
+        ).fetchall()
+    return (
+        {url.rsplit("/", 1)[1]: cluster for url, cluster in clusters},
+        {url.rsplit("/", 1)[1] for (url,) in recent},
+    )
+
+
+@pytest.mark.parametrize("backend", ["file", "lake"])
+def test_recent_bands_bound_the_lookup_and_keep_the_clusters(
+    tmp_path: Path, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A live batch looks up only the bands from the horizon on (the story
+    window and a week before the newest article loaded): an article older
+    than that has no bands in recent_bands, and the clusters are those of a
+    lookup over every stored band. A third of the stories are a backfill 200
+    days older, loaded between live batches, and find their copies in
+    article_bands."""
+    items = load_items()
+    newest = max(datetime.fromisoformat(i["published_at"]) for i in items)
+    latest = datetime.now(UTC) - timedelta(days=1)
+    shift = latest - newest
+    old_stories = {i["story"] for i in items[::3]}
+    dated = [
+        {
+            **it,
+            "published_at": (
+                datetime.fromisoformat(it["published_at"])
+                + shift
+                - timedelta(days=200 if it["story"] in old_stories else 0)
+            ).isoformat(),
+        }
+        for it in items
+    ]
+    dated.sort(key=lambda i: str(datetime.fromisoformat(i["published_at"]).astimezone(UTC)))
+    live = [i for i in dated if i["story"] not in old_stories]
+    backfill = [i for i in dated if i["story"] in old_stories]
+    half = len(live) // 2
+    # the live batches' newest articles are weeks apart: the horizon moves on
+    # between them and recent_bands drops the bands it passed
+    batches = [live[:half], backfill[::2], live[half:], backfill[1::2]]
+    looked_up: dict[str, set[str]] = {"recent_bands": set(), "article_bands": set()}
+    band_pairs = stories._band_pairs
+
+    def spy(con: Any, table: str, items: Any, window_days: int) -> Any:
+        looked_up[table] |= {i.article_id for i in items}
+        return band_pairs(con, table, items, window_days)
+
+    monkeypatch.setattr(stories, "_band_pairs", spy)
+    got, recent = _load_dated(tmp_path / "recent", backend, batches)
+    # the backfill is looked up in article_bands, the newest live articles in
+    # recent_bands only
+    assert looked_up["recent_bands"]
+    assert not looked_up["recent_bands"] & looked_up["article_bands"]
+    horizon = latest - timedelta(days=30) - stories.RECENT_MARGIN
+    assert recent, "the live articles of the last weeks are looked up in recent_bands"
+    assert recent <= {
+        i["id"] for i in dated if datetime.fromisoformat(i["published_at"]) >= horizon
+    }
+    # the same batches, every article looked up in article_bands
+    monkeypatch.setattr(stories, "_advance_horizon", lambda *args: None)
+    everything, _ = _load_dated(tmp_path / "all", backend, batches)
+    assert got == everything
+    precision, recall, false_merges, missed = pairwise(
+        items, {k: (c, None) for k, c in got.items()}
+    )
+    assert precision >= PRECISION_FLOOR, false_merges[:10]
+    assert recall >= RECALL_FLOOR, missed[:10]

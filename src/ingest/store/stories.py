@@ -8,7 +8,8 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -22,6 +23,13 @@ from ingest.store.schema import insert, insert_rows, table_schema
 
 # Stored candidates verified per new article (the best by shared bands).
 MAX_CANDIDATES = 8
+
+# recent_bands holds the bands from the horizon on: the newest story time
+# loaded (at most now) less the window and this margin, so that a live
+# article up to a week older than the newest still finds its whole window
+# there. The horizon moves in whole days: one delete a day, not one a batch.
+RECENT_MARGIN = timedelta(days=7)
+HORIZON_STEP = timedelta(days=1)
 
 
 # Shingle sets of recently matched articles, by article id + content hash: the
@@ -47,12 +55,45 @@ def _member_fingerprint(key: str, body: str | None) -> Fingerprint:
     return fp
 
 
-def _story_candidates(
+def _horizon(con: duckdb.DuckDBPyConnection) -> datetime | None:
+    """Since when ``recent_bands`` holds every band of ``article_bands`` (None:
+    not built yet)."""
+    row = con.execute("SELECT max(horizon) FROM band_horizon").fetchone()
+    return row[0] if row else None
+
+
+def _advance_horizon(
     con: duckdb.DuckDBPyConnection, items: Sequence[StoryItem], window_days: int
-) -> dict[str, list[Member]]:
-    """Stored articles that share an LSH band with each item and lie within
-    the time window: item article id -> candidate members (the best
-    ``MAX_CANDIDATES`` by shared bands). An item is never its own candidate."""
+) -> datetime | None:
+    """Move the horizon of ``recent_bands`` up to the batch: the newest story
+    time loaded (at most now: a date in the future does not count) less the
+    window and :data:`RECENT_MARGIN`. It only moves forward, by whole steps
+    of :data:`HORIZON_STEP` (one delete a day, not one a batch); the first
+    load builds the table from ``article_bands``. Returns the horizon."""
+    stored = _horizon(con)
+    if not items:
+        return stored
+    anchor = min(datetime.now(UTC), max(i.story_at for i in items))
+    target = anchor - timedelta(days=window_days) - RECENT_MARGIN
+    if stored is None:
+        con.execute(
+            "INSERT INTO recent_bands BY NAME SELECT * FROM article_bands WHERE story_at >= ?",
+            [target],
+        )
+        con.execute("INSERT INTO band_horizon VALUES (?)", [target])
+        return target
+    if target - stored < HORIZON_STEP:
+        return stored
+    con.execute("DELETE FROM recent_bands WHERE story_at < ?", [target])
+    con.execute("UPDATE band_horizon SET horizon = ?", [target])
+    return target
+
+
+def _band_pairs(
+    con: duckdb.DuckDBPyConnection, table: str, items: Sequence[StoryItem], window_days: int
+) -> list[tuple[str, str]]:
+    """(item, stored article) pairs sharing an LSH band in ``table`` within the
+    time window, the best ``MAX_CANDIDATES`` per item by shared bands."""
     new_bands = [
         {"article_id": i.article_id, "band": b, "bucket": k, "story_at": i.story_at}
         for i in items
@@ -60,25 +101,22 @@ def _story_candidates(
         for b, k in i.fingerprint.bands
     ]
     if not new_bands:
-        return {}
+        return []
     times = [i.story_at for i in items]
     lo = min(times) - timedelta(days=window_days)
     hi = max(times) + timedelta(days=window_days)
     con.register(
         "new_bands",
-        pa.Table.from_pylist(
-            new_bands, schema=table_schema(con, "article_bands", list(new_bands[0]))
-        ),
+        pa.Table.from_pylist(new_bands, schema=table_schema(con, table, list(new_bands[0]))),
     )
     try:
-        pairs = con.execute(
-            """
+        pairs: list[tuple[str, str]] = con.execute(
+            f"""
             SELECT n.article_id AS new_id, b.article_id
-            FROM new_bands n JOIN article_bands b USING (band, bucket)
+            FROM new_bands n JOIN {table} b USING (band, bucket)
             WHERE b.story_at BETWEEN n.story_at - to_days(?) AND n.story_at + to_days(?)
-              -- constant bounds too: bands are appended in time order, so
-              -- DuckDB's zone maps skip every row group outside the window
-              -- and the lookup reads the window, not the whole history
+              -- constant bounds too: where bands were appended in time order,
+              -- DuckDB's zone maps skip the row groups outside the window
               AND b.story_at BETWEEN ? AND ?
               AND b.article_id <> n.article_id
             GROUP BY n.article_id, b.article_id
@@ -92,15 +130,44 @@ def _story_candidates(
         ).fetchall()
     finally:
         con.unregister("new_bands")
+    return pairs
+
+
+def _story_candidates(
+    con: duckdb.DuckDBPyConnection, items: Sequence[StoryItem], window_days: int
+) -> dict[str, list[Member]]:
+    """Stored articles that share an LSH band with each item and lie within
+    the time window: item article id -> candidate members (the best
+    ``MAX_CANDIDATES`` by shared bands). An item is never its own candidate.
+
+    An item whose whole window lies after the horizon is looked up in
+    ``recent_bands``, which holds every band from the horizon on: the same
+    candidates as ``article_bands`` would give, at a cost that does not grow
+    with the history. Older items (a backfill, a revision of an old article)
+    are looked up in ``article_bands``."""
+    horizon = _advance_horizon(con, items, window_days)
+    window = timedelta(days=window_days)
+    recent = [i for i in items if horizon is not None and i.story_at - window >= horizon]
+    older = [i for i in items if horizon is None or i.story_at - window < horizon]
+    pairs = _band_pairs(con, "recent_bands", recent, window_days) + _band_pairs(
+        con, "article_bands", older, window_days
+    )
     wanted = sorted({old for _, old in pairs})
     members: dict[str, Member] = {}
     if wanted:
-        for article_id, cluster_id, content, body in con.execute(
-            "SELECT article_id, cluster_id, content_hash, "
-            "CASE WHEN list_contains(?::VARCHAR[], article_id || content_hash) THEN NULL "
-            "ELSE body END FROM articles WHERE list_contains(?::VARCHAR[], article_id)",
-            [list(_MEMBER_CACHE), wanted],
-        ).fetchall():
+        # a join, not list_contains over every stored row: its cost is one
+        # scan of the ids, not one per candidate
+        con.register("wanted_members", pa.table({"article_id": pa.array(wanted, pa.string())}))
+        try:
+            rows = con.execute(
+                "SELECT article_id, cluster_id, content_hash, "
+                "CASE WHEN list_contains(?::VARCHAR[], article_id || content_hash) THEN NULL "
+                "ELSE body END FROM articles JOIN wanted_members USING (article_id)",
+                [list(_MEMBER_CACHE)],
+            ).fetchall()
+        finally:
+            con.unregister("wanted_members")
+        for article_id, cluster_id, content, body in rows:
             members[article_id] = Member(
                 article_id, cluster_id, _member_fingerprint(article_id + content, body)
             )
@@ -124,14 +191,18 @@ def _place_stories(
     if not items:
         return {}
     hashes = sorted({i.content_hash for i in items})
-    same_text = dict(
-        con.execute(
-            "SELECT content_hash, arg_min(cluster_id, first_seen_at) FROM articles "
-            "WHERE list_contains(?::VARCHAR[], content_hash) "
-            "AND NOT list_contains(?::VARCHAR[], article_id) GROUP BY ALL",
-            [hashes, sorted(exclude)],
-        ).fetchall()
-    )
+    con.register("wanted_texts", pa.table({"content_hash": pa.array(hashes, pa.string())}))
+    try:
+        same_text = dict(
+            con.execute(
+                "SELECT content_hash, arg_min(cluster_id, first_seen_at) "
+                "FROM articles JOIN wanted_texts USING (content_hash) "
+                "WHERE NOT list_contains(?::VARCHAR[], article_id) GROUP BY ALL",
+                [sorted(exclude)],
+            ).fetchall()
+        )
+    finally:
+        con.unregister("wanted_texts")
     return assign_clusters(items, _story_candidates(con, items, window_days), same_text)
 
 
@@ -146,16 +217,18 @@ def cluster_new(con: duckdb.DuckDBPyConnection, res: Resolution, window_days: in
 
 
 def insert_bands(con: duckdb.DuckDBPyConnection, items: Sequence[StoryItem]) -> None:
-    insert(
-        con,
-        "article_bands",
-        [
-            {"band": b, "bucket": k, "article_id": i.article_id, "story_at": i.story_at}
-            for i in items
-            if i.fingerprint.matchable
-            for b, k in i.fingerprint.bands
-        ],
-    )
+    """The items' bands, into ``article_bands`` and, from the horizon on,
+    ``recent_bands`` (before the first load builds it: only the former)."""
+    rows: list[dict[str, Any]] = [
+        {"band": b, "bucket": k, "article_id": i.article_id, "story_at": i.story_at}
+        for i in items
+        if i.fingerprint.matchable
+        for b, k in i.fingerprint.bands
+    ]
+    insert(con, "article_bands", rows)
+    horizon = _horizon(con) if rows else None
+    if horizon is not None:
+        insert(con, "recent_bands", [r for r in rows if r["story_at"] >= horizon])
 
 
 def recluster(
@@ -173,7 +246,8 @@ def recluster(
     ).fetchall()
     items = [StoryItem(a, h, when, revised[a]) for a, h, when, _ in rows]
     before = {a: c for a, _, _, c in rows}
-    con.execute("DELETE FROM article_bands WHERE list_contains(?::VARCHAR[], article_id)", [ids])
+    for table in ("article_bands", "recent_bands"):
+        con.execute(f"DELETE FROM {table} WHERE list_contains(?::VARCHAR[], article_id)", [ids])
     placed = _place_stories(con, items, window_days, exclude=ids)
     insert_bands(con, items)
     moved = {a: p for a, p in placed.items() if p[0] != before[a]}
