@@ -36,7 +36,9 @@ lint: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/ingest demo
 
-## bench: end-to-end (1000 articles, 100 sources on a loopback news web), a quick
+## bench: end-to-end (1000 articles, 100 sources on a loopback news web), the
+## realistic web (real pages, near-duplicate copies, 300 sources; CPU itemised
+## per article), 10,000 feeds all answering 304, a quick
 ## scaling series, the fetcher (2,000 feeds), story clustering (10k, 100k),
 ## metadata fidelity on the dev set next to plain trafilatura, with its cost;
 ## the warehouse backends side by side (file, DuckLake on SQLite and on a
@@ -45,6 +47,8 @@ demo: $(STAMP)
 ## ratios print against baselines of the same run, JSON in benchmarks/results/
 bench: $(STAMP)
 	$(BIN)/python benchmarks/e2e.py --articles 1000 --sources 100
+	$(BIN)/python benchmarks/e2e.py --web realistic --sources 300 --copies 500 --skip-naive
+	$(BIN)/python benchmarks/registry.py
 	$(BIN)/python benchmarks/scaling.py --quick
 	$(BIN)/python benchmarks/fetch.py
 	$(BIN)/python benchmarks/dedup.py --sizes 10000,100000
