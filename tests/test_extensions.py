@@ -111,36 +111,3 @@ def test_a_file_from_a_newer_duckdb_is_told_how_to_move_it() -> None:
     assert "EXPORT DATABASE" in hint and "IMPORT DATABASE" in hint
     assert duckdb.__version__ in hint
     assert connection.newer_file_hint("IO Error: Could not set lock on file") == ""
-
-
-def test_a_list_parameter_does_not_search_for_pandas_per_element(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """DuckDB looks for pandas for each element of a bound Python list; where
-    pandas is not installed, each look was a failed import, a search of
-    sys.path (most of the time of a load's id lists). The warehouse code marks
-    it absent once: the looks end at sys.modules and never search the path."""
-    import importlib.machinery
-    import importlib.util
-
-    if sys.modules.get("pandas") is not None:
-        pytest.skip("pandas is installed here: DuckDB uses it")
-    assert "pandas" in sys.modules and sys.modules["pandas"] is None  # set by connection
-    assert importlib.util.find_spec("pandas") is None  # optional-import checks still work
-    searched: list[str] = []
-    real_find_spec = importlib.machinery.PathFinder.find_spec
-
-    def counting(name: str, path: object = None, target: object = None) -> object:
-        searched.append(name)
-        return real_find_spec(name, path, target)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(importlib.machinery.PathFinder, "find_spec", counting)
-    con = duckdb.connect()
-    sql = "SELECT count(*) FROM range(1000) r(i) WHERE list_contains(?::BIGINT[], i)"
-    assert con.execute(sql, [list(range(0, 1000, 2))]).fetchall() == [(500,)]
-    assert "pandas" not in searched
-    # without the mark, the same query searches the path for pandas each time
-    monkeypatch.delitem(sys.modules, "pandas")
-    assert con.execute(sql, [list(range(0, 1000, 2))]).fetchall() == [(500,)]
-    assert searched.count("pandas") >= 500
-    assert connection is not None

@@ -15,13 +15,12 @@ import json
 import logging
 import os
 import re
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from importlib import resources, util
+from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -32,20 +31,6 @@ from ingest.store import extensions
 from ingest.store.schema import sql_literal
 
 log = logging.getLogger(__name__)
-
-
-def _pandas_known_absent() -> None:
-    """DuckDB (1.5) looks for pandas once or twice per element of a Python
-    list bound as a parameter (``?::VARCHAR[]``). Where pandas is not
-    installed, each look is a failed import, a search of ``sys.path``: a
-    2,000-id list cost 0.67 s of CPU instead of 0.24 s. Marked absent once
-    (``import pandas`` then fails at once, as it would anyway); an installed
-    pandas is left alone."""
-    if "pandas" not in sys.modules and util.find_spec("pandas") is None:
-        sys.modules["pandas"] = None  # type: ignore[assignment]
-
-
-_pandas_known_absent()
 
 _LOCKED = re.compile(r"lock|being used by another process|conflicting lock", re.IGNORECASE)
 
