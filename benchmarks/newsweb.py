@@ -43,7 +43,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from html import escape
 from types import TracebackType
-from typing import Protocol
+from typing import Any, Protocol
 from xml.sax.saxutils import escape as xml_text
 from xml.sax.saxutils import quoteattr
 
@@ -1083,40 +1083,46 @@ xmlns:atom="http://www.w3.org/2005/Atom">
 
     def respond(self, host: str, path: str, headers: dict[str, str]) -> tuple[str, Reply]:
         """(kind, reply) for a GET of ``path`` (no query) on virtual host ``host``."""
-        source = self._host_index.get(host)
-        if source is None:
-            return "unknown_host", Reply(404, {"Content-Type": "text/plain"}, b"unknown host\n")
-        if path == "/robots.txt":
-            return "robots", Reply(
-                200, {"Content-Type": "text/plain"}, b"User-agent: *\nAllow: /\n"
-            )
-        if path == "/":
-            return "home", Reply(200, {"Content-Type": HTML_TYPE}, self.render_home(source))
-        feed = self._feed_by_path.get((source, path))
-        if feed is not None:
-            body, etag, modified = self.render_feed(feed)
-            common = {
-                "ETag": etag,
-                "Last-Modified": format_datetime(modified, usegmt=True),
-                "Cache-Control": "public, max-age=300",
-            }
-            if not_modified(headers, etag, modified):
-                return "feed_304", Reply(304, common)
-            kind = RSS_TYPE if self.sources[source].feed_format == "rss" else ATOM_TYPE
-            return "feed", Reply(200, {**common, "Content-Type": kind}, body)
-        index = self._paths.get((source, path))
-        if index is not None:
-            art = self.articles[index]
-            return "page", Reply(
-                200,
-                {
-                    "Content-Type": HTML_TYPE,
-                    "Last-Modified": format_datetime(art.published, usegmt=True),
-                    "Cache-Control": "public, max-age=60",
-                },
-                self.render_page(index),
-            )
-        return "not_found", Reply(404, {"Content-Type": "text/plain"}, b"not found\n")
+        return respond(self, host, path, headers)
+
+
+def respond(web: Any, host: str, path: str, headers: dict[str, str]) -> tuple[str, Reply]:
+    """(kind, reply) for a GET on one of a web's virtual hosts: robots.txt,
+    home page, feeds (with their validators: 304 when they match) and article
+    pages. ``web``: a :class:`NewsWeb` or the realistic web of ``realweb.py``
+    (its host, feed-path and page-path indexes, sources, articles, renderers)."""
+    source = web._host_index.get(host)
+    if source is None:
+        return "unknown_host", Reply(404, {"Content-Type": "text/plain"}, b"unknown host\n")
+    if path == "/robots.txt":
+        return "robots", Reply(200, {"Content-Type": "text/plain"}, b"User-agent: *\nAllow: /\n")
+    if path == "/":
+        return "home", Reply(200, {"Content-Type": HTML_TYPE}, web.render_home(source))
+    feed = web._feed_by_path.get((source, path))
+    if feed is not None:
+        body, etag, modified = web.render_feed(feed)
+        common = {
+            "ETag": etag,
+            "Last-Modified": format_datetime(modified.astimezone(UTC), usegmt=True),
+            "Cache-Control": "public, max-age=300",
+        }
+        if not_modified(headers, etag, modified):
+            return "feed_304", Reply(304, common)
+        kind = RSS_TYPE if web.sources[source].feed_format == "rss" else ATOM_TYPE
+        return "feed", Reply(200, {**common, "Content-Type": kind}, body)
+    index = web._paths.get((source, path))
+    if index is not None:
+        art = web.articles[index]
+        return "page", Reply(
+            200,
+            {
+                "Content-Type": HTML_TYPE,
+                "Last-Modified": format_datetime(art.published.astimezone(UTC), usegmt=True),
+                "Cache-Control": "public, max-age=60",
+            },
+            web.render_page(index),
+        )
+    return "not_found", Reply(404, {"Content-Type": "text/plain"}, b"not found\n")
 
 
 # ---------------------------------------------------------------------------

@@ -48,10 +48,10 @@ from urllib.parse import urlsplit
 from xml.sax.saxutils import escape as xml_text
 from xml.sax.saxutils import quoteattr
 
-from ingest.demo.loopback import Reply, not_modified
+from ingest.demo.loopback import Reply
 from ingest.records import Source
 from ingest.registry import dump_registry
-from newsweb import ATOM_TYPE, FOOTER, HTML_TYPE, LOOPBACK, NAV, NOUNS, RSS_TYPE, _place_name, _slug
+from newsweb import FOOTER, LOOPBACK, NAV, NOUNS, _place_name, _slug, respond
 
 ROOT = Path(__file__).resolve().parent.parent
 DEVSET = ROOT / "tests" / "fixtures" / "metadata"
@@ -614,40 +614,8 @@ class RealWeb:
     # -- HTTP dispatch -----------------------------------------------------------
 
     def respond(self, host: str, path: str, headers: dict[str, str]) -> tuple[str, Reply]:
-        source = self._host_index.get(host)
-        if source is None:
-            return "unknown_host", Reply(404, {"Content-Type": "text/plain"}, b"unknown host\n")
-        if path == "/robots.txt":
-            return "robots", Reply(
-                200, {"Content-Type": "text/plain"}, b"User-agent: *\nAllow: /\n"
-            )
-        if path == "/":
-            return "home", Reply(200, {"Content-Type": HTML_TYPE}, self.render_home(source))
-        feed = self._feed_by_path.get((source, path))
-        if feed is not None:
-            body, etag, modified = self.render_feed(feed)
-            common = {
-                "ETag": etag,
-                "Last-Modified": format_datetime(modified.astimezone(UTC), usegmt=True),
-                "Cache-Control": "public, max-age=300",
-            }
-            if not_modified(headers, etag, modified):
-                return "feed_304", Reply(304, common)
-            kind = RSS_TYPE if self.sources[source].feed_format == "rss" else ATOM_TYPE
-            return "feed", Reply(200, {**common, "Content-Type": kind}, body)
-        index = self._paths.get((source, path))
-        if index is not None:
-            art = self.articles[index]
-            return "page", Reply(
-                200,
-                {
-                    "Content-Type": HTML_TYPE,
-                    "Last-Modified": format_datetime(art.published.astimezone(UTC), usegmt=True),
-                    "Cache-Control": "public, max-age=60",
-                },
-                self.render_page(index),
-            )
-        return "not_found", Reply(404, {"Content-Type": "text/plain"}, b"not found\n")
+        """(kind, reply) for a GET on one of the web's hosts (as the generated web)."""
+        return respond(self, host, path, headers)
 
 
 def main() -> None:
