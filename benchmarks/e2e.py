@@ -147,12 +147,10 @@ def init_prefect_home(prefect_home: Path, env: Mapping[str, str]) -> float:
     return time.monotonic() - started
 
 
-def _tree_memory(root: int) -> tuple[int, int]:
-    """(resident bytes of ``root`` and all its descendants, the largest
-    high-water mark of one of them) from Linux /proc. The high-water mark
-    (VmHWM) starts afresh at exec, unlike ``ru_maxrss``, which keeps what a
-    child had when it was forked from a large parent."""
+def _proc_table() -> tuple[dict[int, list[int]], dict[int, bytes]]:
+    """Every process's children and its ``/proc/PID/stat`` line (Linux)."""
     children: dict[int, list[int]] = {}
+    stats: dict[int, bytes] = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
@@ -163,6 +161,16 @@ def _tree_memory(root: int) -> tuple[int, int]:
             continue
         fields = stat[stat.rfind(b")") + 2 :].split()
         children.setdefault(int(fields[1]), []).append(int(entry.name))
+        stats[int(entry.name)] = stat
+    return children, stats
+
+
+def _tree_memory(root: int) -> tuple[int, int]:
+    """(resident bytes of ``root`` and all its descendants, the largest
+    high-water mark of one of them) from Linux /proc. The high-water mark
+    (VmHWM) starts afresh at exec, unlike ``ru_maxrss``, which keeps what a
+    child had when it was forked from a large parent."""
+    children, _ = _proc_table()
     total = largest = 0
     todo = [root]
     page = os.sysconf("SC_PAGE_SIZE")
@@ -185,19 +193,7 @@ def _tree_cpu(root: int, seen: dict[int, tuple[float, str]]) -> None:
     """Record in ``seen`` the CPU seconds (user + system) and the command line of
     ``root`` and each of its descendants, from Linux /proc. A process that ends
     keeps what it had at the last look (up to 0.2 s short)."""
-    children: dict[int, list[int]] = {}
-    stats: dict[int, bytes] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", "rb") as fh:
-                stat = fh.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(b")") + 2 :].split()
-        children.setdefault(int(fields[1]), []).append(int(entry.name))
-        stats[int(entry.name)] = stat
+    children, stats = _proc_table()
     tick = os.sysconf("SC_CLK_TCK")
     todo = [root]
     while todo:

@@ -426,7 +426,86 @@ class FeedSpec:
     listings: tuple[tuple[int, str], ...]  # (article index, path as listed incl. query)
 
 
-class NewsWeb:
+class VirtualHostWeb:
+    """What the generated web and the realistic web of ``realweb.py`` share:
+    one host per source on one loopback port, URLs, and the dispatch of a
+    request (robots.txt, home page, feeds with validators, article pages).
+    Subclasses provide ``port``, ``sources``, ``articles``, the host, feed-path
+    and page-path indexes and the renderers."""
+
+    port: int
+    sources: Any
+    articles: Any
+    _host_index: dict[str, int]
+    _feed_by_path: dict[tuple[int, str], Any]
+    _paths: dict[tuple[int, str], int]
+
+    def origin_url(self, source: Any) -> str:
+        src = self.sources[source] if isinstance(source, int) else source
+        return f"http://{src.host}:{self.port}"
+
+    def url(self, art: Any) -> str:
+        a = self.articles[art] if isinstance(art, int) else art
+        return self.origin_url(a.source) + a.path
+
+    def feed_url(self, feed: Any) -> str:
+        return self.origin_url(feed.source) + feed.path
+
+    @property
+    def hosts(self) -> list[str]:
+        return [s.host for s in self.sources]
+
+    def render_home(self, source: int) -> bytes:
+        raise NotImplementedError
+
+    def render_feed(self, feed: Any) -> tuple[bytes, str, datetime]:
+        raise NotImplementedError
+
+    def render_page(self, index: int) -> bytes:
+        raise NotImplementedError
+
+    def respond(self, host: str, path: str, headers: dict[str, str]) -> tuple[str, Reply]:
+        """(kind, reply) for a GET on one of a web's virtual hosts: robots.txt,
+        home page, feeds (with their validators: 304 when they match) and article
+        pages. ``web``: a :class:`NewsWeb` or the realistic web of ``realself.py``
+        (its host, feed-path and page-path indexes, sources, articles, renderers)."""
+        source = self._host_index.get(host)
+        if source is None:
+            return "unknown_host", Reply(404, {"Content-Type": "text/plain"}, b"unknown host\n")
+        if path == "/robots.txt":
+            return "robots", Reply(
+                200, {"Content-Type": "text/plain"}, b"User-agent: *\nAllow: /\n"
+            )
+        if path == "/":
+            return "home", Reply(200, {"Content-Type": HTML_TYPE}, self.render_home(source))
+        feed = self._feed_by_path.get((source, path))
+        if feed is not None:
+            body, etag, modified = self.render_feed(feed)
+            common = {
+                "ETag": etag,
+                "Last-Modified": format_datetime(modified.astimezone(UTC), usegmt=True),
+                "Cache-Control": "public, max-age=300",
+            }
+            if not_modified(headers, etag, modified):
+                return "feed_304", Reply(304, common)
+            kind = RSS_TYPE if self.sources[source].feed_format == "rss" else ATOM_TYPE
+            return "feed", Reply(200, {**common, "Content-Type": kind}, body)
+        index = self._paths.get((source, path))
+        if index is not None:
+            art = self.articles[index]
+            return "page", Reply(
+                200,
+                {
+                    "Content-Type": HTML_TYPE,
+                    "Last-Modified": format_datetime(art.published.astimezone(UTC), usegmt=True),
+                    "Cache-Control": "public, max-age=60",
+                },
+                self.render_page(index),
+            )
+        return "not_found", Reply(404, {"Content-Type": "text/plain"}, b"not found\n")
+
+
+class NewsWeb(VirtualHostWeb):
     """The index of a synthetic news web and everything rendered from it.
 
     ``port`` is the loopback port the web is served on (absolute URLs in
@@ -619,21 +698,6 @@ class NewsWeb:
         return sum(len(p.split()) for p in self.body(art))
 
     # -- URLs and facts ----------------------------------------------------------
-
-    def origin_url(self, source: SourceSpec | int) -> str:
-        src = self.sources[source] if isinstance(source, int) else source
-        return f"http://{src.host}:{self.port}"
-
-    def url(self, art: ArticleSpec | int) -> str:
-        a = self.articles[art] if isinstance(art, int) else art
-        return self.origin_url(a.source) + a.path
-
-    def feed_url(self, feed: FeedSpec) -> str:
-        return self.origin_url(feed.source) + feed.path
-
-    @property
-    def hosts(self) -> list[str]:
-        return [s.host for s in self.sources]
 
     def expected(self) -> dict[str, int]:
         """What a correct pipeline ends with, and what it meets on the way."""
@@ -1080,49 +1144,6 @@ xmlns:atom="http://www.w3.org/2005/Atom">
         return result
 
     # -- HTTP dispatch -----------------------------------------------------------
-
-    def respond(self, host: str, path: str, headers: dict[str, str]) -> tuple[str, Reply]:
-        """(kind, reply) for a GET of ``path`` (no query) on virtual host ``host``."""
-        return respond(self, host, path, headers)
-
-
-def respond(web: Any, host: str, path: str, headers: dict[str, str]) -> tuple[str, Reply]:
-    """(kind, reply) for a GET on one of a web's virtual hosts: robots.txt,
-    home page, feeds (with their validators: 304 when they match) and article
-    pages. ``web``: a :class:`NewsWeb` or the realistic web of ``realweb.py``
-    (its host, feed-path and page-path indexes, sources, articles, renderers)."""
-    source = web._host_index.get(host)
-    if source is None:
-        return "unknown_host", Reply(404, {"Content-Type": "text/plain"}, b"unknown host\n")
-    if path == "/robots.txt":
-        return "robots", Reply(200, {"Content-Type": "text/plain"}, b"User-agent: *\nAllow: /\n")
-    if path == "/":
-        return "home", Reply(200, {"Content-Type": HTML_TYPE}, web.render_home(source))
-    feed = web._feed_by_path.get((source, path))
-    if feed is not None:
-        body, etag, modified = web.render_feed(feed)
-        common = {
-            "ETag": etag,
-            "Last-Modified": format_datetime(modified.astimezone(UTC), usegmt=True),
-            "Cache-Control": "public, max-age=300",
-        }
-        if not_modified(headers, etag, modified):
-            return "feed_304", Reply(304, common)
-        kind = RSS_TYPE if web.sources[source].feed_format == "rss" else ATOM_TYPE
-        return "feed", Reply(200, {**common, "Content-Type": kind}, body)
-    index = web._paths.get((source, path))
-    if index is not None:
-        art = web.articles[index]
-        return "page", Reply(
-            200,
-            {
-                "Content-Type": HTML_TYPE,
-                "Last-Modified": format_datetime(art.published.astimezone(UTC), usegmt=True),
-                "Cache-Control": "public, max-age=60",
-            },
-            web.render_page(index),
-        )
-    return "not_found", Reply(404, {"Content-Type": "text/plain"}, b"not found\n")
 
 
 # ---------------------------------------------------------------------------

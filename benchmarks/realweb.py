@@ -48,10 +48,9 @@ from urllib.parse import urlsplit
 from xml.sax.saxutils import escape as xml_text
 from xml.sax.saxutils import quoteattr
 
-from ingest.demo.loopback import Reply
 from ingest.records import Source
 from ingest.registry import dump_registry
-from newsweb import FOOTER, LOOPBACK, NAV, NOUNS, _place_name, _slug, respond
+from newsweb import FOOTER, LOOPBACK, NAV, NOUNS, VirtualHostWeb, _place_name, _slug
 
 ROOT = Path(__file__).resolve().parent.parent
 DEVSET = ROOT / "tests" / "fixtures" / "metadata"
@@ -213,7 +212,7 @@ def devset() -> list[RealPage]:
         return _DEVSET_CACHE
 
 
-class RealWeb:
+class RealWeb(VirtualHostWeb):
     """A news web of real pages: ``sources`` sources (one origin each), the dev
     set's pages as originals (``originals`` of them, a seeded sample when fewer
     than all) and ``copies`` near-duplicate copies of ``copied`` of them."""
@@ -364,21 +363,6 @@ class RealWeb:
         return feeds
 
     # -- URLs and facts ----------------------------------------------------------
-
-    def origin_url(self, source: SourceSpec | int) -> str:
-        src = self.sources[source] if isinstance(source, int) else source
-        return f"http://{src.host}:{self.port}"
-
-    def url(self, art: ArticleSpec | int) -> str:
-        a = self.articles[art] if isinstance(art, int) else art
-        return self.origin_url(a.source) + a.path
-
-    def feed_url(self, feed: FeedSpec) -> str:
-        return self.origin_url(feed.source) + feed.path
-
-    @property
-    def hosts(self) -> list[str]:
-        return [s.host for s in self.sources]
 
     def expected(self) -> dict[str, int]:
         copies = [a for a in self.articles if a.origin >= 0]
@@ -612,10 +596,6 @@ class RealWeb:
         return result
 
     # -- HTTP dispatch -----------------------------------------------------------
-
-    def respond(self, host: str, path: str, headers: dict[str, str]) -> tuple[str, Reply]:
-        """(kind, reply) for a GET on one of the web's hosts (as the generated web)."""
-        return respond(self, host, path, headers)
 
 
 def main() -> None:
