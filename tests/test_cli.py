@@ -123,6 +123,34 @@ def test_status_summary_fits_80_columns_json_and_check(loaded: Path) -> None:
     assert data["failing"][0]["http"] == 503 and data["runs"][0]["status"] == "completed"
 
 
+def test_sources_enable_reenables_by_source_feed_id_or_url_and_nothing_else(loaded: Path) -> None:
+    """`ingest sources enable` matches a source id, a feed id or a feed URL,
+    makes those feeds due at once, and leaves other disabled feeds alone."""
+    with connection.writer(loaded) as con:
+        feeds = con.execute(
+            "SELECT feed_id, source_id, url FROM feeds WHERE in_registry ORDER BY feed_id"
+        ).fetchall()
+        assert len({s for _, s, _ in feeds}) >= 2
+        con.execute(
+            "UPDATE feeds SET disabled = true, disabled_reason = 'test', consecutive_failures = 9"
+        )
+    first, second = feeds[0], next(f for f in feeds if f[1] != feeds[0][1])
+    code, _, err_out = invoke("--warehouse", str(loaded), "sources", "enable", first[1], second[2])
+    assert code == 0, err_out
+    with connection.connect(loaded, read_only=True) as con:
+        rows = con.execute(
+            "SELECT feed_id, source_id, url, disabled, consecutive_failures, next_fetch_at "
+            "FROM feeds WHERE in_registry"
+        ).fetchall()
+    enabled = {f for f, _, _, disabled, _, _ in rows if not disabled}
+    expected = {f for f, s, u in feeds if s == first[1] or u == second[2]}
+    assert enabled == expected
+    assert all(n == 0 and due is None for f, _, _, _, n, due in rows if f in enabled)
+    assert f"enabled {first[0]} {first[2]}" in " ".join(err_out.split())
+    code, _, err_out = invoke("--warehouse", str(loaded), "sources", "enable", "no-such-feed")
+    assert code == 1 and "no disabled feed matched" in err_out
+
+
 def test_sources_list_export_import(tmp_path: Path) -> None:
     code, out, _ = invoke("sources", "list")
     assert code == 0 and "bbc" in out.lower()

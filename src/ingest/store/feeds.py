@@ -14,7 +14,7 @@ import pyarrow as pa
 from ingest.records import DueFeed, RobotsRecord
 from ingest.registry import Registry
 from ingest.store.connection import WarehouseError, transaction
-from ingest.store.schema import table_schema
+from ingest.store.schema import table_schema, values
 
 
 class RegistryChangeRefused(WarehouseError):
@@ -208,17 +208,18 @@ def due_feeds(
     source_ids: Sequence[str] = (),
 ) -> list[DueFeed]:
     """Enabled registry feeds whose next poll has come (all of them with ``all_feeds``)."""
-    sql = """
+    only = "AND source_id IN (SELECT source_id FROM wanted_sources)" if source_ids else ""
+    sql = f"""
         SELECT feed_id, source_id, url, etag, last_modified, consecutive_failures,
                last_fetched_at, interval_minutes, new_per_hour, failure_kind
         FROM feeds
         WHERE in_registry AND NOT disabled
           AND (? OR next_fetch_at IS NULL OR next_fetch_at <= ?)
-          AND (len(?::VARCHAR[]) = 0 OR list_contains(?::VARCHAR[], source_id))
+          {only}
         ORDER BY next_fetch_at NULLS FIRST, feed_id
     """
-    ids = list(source_ids)
-    rows = con.execute(sql, [all_feeds, now, ids, ids]).fetchall()
+    with values(con, "wanted_sources", source_id=source_ids):
+        rows = con.execute(sql, [all_feeds, now]).fetchall()
     return [DueFeed(*row) for row in rows]
 
 
@@ -233,21 +234,21 @@ def robots_records(con: duckdb.DuckDBPyConnection, now: datetime) -> list[Robots
 
 def enable_feeds(con: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> list[tuple[str, str]]:
     """Re-enable the feeds of these sources (or these feed ids / URLs); due at once."""
-    rows = con.execute(
-        """
-        SELECT feed_id, url FROM feeds
-        WHERE disabled AND (list_contains(?::VARCHAR[], source_id)
-                            OR list_contains(?::VARCHAR[], feed_id)
-                            OR list_contains(?::VARCHAR[], url))
-        """,
-        [list(ids), list(ids), list(ids)],
-    ).fetchall()
-    con.execute(
-        """
-        UPDATE feeds SET disabled = false, disabled_reason = NULL, disabled_at = NULL,
-               consecutive_failures = 0, failure_kind = NULL, next_fetch_at = NULL
-        WHERE list_contains(?::VARCHAR[], feed_id)
-        """,
-        [[r[0] for r in rows]],
-    )
+    with values(con, "wanted", value=ids):
+        rows = con.execute(
+            """
+            SELECT feed_id, url FROM feeds
+            WHERE disabled AND (source_id IN (SELECT value FROM wanted)
+                                OR feed_id IN (SELECT value FROM wanted)
+                                OR url IN (SELECT value FROM wanted))
+            """
+        ).fetchall()
+    with values(con, "enabled", feed_id=[r[0] for r in rows]):
+        con.execute(
+            """
+            UPDATE feeds SET disabled = false, disabled_reason = NULL, disabled_at = NULL,
+                   consecutive_failures = 0, failure_kind = NULL, next_fetch_at = NULL
+            WHERE feed_id IN (SELECT feed_id FROM enabled)
+            """
+        )
     return [(str(a), str(b)) for a, b in rows]

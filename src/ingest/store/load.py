@@ -32,7 +32,7 @@ from ingest.records import (
 )
 from ingest.store.connection import transaction
 from ingest.store.revisions import write_revisions
-from ingest.store.schema import insert, insert_rows, record_schema, table_schema
+from ingest.store.schema import insert, insert_rows, record_schema, table_schema, values
 from ingest.store.stories import cluster_new, insert_bands, refresh_clusters
 
 
@@ -40,14 +40,10 @@ def known_urls(con: duckdb.DuckDBPyConnection, urls: Iterable[str]) -> dict[str,
     wanted = sorted(set(urls))
     if not wanted:
         return {}
-    table = pa.table({"url": pa.array(wanted, pa.string())})
-    con.register("wanted_urls", table)
-    try:
+    with values(con, "wanted_urls", url=wanted):
         rows = con.execute(
             "SELECT u.url, u.article_id FROM article_urls u JOIN wanted_urls w USING (url)"
         ).fetchall()
-    finally:
-        con.unregister("wanted_urls")
     return dict(rows)
 
 
@@ -56,16 +52,13 @@ def known_listings(con: duckdb.DuckDBPyConnection, urls: Iterable[str]) -> dict[
     wanted = sorted(set(urls))
     if not wanted:
         return {}
-    con.register("wanted_urls", pa.table({"url": pa.array(wanted, pa.string())}))
-    try:
+    with values(con, "wanted_urls", url=wanted):
         rows = con.execute("""
             SELECT u.url, u.article_id, a.entry_title, a.entry_updated_at,
                    coalesce(a.body_status, 'page')
             FROM article_urls u JOIN wanted_urls w USING (url)
             JOIN articles a USING (article_id)
         """).fetchall()
-    finally:
-        con.unregister("wanted_urls")
     return {url: KnownListing(a, t, u, b) for url, a, t, u, b in rows}
 
 
@@ -74,13 +67,10 @@ def pending_keys(con: duckdb.DuckDBPyConnection, urls: Iterable[str]) -> set[tup
     wanted = sorted(set(urls))
     if not wanted:
         return set()
-    con.register("wanted_urls", pa.table({"url": pa.array(wanted, pa.string())}))
-    try:
+    with values(con, "wanted_urls", url=wanted):
         rows = con.execute(
             "SELECT p.url, p.feed_id FROM pending_pages p JOIN wanted_urls w USING (url)"
         ).fetchall()
-    finally:
-        con.unregister("wanted_urls")
     return {(u, f) for u, f in rows}
 
 
@@ -120,29 +110,23 @@ def _lookup(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> Known:
     pairs = sorted({(c.source_id, c.content_hash) for c in batch.candidates})
     by_hash: dict[tuple[str, str], str] = {}
     if pairs:
-        con.register(
-            "wanted_hashes",
-            pa.table({"source_id": [p[0] for p in pairs], "content_hash": [p[1] for p in pairs]}),
-        )
-        try:
+        sources, hashes = [p[0] for p in pairs], [p[1] for p in pairs]
+        with values(con, "wanted_hashes", source_id=sources, content_hash=hashes):
             rows = con.execute("""
                 SELECT a.source_id, a.content_hash, min(a.article_id)
                 FROM articles a JOIN wanted_hashes w USING (source_id, content_hash)
                 GROUP BY ALL
             """).fetchall()
-        finally:
-            con.unregister("wanted_hashes")
         by_hash = {(s, h): a for s, h, a in rows}
     by_url = known_urls(con, urls)
     stored: dict[str, Stored] = {}
     if by_url:
-        ids = sorted(set(by_url.values()))
-        rows = con.execute(
-            "SELECT article_id, content_hash, title, coalesce(revision, 0), author, published_at, "
-            "language, wire_service, coalesce(body_status, 'page') FROM articles "
-            "WHERE list_contains(?::VARCHAR[], article_id)",
-            [ids],
-        ).fetchall()
+        with values(con, "wanted_ids", article_id=sorted(set(by_url.values()))):
+            rows = con.execute(
+                "SELECT article_id, content_hash, title, coalesce(revision, 0), author, "
+                "published_at, language, wire_service, coalesce(body_status, 'page') "
+                "FROM articles JOIN wanted_ids USING (article_id)"
+            ).fetchall()
         stored = {row[0]: Stored(row[1], row[2], int(row[3]), *row[4:]) for row in rows}
     return Known(by_url=by_url, by_hash=by_hash, stored=stored)
 
@@ -408,21 +392,21 @@ def due_pending(
     con: duckdb.DuckDBPyConnection, now: datetime, source_ids: Sequence[str] = (), limit: int = 0
 ) -> list[PendingPage]:
     """Links whose next attempt has come, oldest first (feeds still in the registry)."""
-    ids = list(source_ids)
-    rows = con.execute(
-        f"""
+    with values(con, "wanted_sources", source_id=source_ids):
+        rows = con.execute(
+            f"""
         SELECT p.url, p.feed_id, p.source_id, p.kind, p.link, p.guid, p.title, p.summary,
                p.content, p.author, p.published_at, p.updated_at, p.language, p.via,
                p.first_seen_at, p.attempts, p.next_attempt_at, p.last_reason
         FROM pending_pages p
         WHERE p.next_attempt_at <= ?
-          AND (len(?::VARCHAR[]) = 0 OR list_contains(?::VARCHAR[], p.source_id))
           AND p.source_id IN (SELECT source_id FROM sources)
+          {"AND p.source_id IN (SELECT source_id FROM wanted_sources)" if source_ids else ""}
         ORDER BY p.first_seen_at, p.url, p.feed_id
         {"LIMIT " + str(int(limit)) if limit > 0 else ""}
         """,
-        [now, ids, ids],
-    ).fetchall()
+            [now],
+        ).fetchall()
     out = []
     for (
         url,
@@ -467,8 +451,8 @@ def due_pending(
 
 def staged_recorded(con: duckdb.DuckDBPyConnection, batch_ids: Sequence[str]) -> set[str]:
     """Which of these staged batches have been written (by any loader)."""
-    rows = con.execute(
-        "SELECT batch_id FROM staged_batches WHERE list_contains(?::VARCHAR[], batch_id)",
-        [list(batch_ids)],
-    ).fetchall()
+    with values(con, "wanted_batches", batch_id=batch_ids):
+        rows = con.execute(
+            "SELECT batch_id FROM staged_batches JOIN wanted_batches USING (batch_id)"
+        ).fetchall()
     return {r[0] for r in rows}

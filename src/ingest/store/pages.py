@@ -7,6 +7,7 @@ from datetime import datetime
 import duckdb
 
 from ingest.store.connection import transaction
+from ingest.store.schema import values
 
 
 def expire_raw_pages(con: duckdb.DuckDBPyConnection, before: datetime) -> list[str]:
@@ -19,16 +20,11 @@ def expire_raw_pages(con: duckdb.DuckDBPyConnection, before: datetime) -> list[s
             ).fetchall()
         }
         con.execute("DELETE FROM raw_pages WHERE fetched_at < ?", [before])
-        kept = (
-            {
+        with values(con, "expired", sha256=sorted(old)):
+            kept = {
                 sha
                 for (sha,) in con.execute(
-                    "SELECT DISTINCT sha256 FROM raw_pages "
-                    "WHERE list_contains(?::VARCHAR[], sha256)",
-                    [sorted(old)],
+                    "SELECT DISTINCT sha256 FROM raw_pages JOIN expired USING (sha256)"
                 ).fetchall()
             }
-            if old
-            else set()
-        )
     return sorted(old - kept)

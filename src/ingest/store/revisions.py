@@ -14,7 +14,7 @@ import pyarrow as pa
 from ingest.dedup import METADATA_FIELDS, reextraction_revision
 from ingest.records import Fingerprint, Reextracted, Revision, StoredPage
 from ingest.store.connection import transaction
-from ingest.store.schema import insert_rows, table_schema
+from ingest.store.schema import insert_rows, table_schema, values
 from ingest.store.stories import recluster, refresh_clusters
 
 
@@ -105,8 +105,9 @@ def write_revisions(
 def stored_pages(
     con: duckdb.DuckDBPyConnection, since: datetime | None, source_ids: Sequence[str]
 ) -> list[StoredPage]:
-    rows = con.execute(
-        """
+    with values(con, "wanted_sources", source_id=source_ids):
+        rows = con.execute(
+            f"""
         SELECT a.article_id, a.source_id, a.url, r.final_url, r.sha256, a.title, a.content_hash,
                a.author, a.language, a.wire_service, a.extractor, a.cluster_id, a.published_at,
                a.first_seen_at, coalesce(a.revision, 0), coalesce(a.body_status, 'page'),
@@ -116,12 +117,12 @@ def stored_pages(
         JOIN article_urls u USING (article_id)
         JOIN raw_pages r ON r.url = u.url
         WHERE (?::TIMESTAMPTZ IS NULL OR coalesce(a.published_at, a.first_seen_at) >= ?)
-          AND (len(?::VARCHAR[]) = 0 OR list_contains(?::VARCHAR[], a.source_id))
+          {"AND a.source_id IN (SELECT source_id FROM wanted_sources)" if source_ids else ""}
         QUALIFY row_number() OVER (PARTITION BY a.article_id ORDER BY r.fetched_at DESC) = 1
         ORDER BY a.article_id
         """,
-        [since, since, list(source_ids), list(source_ids)],
-    ).fetchall()
+            [since, since],
+        ).fetchall()
     width = len(METADATA_FIELDS)
     return [
         replace(

@@ -11,7 +11,7 @@ import duckdb
 from ingest.records import LoadBatch, PlanItem
 from ingest.store.connection import transaction
 from ingest.store.load import fetch_row, reject_row
-from ingest.store.schema import insert
+from ingest.store.schema import insert, values
 
 
 def backfill_plan(con: duckdb.DuckDBPyConnection, backfill_id: str) -> list[PlanItem] | None:
@@ -120,17 +120,17 @@ def abandon_stale_runs(con: duckdb.DuckDBPyConnection, now: datetime) -> list[st
         ).fetchall()
     ]
     if stale:
-        con.execute(
-            """
+        with values(con, "stale", run_id=stale):
+            con.execute(
+                """
             UPDATE runs SET status = 'abandoned',
                    finished_at = coalesce(heartbeat_at, started_at),
                    reason = 'no heartbeat since ' ||
                             strftime(coalesce(heartbeat_at, started_at), '%Y-%m-%d %H:%M:%S') ||
                             ' UTC (the process died or was killed)'
-            WHERE list_contains(?::VARCHAR[], run_id)
-            """,
-            [stale],
-        )
+            WHERE run_id IN (SELECT run_id FROM stale)
+            """
+            )
     return stale
 
 

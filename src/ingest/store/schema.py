@@ -10,7 +10,8 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import Enum
 from functools import cache
@@ -252,6 +253,21 @@ def insert_rows(
         )
     finally:
         con.execute(f"DROP TABLE IF EXISTS temp.{staged}")
+
+
+@contextmanager
+def values(
+    con: duckdb.DuckDBPyConnection, name: str, /, **columns: Iterable[str | None]
+) -> Iterator[str]:
+    """String columns registered as the table ``name`` for the statements
+    inside (yields the name). Queries join it instead of binding a Python
+    list: DuckDB costs a failed pandas import per element of a bound list
+    (docs/decisions.md), a registered Arrow table costs nothing per element."""
+    con.register(name, pa.table({k: pa.array(list(v), pa.string()) for k, v in columns.items()}))
+    try:
+        yield name
+    finally:
+        con.unregister(name)
 
 
 def insert(

@@ -19,7 +19,7 @@ import pyarrow as pa
 from ingest.dedup import assign_clusters, story_item
 from ingest.near import fingerprint
 from ingest.records import Article, Fingerprint, Member, Resolution, StoryItem
-from ingest.store.schema import insert, insert_rows, table_schema
+from ingest.store.schema import insert, insert_rows, table_schema, values
 
 # Stored candidates verified per new article (the best by shared bands).
 MAX_CANDIDATES = 8
@@ -157,16 +157,16 @@ def _story_candidates(
     if wanted:
         # a join, not list_contains over every stored row: its cost is one
         # scan of the ids, not one per candidate
-        con.register("wanted_members", pa.table({"article_id": pa.array(wanted, pa.string())}))
-        try:
+        # bodies only of the members whose fingerprint is not cached
+        with (
+            values(con, "wanted_members", article_id=wanted),
+            values(con, "cached_members", key=list(_MEMBER_CACHE)),
+        ):
             rows = con.execute(
                 "SELECT article_id, cluster_id, content_hash, "
-                "CASE WHEN list_contains(?::VARCHAR[], article_id || content_hash) THEN NULL "
-                "ELSE body END FROM articles JOIN wanted_members USING (article_id)",
-                [list(_MEMBER_CACHE)],
+                "CASE WHEN article_id || content_hash IN (SELECT key FROM cached_members) "
+                "THEN NULL ELSE body END FROM articles JOIN wanted_members USING (article_id)"
             ).fetchall()
-        finally:
-            con.unregister("wanted_members")
         for article_id, cluster_id, content, body in rows:
             members[article_id] = Member(
                 article_id, cluster_id, _member_fingerprint(article_id + content, body)
@@ -191,18 +191,17 @@ def _place_stories(
     if not items:
         return {}
     hashes = sorted({i.content_hash for i in items})
-    con.register("wanted_texts", pa.table({"content_hash": pa.array(hashes, pa.string())}))
-    try:
+    with (
+        values(con, "wanted_texts", content_hash=hashes),
+        values(con, "excluded", article_id=sorted(exclude)),
+    ):
         same_text = dict(
             con.execute(
                 "SELECT content_hash, arg_min(cluster_id, first_seen_at) "
                 "FROM articles JOIN wanted_texts USING (content_hash) "
-                "WHERE NOT list_contains(?::VARCHAR[], article_id) GROUP BY ALL",
-                [sorted(exclude)],
+                "WHERE article_id NOT IN (SELECT article_id FROM excluded) GROUP BY ALL"
             ).fetchall()
         )
-    finally:
-        con.unregister("wanted_texts")
     return assign_clusters(items, _story_candidates(con, items, window_days), same_text)
 
 
@@ -239,15 +238,17 @@ def recluster(
     if not revised:
         return set()
     ids = sorted(revised)
-    rows = con.execute(
-        "SELECT article_id, content_hash, coalesce(published_at, first_seen_at), cluster_id "
-        "FROM articles WHERE list_contains(?::VARCHAR[], article_id)",
-        [ids],
-    ).fetchall()
+    with values(con, "revised_ids", article_id=ids):
+        rows = con.execute(
+            "SELECT article_id, content_hash, coalesce(published_at, first_seen_at), cluster_id "
+            "FROM articles JOIN revised_ids USING (article_id)"
+        ).fetchall()
+        for table in ("article_bands", "recent_bands"):
+            con.execute(
+                f"DELETE FROM {table} WHERE article_id IN (SELECT article_id FROM revised_ids)"
+            )
     items = [StoryItem(a, h, when, revised[a]) for a, h, when, _ in rows]
     before = {a: c for a, _, _, c in rows}
-    for table in ("article_bands", "recent_bands"):
-        con.execute(f"DELETE FROM {table} WHERE list_contains(?::VARCHAR[], article_id)", [ids])
     placed = _place_stories(con, items, window_days, exclude=ids)
     insert_bands(con, items)
     moved = {a: p for a, p in placed.items() if p[0] != before[a]}
