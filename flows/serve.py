@@ -1,13 +1,23 @@
-"""Scheduled ingestion in one process, without workers or work pools.
+"""Scheduled ingestion in one long-lived process, without workers or work pools.
 
 ``ingest serve`` calls :func:`serve_scheduled`: it registers the deployments
-with the Prefect server at ``PREFECT_API_URL`` and then runs, in this process,
-the scheduled passes of ``ingest_feeds`` and any run someone starts of
-``backfill`` or ``reprocess`` (``prefect deployment run backfill/backfill
---param since=2024-01-01``). Each flow run is a subprocess with this process's
-environment, so the INGEST_* settings of the shell apply. The first pass comes
-one interval after the start (``ingest run`` does one now). Stop it with
-Ctrl-C: the schedule is paused on the way out.
+with the Prefect server at ``PREFECT_API_URL`` and then runs, **in this
+process**, every run of ``ingest_feeds`` the server schedules (or someone
+starts: ``prefect deployment run ingest_feeds/ingest-feeds``), one after
+another. A pass therefore pays Prefect's and the project's imports once, and
+keeps its extraction workers, its TLS context and Prefect's client warm: a
+nothing-new pass costs a second or two instead of a fresh process's start-up.
+Runs of ``backfill`` and ``reprocess`` (``prefect deployment run
+backfill/backfill --param since=2024-01-01``) run beside it, each in a
+subprocess of its own (Prefect's runner), since they can take hours. Every run
+has this process's environment, so the INGEST_* settings of the shell apply.
+The first scheduled pass comes one interval after the start (``ingest run``
+does one now).
+
+Stopping: the first Ctrl-C or SIGTERM stops the pass in progress the way
+``ingest run`` stops (what was fetched is loaded, the rest waits), takes no
+new run and pauses the schedule; a second one quits at once. Cancelling an
+in-process run from Prefect's UI stops it the same way.
 
 It needs a Prefect server: the temporary server of Prefect's local ephemeral
 mode (no ``PREFECT_API_URL``) does not run the scheduler, so a schedule there
@@ -23,18 +33,38 @@ would take them over.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import contextvars
 import importlib
+import inspect
+import logging
+import os
+import signal
+import threading
 from collections.abc import Coroutine, Mapping
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
-from prefect import Flow, serve
+from prefect import Flow, get_client
+from prefect.client.orchestration import PrefectClient
+from prefect.client.schemas.objects import FlowRun
 from prefect.deployments.runner import RunnerDeployment
+from prefect.exceptions import Abort
+from prefect.flow_engine import run_flow
+from prefect.runner import Runner
 from prefect.schedules import Interval
 from prefect.settings import get_current_settings
+from prefect.states import Pending
 from prefect.types.entrypoint import EntrypointType
+from prefect.utilities.engine import propose_state
 
 from flows.ingest_feeds import ingest_feeds
+from ingest import stopping
+from ingest.extract import shutdown_pools
+
+log = logging.getLogger("ingest.serve")
 
 SCHEDULED_NAME = "ingest-feeds"
 SCHEDULED_TAGS = ["news-ingest", "scheduled"]
@@ -125,6 +155,121 @@ def manual_deployments(where: Mapping[str, str] | None = None) -> list[RunnerDep
     return deployments
 
 
+def _due_first(run: FlowRun) -> datetime:
+    return run.next_scheduled_start_time or run.expected_start_time or datetime.now(UTC)
+
+
+async def _watch_cancel(client: PrefectClient, flow_run_id: UUID, every: float) -> None:
+    """Stop the in-process run when someone cancels it in Prefect."""
+    while True:
+        await asyncio.sleep(every)
+        with contextlib.suppress(Exception):  # the server may be restarting
+            run = await client.read_flow_run(flow_run_id)
+            if run.state is not None and run.state.is_cancelling():
+                stopping.request("cancelled in Prefect")
+                return
+
+
+async def run_due_here(
+    client: PrefectClient,
+    deployment_id: UUID,
+    flow: Flow[..., Any],
+    *,
+    watch_every: float = 5.0,
+) -> int:
+    """Run the deployment's flow runs that are due, in this process, oldest
+    first, one after another (as Prefect's runner would, but without a new
+    process each). Stops taking runs once a stop is requested. Returns how
+    many ran."""
+    due = await client.get_scheduled_flow_runs_for_deployments(
+        deployment_ids=[deployment_id], scheduled_before=datetime.now(UTC)
+    )
+    ran = 0
+    for flow_run in sorted(due, key=_due_first):
+        if stopping.requested():
+            break
+        try:
+            state = await propose_state(client, Pending(), flow_run_id=flow_run.id)
+        except Abort:  # taken by someone else, or cancelled meanwhile
+            continue
+        if not state.is_pending():
+            continue
+        watcher = asyncio.create_task(_watch_cancel(client, flow_run.id, watch_every))
+        try:
+            running = run_flow(flow, flow_run=flow_run, return_type="state")
+            if inspect.isawaitable(running):  # an async flow: the engine's coroutine
+                await running
+        finally:
+            watcher.cancel()
+        ran += 1
+    return ran
+
+
+class _Serving:
+    """What the signal handlers and the serving loop share."""
+
+    def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.shutdown = threading.Event()
+        self.wake: asyncio.Event | None = None  # the loop's: set on shutdown
+
+
+async def _serve(
+    scheduled: RunnerDeployment,
+    manual: list[RunnerDeployment],
+    serving: _Serving,
+) -> None:
+    serving.loop = asyncio.get_running_loop()
+    serving.wake = asyncio.Event()
+    poll = float(get_current_settings().runner.poll_frequency)
+    runner = Runner(pause_on_shutdown=True) if manual else None
+    async with get_client() as client:
+        deployment_id = await scheduled.aapply()
+        names = [scheduled.name]
+        if runner is not None:
+            for deployment in manual:
+                await runner.aadd_deployment(deployment)
+                names.append(deployment.name)
+        log.info("serving %s; scheduled passes run in this process", ", ".join(names))
+        background = asyncio.create_task(runner.start()) if runner is not None else None
+        try:
+            while not serving.shutdown.is_set():
+                if background is not None and background.done():
+                    background.result()  # the runner failed: say why
+                    background = None
+                await run_due_here(client, deployment_id, ingest_feeds)
+                if not serving.shutdown.is_set():
+                    stopping.reset()  # a run cancelled in Prefect stopped only itself
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(serving.wake.wait(), poll)
+        finally:
+            with contextlib.suppress(Exception):
+                await client.pause_deployment(deployment_id)
+            if runner is not None and runner.started:
+                with contextlib.suppress(Exception):
+                    await runner.astop()
+            if background is not None:
+                with contextlib.suppress(BaseException):
+                    await background
+
+
+def _on_signal(serving: _Serving, signum: int) -> None:
+    """The first signal: stop the pass in progress in order and serve no
+    more; a second one: quit at once."""
+    name = signal.Signals(signum).name
+    if serving.shutdown.is_set():
+        log.warning("%s again: quitting at once", name)
+        os._exit(128 + signum)
+    serving.shutdown.set()
+    log.warning("%s: stopping after the pass in progress (again to quit at once)", name)
+    if serving.loop is not None and not serving.loop.is_closed():
+        serving.loop.call_soon_threadsafe(stopping.request, f"stopped by {name}")
+        if serving.wake is not None:
+            serving.loop.call_soon_threadsafe(serving.wake.set)
+    else:
+        stopping.request(f"stopped by {name}")
+
+
 def serve_scheduled(
     interval_minutes: int = 15,
     all_feeds: bool = False,
@@ -134,7 +279,7 @@ def serve_scheduled(
 ) -> None:
     """Run ``ingest_feeds`` every ``interval_minutes`` in this process, with
     ``backfill`` and ``reprocess`` available for manual runs; blocks until
-    interrupted.
+    interrupted (Ctrl-C or SIGTERM).
 
     ``all_feeds`` makes every scheduled pass fetch every enabled feed instead
     of only the feeds that are due. Raises :class:`NoSchedulerError` when
@@ -146,7 +291,39 @@ def serve_scheduled(
         raise NoSchedulerError
     given = {"warehouse": warehouse, "sources": sources}
     where = {k: v for k, v in given.items() if v is not None}
-    serve(
-        scheduled_deployment(interval_minutes, all_feeds, page_budget, where),
-        *manual_deployments(where),
+    scheduled = scheduled_deployment(interval_minutes, all_feeds, page_budget, where)
+    manual = manual_deployments(where)
+    serving = _Serving()
+    outcome: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            asyncio.run(_serve(scheduled, manual, serving))
+        except BaseException as exc:  # handed to the main thread
+            outcome.append(exc)
+
+    # The loop runs in a thread of its own, so that the main thread keeps the
+    # signals (Prefect's runner and flow engine take SIGTERM over otherwise).
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = (
+        {
+            sig: signal.signal(sig, lambda signum, _frame: _on_signal(serving, signum))
+            for sig in (signal.SIGINT, signal.SIGTERM)
+        }
+        if in_main
+        else {}
     )
+    thread = threading.Thread(
+        target=contextvars.copy_context().run, args=(work,), name="ingest-serve"
+    )
+    try:
+        thread.start()
+        while thread.is_alive():
+            thread.join(0.2)
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+        shutdown_pools()
+        stopping.reset()
+    if outcome:
+        raise outcome[0]

@@ -457,13 +457,21 @@ def test_serve_runs_the_scheduled_deployment_in_process(stack: Stack, tmp_path: 
         if "backfill" in stack.deployed:
             assert server.get("/deployments/name/backfill/backfill")["schedules"] == []
 
-        run_id = server.run_deployment("ingest_feeds/ingest-feeds", {})
-        runs = server.wait([run_id])
-        server.assert_completed(runs)
+        run_ids = []
+        for _ in range(2):  # the second finds nothing new, in the same warm process
+            run_ids.append(server.run_deployment("ingest_feeds/ingest-feeds", {}))
+            server.assert_completed(server.wait(run_ids[-1:]))
         serving.stop()
         total, distinct, warehouse_runs = _articles(warehouse)
         assert total == distinct == stack.site.site.expected_articles()
-        assert warehouse_runs == [("ingest_feeds", "completed")]
+        assert warehouse_runs == [("ingest_feeds", "completed")] * 2
+        # both passes ran inside the serving process, not in a process each
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            hosts = [h for (h,) in con.execute("SELECT host FROM runs").fetchall()]
+        assert hosts == [f"{socket.gethostname()}:{serving.popen.pid}"] * 2
+        # stopping paused the schedule
+        deployment = server.get("/deployments/name/ingest_feeds/ingest-feeds")
+        assert deployment["paused"] is True
     finally:
         server.stop()
 
