@@ -299,6 +299,69 @@ def test_the_index_follows_new_and_revised_articles_and_swaps_atomically(tmp_pat
     assert (rebuilt.indexed, rebuilt.total) == (3, 3)
 
 
+def _index_contents(path: Path) -> dict[str, object]:
+    """What the ranking reads from an index, by article and term (the
+    document and term ids an index assigns left out)."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        return {
+            "docs": sorted(con.execute("SELECT name, len FROM fts_main_docs.docs").fetchall()),
+            "dict": sorted(con.execute("SELECT term, df FROM fts_main_docs.dict").fetchall()),
+            "postings": sorted(
+                con.execute(
+                    "SELECT d.name, w.term, count(*) FROM fts_main_docs.terms t "
+                    "JOIN fts_main_docs.docs d USING (docid) "
+                    "JOIN fts_main_docs.dict w USING (termid) GROUP BY ALL"
+                ).fetchall()
+            ),
+            "stats": [
+                (n, round(avgdl, 9))
+                for n, avgdl in con.execute("FROM fts_main_docs.stats").fetchall()
+            ],
+        }
+
+
+def test_an_incremental_index_update_equals_a_rebuild(tmp_path: Path) -> None:
+    """Updating the index in place (new, revised and deleted articles) leaves
+    the same documents, postings, document frequencies and statistics, and
+    so the same ranking, as building it again from nothing."""
+    import random
+
+    seed = 20261201
+    print(f"seed {seed}")
+    rng = random.Random(seed)
+    golds = load_devset()
+    rng.shuffle(golds)
+    wh, path, fresh = tmp_path / "wh.duckdb", tmp_path / "index.duckdb", tmp_path / "full.duckdb"
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)
+    first, second = golds[:60], golds[60:100]
+    with connection.writer(wh) as con:
+        for g in first:
+            add_article(con, g.id, g.title, g.body, language=g.language, seen=t0)
+    search.update_index(wh, path)
+    t1 = t0 + timedelta(hours=1)
+    with connection.writer(wh) as con:
+        for g in second:
+            add_article(con, g.id, g.title, g.body, language=g.language, seen=t1)
+        for g in first[:8]:  # revised: another article's text
+            other = rng.choice(second)
+            con.execute(
+                "UPDATE articles SET title = ?, body = ?, updated_at = ? WHERE article_id = ?",
+                [other.title, other.body + " revised", t1, g.id],
+            )
+        gone = [g.id for g in first[8:14]]
+        con.execute("DELETE FROM articles WHERE list_contains(?, article_id)", [gone])
+    update = search.update_index(wh, path)
+    assert update.indexed == len(second) + 8 and update.total == 100 - len(gone)
+    search.update_index(wh, fresh, rebuild=True)
+    incremental, rebuilt = _index_contents(path), _index_contents(fresh)
+    assert incremental == rebuilt
+    assert all(df > 0 for _, df in incremental["dict"])  # type: ignore[attr-defined]
+    for words in ("storm", "government minister", "police"):
+        assert [(h.article_id, round(h.score, 9)) for h in search.search(path, words)] == [
+            (h.article_id, round(h.score, 9)) for h in search.search(fresh, words)
+        ]
+
+
 @pytest.mark.parametrize("backend", ["file", "lake"], indirect=True)
 def test_a_run_updates_the_index_after_its_loads(
     settings: Settings, registry: Registry, tmp_path: Path

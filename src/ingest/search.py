@@ -222,12 +222,80 @@ def _stemmer_sql(column: str) -> str:
     return f"CASE lower(split_part(coalesce({column}, ''), '-', 1)) {cases} ELSE 'none' END"
 
 
+def _has_fts_index(con: duckdb.DuckDBPyConnection) -> bool:
+    found = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'fts_main_docs' "
+        "AND table_name IN ('docs', 'terms', 'dict', 'stats')"
+    ).fetchone()
+    return bool(found and found[0] == 4)
+
+
+# The index's tokens of a stored ``docs.text``, as create_fts_index splits it
+# (``ignore = '\s+'``; empty pieces are not terms).
+_INDEX_TOKENS = r"list_filter(string_split_regex(text, '\s+'), t -> t <> '')"
+
+
+def _update_fts_index(con: duckdb.DuckDBPyConnection) -> None:
+    """Bring the fts extension's tables (``fts_main_docs``: docs, terms,
+    dict, stats) up to date with ``docs`` after an update: the entries of
+    ``stale_docids`` out, those of the documents in ``fresh`` in, document
+    frequencies and statistics adjusted. The same tables
+    ``create_fts_index`` would build (document and term ids aside), at a
+    cost that follows the change, not the collection: rebuilding the whole
+    index each run grew with the collection, in time and in memory."""
+    con.execute(
+        "CREATE TEMP TABLE removed_terms AS SELECT termid, count(DISTINCT docid) AS n "
+        "FROM fts_main_docs.terms WHERE docid IN (SELECT docid FROM stale_docids) GROUP BY ALL"
+    )
+    for table in ("terms", "docs"):
+        con.execute(
+            f"DELETE FROM fts_main_docs.{table} WHERE docid IN (SELECT docid FROM stale_docids)"
+        )
+    con.execute(
+        "UPDATE fts_main_docs.dict d SET df = d.df - r.n FROM removed_terms r "
+        "WHERE d.termid = r.termid"
+    )
+    con.execute(
+        "CREATE TEMP TABLE new_docs AS SELECT "
+        "(SELECT coalesce(max(docid), -1) FROM fts_main_docs.docs) "
+        "+ row_number() OVER (ORDER BY article_id) AS docid, article_id AS name, "
+        f"{_INDEX_TOKENS} AS toks FROM docs WHERE article_id IN (SELECT article_id FROM fresh)"
+    )
+    con.execute("INSERT INTO fts_main_docs.docs SELECT docid, name, len(toks) FROM new_docs")
+    con.execute(
+        "CREATE TEMP TABLE new_postings AS SELECT docid, unnest(toks) AS term FROM new_docs"
+    )
+    con.execute(
+        "INSERT INTO fts_main_docs.dict SELECT "
+        "(SELECT coalesce(max(termid), -1) FROM fts_main_docs.dict) "
+        "+ row_number() OVER (ORDER BY term), term, 0 "
+        "FROM (SELECT DISTINCT term FROM new_postings) "
+        "WHERE term NOT IN (SELECT term FROM fts_main_docs.dict)"
+    )
+    con.execute(
+        "INSERT INTO fts_main_docs.terms SELECT p.docid, 0, d.termid "
+        "FROM new_postings p JOIN fts_main_docs.dict d USING (term)"
+    )
+    con.execute(
+        "UPDATE fts_main_docs.dict d SET df = d.df + a.n FROM "
+        "(SELECT term, count(DISTINCT docid) AS n FROM new_postings GROUP BY ALL) a "
+        "WHERE d.term = a.term"
+    )
+    con.execute("DELETE FROM fts_main_docs.dict WHERE df <= 0")
+    con.execute("DELETE FROM fts_main_docs.stats")
+    con.execute(
+        "INSERT INTO fts_main_docs.stats SELECT count(*), coalesce(avg(len), 0) "
+        "FROM fts_main_docs.docs"
+    )
+
+
 def update_index(warehouse: Path | Lake, path: Path, *, rebuild: bool = False) -> IndexUpdate:
     """Bring the search index at ``path`` up to date with the warehouse:
     articles the index lacks or holds in an older version (their first-seen or
     revision time differs) are (re)indexed, articles gone from the warehouse
-    dropped, story sizes refreshed, the inverted index rebuilt, and the new
-    file renamed over the old one. Comparing every article's version, not a
+    dropped, story sizes refreshed, their inverted-index entries replaced
+    (:func:`_update_fts_index`; the first update builds it), and the new file
+    renamed over the old one. Comparing every article's version, not a
     high-water mark, keeps what a slower writer committed late. ``rebuild``
     starts from nothing."""
     with _locked(path):
@@ -274,6 +342,13 @@ def update_index(warehouse: Path | Lake, path: Path, *, rebuild: bool = False) -
                 "LEFT JOIN articles a USING (article_id) "
                 "WHERE a.changed_at IS DISTINCT FROM f.changed_at"
             )
+            incremental = _has_fts_index(con)
+            if incremental:  # before the rows go: the index entries of what changed or went
+                con.execute(
+                    "CREATE TEMP TABLE stale_docids AS SELECT docid FROM fts_main_docs.docs "
+                    "WHERE name IN (SELECT article_id FROM changed_rows) "
+                    "OR name NOT IN (SELECT article_id FROM versions)"
+                )
             for table in ("articles", "docs"):
                 con.execute(
                     f"DELETE FROM {table} WHERE article_id IN "
@@ -307,10 +382,14 @@ def update_index(warehouse: Path | Lake, path: Path, *, rebuild: bool = False) -
             con.execute("DELETE FROM stories")
             con.execute("INSERT INTO stories SELECT * FROM story_rows")
             total = con.execute("SELECT count(*) FROM docs").fetchone()
-            con.execute(
-                "PRAGMA create_fts_index('docs', 'article_id', 'text', stemmer = 'none', "
-                "stopwords = 'none', ignore = '\\s+', strip_accents = 0, lower = 0, overwrite = 1)"
-            )
+            if incremental:
+                _update_fts_index(con)
+            else:
+                con.execute(
+                    "PRAGMA create_fts_index('docs', 'article_id', 'text', stemmer = 'none', "
+                    "stopwords = 'none', ignore = '\\s+', strip_accents = 0, lower = 0, "
+                    "overwrite = 1)"
+                )
             con.execute("CHECKPOINT")
         finally:
             con.close()
