@@ -237,7 +237,7 @@ async def _serve(
                 if background is not None and background.done():
                     background.result()  # the runner failed: say why
                     background = None
-                await run_due_here(client, deployment_id, ingest_feeds)
+                await run_due_here(client, deployment_id, ingest_feeds, watch_every=min(poll, 5.0))
                 if not serving.shutdown.is_set():
                     stopping.reset()  # a run cancelled in Prefect stopped only itself
                 with contextlib.suppress(TimeoutError):

@@ -289,6 +289,22 @@ class FeedRendezvous:
         return Reply(200, headers, resource.body)
 
 
+class HeldFeed:
+    """Holds every request for one feed until released (at most
+    ``RUN_TIMEOUT``): a run that asks for it is provably in flight."""
+
+    def __init__(self, site: SiteServer, path: str) -> None:
+        self.site = site
+        self.path = path
+        self.arrived = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self, request: RequestInfo) -> Reply:
+        self.arrived.set()
+        self.release.wait(RUN_TIMEOUT)
+        return Reply(503, {"Retry-After": "60"}, b"")
+
+
 @dataclass
 class Stack:
     server: PrefectServer
@@ -461,14 +477,36 @@ def test_serve_runs_the_scheduled_deployment_in_process(stack: Stack, tmp_path: 
         for _ in range(2):  # the second finds nothing new, in the same warm process
             run_ids.append(server.run_deployment("ingest_feeds/ingest-feeds", {}))
             server.assert_completed(server.wait(run_ids[-1:]))
+        # a run cancelled in Prefect while it waits on a feed stops in order,
+        # and the process goes on serving
+        held = HeldFeed(stack.site, stack.rendezvous.path)
+        stack.site.route(held.path, held)
+        try:
+            cancelled = server.run_deployment("ingest_feeds/ingest-feeds", {})
+            assert held.arrived.wait(RUN_TIMEOUT), f"the pass never asked\n{serving.tail()}"
+            httpx.post(
+                f"{server.api}/flow_runs/{cancelled}/set_state",
+                json={"state": {"type": "CANCELLING"}, "force": True},
+                timeout=10,
+            ).raise_for_status()
+            ended = server.wait([cancelled], timeout=60)[cancelled]
+            assert ended["state_type"] == "CANCELLED", f"{ended['state']}\n{serving.tail()}"
+        finally:
+            held.release.set()
+            stack.site.route(stack.rendezvous.path, stack.rendezvous)
+        after = server.run_deployment("ingest_feeds/ingest-feeds", {})
+        server.assert_completed(server.wait([after]))
         serving.stop()
         total, distinct, warehouse_runs = _articles(warehouse)
         assert total == distinct == stack.site.site.expected_articles()
-        assert warehouse_runs == [("ingest_feeds", "completed")] * 2
+        assert warehouse_runs == [("ingest_feeds", "completed")] * 2 + [
+            ("ingest_feeds", "stopped"),
+            ("ingest_feeds", "completed"),
+        ]
         # both passes ran inside the serving process, not in a process each
         with duckdb.connect(str(warehouse), read_only=True) as con:
             hosts = [h for (h,) in con.execute("SELECT host FROM runs").fetchall()]
-        assert hosts == [f"{socket.gethostname()}:{serving.popen.pid}"] * 2
+        assert hosts == [f"{socket.gethostname()}:{serving.popen.pid}"] * 4
         # stopping paused the schedule
         deployment = server.get("/deployments/name/ingest_feeds/ingest-feeds")
         assert deployment["paused"] is True
