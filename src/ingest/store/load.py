@@ -32,7 +32,14 @@ from ingest.records import (
 )
 from ingest.store.connection import transaction
 from ingest.store.revisions import write_revisions
-from ingest.store.schema import insert, insert_rows, record_schema, table_schema, values
+from ingest.store.schema import (
+    insert,
+    insert_rows,
+    key_in,
+    record_schema,
+    table_schema,
+    values,
+)
 from ingest.store.stories import cluster_new, insert_bands, refresh_clusters
 
 
@@ -40,10 +47,9 @@ def known_urls(con: duckdb.DuckDBPyConnection, urls: Iterable[str]) -> dict[str,
     wanted = sorted(set(urls))
     if not wanted:
         return {}
-    with values(con, "wanted_urls", url=wanted):
-        rows = con.execute(
-            "SELECT u.url, u.article_id FROM article_urls u JOIN wanted_urls w USING (url)"
-        ).fetchall()
+    with key_in(con, "url", wanted) as wanted_url:
+        sql = f"SELECT url, article_id FROM article_urls WHERE {wanted_url}"
+        rows = con.execute(sql).fetchall()
     return dict(rows)
 
 
@@ -52,14 +58,16 @@ def known_listings(con: duckdb.DuckDBPyConnection, urls: Iterable[str]) -> dict[
     wanted = sorted(set(urls))
     if not wanted:
         return {}
-    with values(con, "wanted_urls", url=wanted):
-        rows = con.execute("""
-            SELECT u.url, u.article_id, a.entry_title, a.entry_updated_at,
-                   coalesce(a.body_status, 'page')
-            FROM article_urls u JOIN wanted_urls w USING (url)
-            JOIN articles a USING (article_id)
-        """).fetchall()
-    return {url: KnownListing(a, t, u, b) for url, a, t, u, b in rows}
+    ids = known_urls(con, wanted)
+    with key_in(con, "article_id", ids.values()) as wanted_id:
+        listed = {
+            a: (t, u, b)
+            for a, t, u, b in con.execute(
+                "SELECT article_id, entry_title, entry_updated_at, coalesce(body_status, 'page') "
+                f"FROM articles WHERE {wanted_id}"
+            ).fetchall()
+        }
+    return {url: KnownListing(a, *listed[a]) for url, a in ids.items() if a in listed}
 
 
 def pending_keys(con: duckdb.DuckDBPyConnection, urls: Iterable[str]) -> set[tuple[str, str]]:
@@ -121,11 +129,11 @@ def _lookup(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> Known:
     by_url = known_urls(con, urls)
     stored: dict[str, Stored] = {}
     if by_url:
-        with values(con, "wanted_ids", article_id=sorted(set(by_url.values()))):
+        with key_in(con, "article_id", by_url.values()) as wanted_id:
             rows = con.execute(
                 "SELECT article_id, content_hash, title, coalesce(revision, 0), author, "
                 "published_at, language, wire_service, coalesce(body_status, 'page') "
-                "FROM articles JOIN wanted_ids USING (article_id)"
+                f"FROM articles WHERE {wanted_id}"
             ).fetchall()
         stored = {row[0]: Stored(row[1], row[2], int(row[3]), *row[4:]) for row in rows}
     return Known(by_url=by_url, by_hash=by_hash, stored=stored)

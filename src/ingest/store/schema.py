@@ -270,6 +270,32 @@ def values(
         con.unregister(name)
 
 
+# DuckDB answers ``key IN (literal, ...)`` on a primary key from its index,
+# one lookup per key; a join reads the whole key column (and more) however
+# few keys are wanted. At 1M articles (2 cores, loaded): 100 ids 47 ms
+# against 425 ms, 300 ids 102 against 328 ms, 1,000 ids 341 against 386 ms,
+# 2,000 ids 459 against 400 ms. So literals up to this many keys.
+INDEX_LOOKUP_MAX = 512
+
+
+@contextmanager
+def key_in(
+    con: duckdb.DuckDBPyConnection, column: str, keys: Iterable[str], name: str = "wanted_keys"
+) -> Iterator[str]:
+    """A condition for the statements inside: ``column`` (a table's primary
+    key) is one of ``keys``. Up to :data:`INDEX_LOOKUP_MAX` keys it is a list
+    of literals, which DuckDB looks up in the key's index, so the cost follows
+    the keys wanted, not the table's size; beyond, the keys are joined as a
+    registered table (:func:`values`). Tables without an index (a lake's)
+    read it as a filter."""
+    wanted = sorted(set(keys))
+    if len(wanted) <= INDEX_LOOKUP_MAX:
+        yield f"{column} IN ({', '.join(map(sql_literal, wanted)) or 'NULL'})"
+        return
+    with values(con, name, key=wanted):
+        yield f"{column} IN (SELECT key FROM {name})"
+
+
 def insert(
     con: duckdb.DuckDBPyConnection,
     table: str,

@@ -19,7 +19,7 @@ import pyarrow as pa
 from ingest.dedup import assign_clusters, story_item
 from ingest.near import fingerprint
 from ingest.records import Article, Fingerprint, Member, Resolution, StoryItem
-from ingest.store.schema import insert, insert_rows, table_schema, values
+from ingest.store.schema import insert, insert_rows, key_in, table_schema, values
 
 # Stored candidates verified per new article (the best by shared bands).
 MAX_CANDIDATES = 8
@@ -159,13 +159,13 @@ def _story_candidates(
         # scan of the ids, not one per candidate
         # bodies only of the members whose fingerprint is not cached
         with (
-            values(con, "wanted_members", article_id=wanted),
+            key_in(con, "article_id", wanted) as wanted_member,
             values(con, "cached_members", key=list(_MEMBER_CACHE)),
         ):
             rows = con.execute(
                 "SELECT article_id, cluster_id, content_hash, "
                 "CASE WHEN article_id || content_hash IN (SELECT key FROM cached_members) "
-                "THEN NULL ELSE body END FROM articles JOIN wanted_members USING (article_id)"
+                f"THEN NULL ELSE body END FROM articles WHERE {wanted_member}"
             ).fetchall()
         for article_id, cluster_id, content, body in rows:
             members[article_id] = Member(
