@@ -13,7 +13,8 @@ the others none. The registry has one source per feed (10,000 sources).
    of that flow run (read from the benchmark's own Prefect home), against the
    targets (<= 60 s, <= 400 MB, task runs in the tens);
 3. warm runs: ``ingest_feeds`` called three times in one long-lived process
-   (as a process that keeps Prefect's client and server up between runs):
+   (as ``ingest serve`` runs its scheduled passes, in its own process, with
+   Prefect's client, the server and the extraction workers kept up between runs):
    the first learns the validators of 100 feeds on 100 hosts, the next two
    find nothing new; the wall time of each call (target for the warm ones:
    <= 1 s), next to the cold ``ingest run`` of the same 100 feeds.
