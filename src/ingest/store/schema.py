@@ -272,10 +272,12 @@ def values(
 
 # DuckDB answers ``key IN (literal, ...)`` on a primary key from its index,
 # one lookup per key; a join reads the whole key column (and more) however
-# few keys are wanted. At 1M articles (2 cores, loaded): 100 ids 47 ms
-# against 425 ms, 300 ids 102 against 328 ms, 1,000 ids 341 against 386 ms,
-# 2,000 ids 459 against 400 ms. So literals up to this many keys.
-INDEX_LOOKUP_MAX = 512
+# few keys are wanted. Measured (articles with 2 KB bodies; literals against
+# a join): at 4k rows 20 keys 1.5/3.2 ms, 200 keys 5.5/5.9 ms, 500 keys
+# 15.3/8.1 ms; at 100k rows 200 keys 11.6/16.3 ms, 500 keys 18.4/16.4 ms; at
+# 1M rows 100 keys 47/425 ms, 1,000 keys 341/386 ms. So literals up to this
+# many keys: never much worse on a small warehouse, far better on a big one.
+INDEX_LOOKUP_MAX = 256
 
 
 @contextmanager
