@@ -190,8 +190,8 @@ CREATE TABLE IF NOT EXISTS stories (cluster_id VARCHAR PRIMARY KEY, size INTEGER
 
 # An article's version: when it was first seen, or last revised.
 _CHANGED = "greatest(first_seen_at, coalesce(updated_at, first_seen_at))"
-# Above this many articles to (re)index, all are read and the rest skipped here.
-FETCH_ALL_ABOVE = 5000
+# Articles read from the warehouse and indexed at a time.
+INDEX_CHUNK = 1000
 
 
 @dataclass(frozen=True)
@@ -244,7 +244,7 @@ def _update_fts_index(con: duckdb.DuckDBPyConnection) -> None:
     cost that follows the change, not the collection: rebuilding the whole
     index each run grew with the collection, in time and in memory."""
     con.execute(
-        "CREATE TEMP TABLE removed_terms AS SELECT termid, count(DISTINCT docid) AS n "
+        "CREATE OR REPLACE TEMP TABLE removed_terms AS SELECT termid, count(DISTINCT docid) AS n "
         "FROM fts_main_docs.terms WHERE docid IN (SELECT docid FROM stale_docids) GROUP BY ALL"
     )
     for table in ("terms", "docs"):
@@ -256,14 +256,15 @@ def _update_fts_index(con: duckdb.DuckDBPyConnection) -> None:
         "WHERE d.termid = r.termid"
     )
     con.execute(
-        "CREATE TEMP TABLE new_docs AS SELECT "
+        "CREATE OR REPLACE TEMP TABLE new_docs AS SELECT "
         "(SELECT coalesce(max(docid), -1) FROM fts_main_docs.docs) "
         "+ row_number() OVER (ORDER BY article_id) AS docid, article_id AS name, "
         f"{_INDEX_TOKENS} AS toks FROM docs WHERE article_id IN (SELECT article_id FROM fresh)"
     )
     con.execute("INSERT INTO fts_main_docs.docs SELECT docid, name, len(toks) FROM new_docs")
     con.execute(
-        "CREATE TEMP TABLE new_postings AS SELECT docid, unnest(toks) AS term FROM new_docs"
+        "CREATE OR REPLACE TEMP TABLE new_postings AS "
+        "SELECT docid, unnest(toks) AS term FROM new_docs"
     )
     con.execute(
         "INSERT INTO fts_main_docs.dict SELECT "
@@ -289,15 +290,89 @@ def _update_fts_index(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _create_fts_index(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        "PRAGMA create_fts_index('docs', 'article_id', 'text', stemmer = 'none', "
+        "stopwords = 'none', ignore = '\\s+', strip_accents = 0, lower = 0, overwrite = 1)"
+    )
+
+
+def _replace_docs(con: duckdb.DuckDBPyConnection, changed: pa.Table) -> int:
+    """Put these warehouse rows (new or newer versions) in place of what the
+    index holds of them, inverted index included; returns how many."""
+    con.register("fetched", changed)
+    try:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE changed_rows AS SELECT f.* FROM fetched f "
+            "LEFT JOIN articles a USING (article_id) "
+            "WHERE a.changed_at IS DISTINCT FROM f.changed_at"
+        )
+    finally:
+        con.unregister("fetched")
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE stale_docids AS SELECT docid FROM fts_main_docs.docs "
+        "WHERE name IN (SELECT article_id FROM changed_rows)"
+    )
+    for table in ("articles", "docs"):
+        con.execute(
+            f"DELETE FROM {table} WHERE article_id IN (SELECT article_id FROM changed_rows)"
+        )
+    con.execute("INSERT INTO articles SELECT * FROM changed_rows")
+    rows = con.execute(
+        "SELECT article_id, coalesce(title, ''), coalesce(body, ''), "
+        f"{_stemmer_sql('language')} FROM changed_rows"
+    ).fetchall()
+    batch = pa.table(
+        {
+            "article_id": [r[0] for r in rows],
+            "toks": [tokens(title) * 2 + tokens(body) for _, title, body, _ in rows],
+            "stemmer": [r[3] for r in rows],
+        },
+        schema=pa.schema(
+            [("article_id", pa.string()), ("toks", pa.list_(pa.string())), ("stemmer", pa.string())]
+        ),
+    )
+    del rows
+    con.register("fresh", batch)
+    try:
+        con.execute(
+            "INSERT INTO docs SELECT article_id, "
+            "array_to_string(list_transform(toks, t -> stem(t, stemmer)), ' ') FROM fresh"
+        )
+        _update_fts_index(con)
+    finally:
+        con.unregister("fresh")
+    return int(batch.num_rows)
+
+
+def _drop_gone(con: duckdb.DuckDBPyConnection) -> None:
+    """Forget the articles the warehouse no longer has (``versions``)."""
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE stale_docids AS SELECT docid FROM fts_main_docs.docs "
+        "WHERE name NOT IN (SELECT article_id FROM versions)"
+    )
+    for table in ("articles", "docs"):
+        con.execute(
+            f"DELETE FROM {table} WHERE article_id NOT IN (SELECT article_id FROM versions)"
+        )
+    con.register("fresh", pa.table({"article_id": pa.array([], pa.string())}))
+    try:
+        _update_fts_index(con)
+    finally:
+        con.unregister("fresh")
+
+
 def update_index(warehouse: Path | Lake, path: Path, *, rebuild: bool = False) -> IndexUpdate:
     """Bring the search index at ``path`` up to date with the warehouse:
     articles the index lacks or holds in an older version (their first-seen or
     revision time differs) are (re)indexed, articles gone from the warehouse
-    dropped, story sizes refreshed, their inverted-index entries replaced
-    (:func:`_update_fts_index`; the first update builds it), and the new file
-    renamed over the old one. Comparing every article's version, not a
-    high-water mark, keeps what a slower writer committed late. ``rebuild``
-    starts from nothing."""
+    dropped, story sizes refreshed, the inverted index changed to match
+    (:func:`_update_fts_index`), and the new file renamed over the old one.
+    Comparing every article's version, not a high-water mark, keeps what a
+    slower writer committed late. Articles are read and indexed
+    ``INDEX_CHUNK`` at a time, so memory does not grow with how many changed
+    (a first build of a big warehouse included). ``rebuild`` starts from
+    nothing."""
     with _locked(path):
         work = path.with_name(f"{path.name}.tmp-{os.getpid()}")
         # copies of updaters that died on the way (only the lock's holder writes one)
@@ -309,6 +384,8 @@ def update_index(warehouse: Path | Lake, path: Path, *, rebuild: bool = False) -
         try:
             extensions.load(con, "fts")
             con.execute(_SCHEMA)
+            if not _has_fts_index(con):
+                _create_fts_index(con)  # over what the file holds: nothing, or an old index's docs
             versions = read.query_arrow(
                 warehouse, f"SELECT article_id, {_CHANGED} AS changed_at FROM articles"
             )
@@ -317,85 +394,36 @@ def update_index(warehouse: Path | Lake, path: Path, *, rebuild: bool = False) -
                 r[0]
                 for r in con.execute(
                     "SELECT v.article_id FROM versions v LEFT JOIN articles a USING (article_id) "
-                    "WHERE a.changed_at IS DISTINCT FROM v.changed_at"
+                    "WHERE a.changed_at IS DISTINCT FROM v.changed_at ORDER BY v.article_id"
                 ).fetchall()
             ]
-            wanted = (
-                ""
-                if len(stale) > FETCH_ALL_ABOVE
-                else f"WHERE article_id IN ({', '.join(sql_literal(a) for a in stale) or 'NULL'})"
-            )
-            changed = read.query_arrow(
-                warehouse,
-                f"""SELECT article_id, title, body, source_id, language, published_at,
-                           first_seen_at, canonical_url AS url, cluster_id,
-                           {_CHANGED} AS changed_at
-                    FROM articles {wanted}""",
-            )
+            _drop_gone(con)
+            indexed = 0
+            for at in range(0, len(stale), INDEX_CHUNK):
+                chunk = stale[at : at + INDEX_CHUNK]
+                changed = read.query_arrow(
+                    warehouse,
+                    f"""SELECT article_id, title, body, source_id, language, published_at,
+                               first_seen_at, canonical_url AS url, cluster_id,
+                               {_CHANGED} AS changed_at
+                        FROM articles
+                        WHERE article_id IN ({", ".join(sql_literal(a) for a in chunk)})""",
+                )
+                indexed += _replace_docs(con, changed)
+                del changed
             stories = read.query_arrow(
                 warehouse, "SELECT cluster_id, any_value(size) AS size FROM clusters GROUP BY ALL"
             )
-            con.register("fetched", changed)
             con.register("story_rows", stories)
-            con.execute(
-                "CREATE TEMP TABLE changed_rows AS SELECT f.* FROM fetched f "
-                "LEFT JOIN articles a USING (article_id) "
-                "WHERE a.changed_at IS DISTINCT FROM f.changed_at"
-            )
-            incremental = _has_fts_index(con)
-            if incremental:  # before the rows go: the index entries of what changed or went
-                con.execute(
-                    "CREATE TEMP TABLE stale_docids AS SELECT docid FROM fts_main_docs.docs "
-                    "WHERE name IN (SELECT article_id FROM changed_rows) "
-                    "OR name NOT IN (SELECT article_id FROM versions)"
-                )
-            for table in ("articles", "docs"):
-                con.execute(
-                    f"DELETE FROM {table} WHERE article_id IN "
-                    "(SELECT article_id FROM changed_rows) "
-                    "OR article_id NOT IN (SELECT article_id FROM versions)"
-                )
-            con.execute("INSERT INTO articles SELECT * FROM changed_rows")
-            rows = con.execute(
-                "SELECT article_id, coalesce(title, ''), coalesce(body, ''), "
-                f"{_stemmer_sql('language')} FROM changed_rows"
-            ).fetchall()
-            batch = pa.table(
-                {
-                    "article_id": [r[0] for r in rows],
-                    "toks": [tokens(title) * 2 + tokens(body) for _, title, body, _ in rows],
-                    "stemmer": [r[3] for r in rows],
-                },
-                schema=pa.schema(
-                    [
-                        ("article_id", pa.string()),
-                        ("toks", pa.list_(pa.string())),
-                        ("stemmer", pa.string()),
-                    ]
-                ),
-            )
-            con.register("fresh", batch)
-            con.execute(
-                "INSERT INTO docs SELECT article_id, "
-                "array_to_string(list_transform(toks, t -> stem(t, stemmer)), ' ') FROM fresh"
-            )
             con.execute("DELETE FROM stories")
             con.execute("INSERT INTO stories SELECT * FROM story_rows")
             total = con.execute("SELECT count(*) FROM docs").fetchone()
-            if incremental:
-                _update_fts_index(con)
-            else:
-                con.execute(
-                    "PRAGMA create_fts_index('docs', 'article_id', 'text', stemmer = 'none', "
-                    "stopwords = 'none', ignore = '\\s+', strip_accents = 0, lower = 0, "
-                    "overwrite = 1)"
-                )
             con.execute("CHECKPOINT")
         finally:
             con.close()
         os.replace(work, path)
         Path(f"{work}.wal").unlink(missing_ok=True)
-        return IndexUpdate(path, batch.num_rows, int(total[0]) if total else 0)
+        return IndexUpdate(path, indexed, int(total[0]) if total else 0)
 
 
 # --------------------------------------------------------------------------- search
