@@ -297,6 +297,12 @@ def test_the_index_follows_new_and_revised_articles_and_swaps_atomically(tmp_pat
     assert again.total == 3 and again.indexed <= 2
     rebuilt = search.update_index(wh, path, rebuild=True)
     assert (rebuilt.indexed, rebuilt.total) == (3, 3)
+    # an article gone from the warehouse, nothing else changed: gone from the index
+    with connection.writer(wh) as con:
+        con.execute("DELETE FROM articles WHERE article_id = 'a2'")
+    gone = search.update_index(wh, path)
+    assert (gone.indexed, gone.total) == (0, 2)
+    assert search.search(path, "council") == []
 
 
 def _index_contents(path: Path) -> dict[str, object]:

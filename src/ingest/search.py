@@ -297,9 +297,17 @@ def _create_fts_index(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+# An index row to take out: one of ``changed_rows`` or gone from ``versions``.
+_OUT = (
+    "{key} IN (SELECT article_id FROM changed_rows) "
+    "OR {key} NOT IN (SELECT article_id FROM versions)"
+)
+
+
 def _replace_docs(con: duckdb.DuckDBPyConnection, changed: pa.Table) -> int:
     """Put these warehouse rows (new or newer versions) in place of what the
-    index holds of them, inverted index included; returns how many."""
+    index holds of them, and drop what the warehouse no longer has, inverted
+    index included; returns how many rows went in."""
     con.register("fetched", changed)
     try:
         con.execute(
@@ -309,14 +317,13 @@ def _replace_docs(con: duckdb.DuckDBPyConnection, changed: pa.Table) -> int:
         )
     finally:
         con.unregister("fetched")
+    # out: the older versions of these, and what the warehouse no longer has
     con.execute(
         "CREATE OR REPLACE TEMP TABLE stale_docids AS SELECT docid FROM fts_main_docs.docs "
-        "WHERE name IN (SELECT article_id FROM changed_rows)"
+        f"WHERE {_OUT.format(key='name')}"
     )
     for table in ("articles", "docs"):
-        con.execute(
-            f"DELETE FROM {table} WHERE article_id IN (SELECT article_id FROM changed_rows)"
-        )
+        con.execute(f"DELETE FROM {table} WHERE {_OUT.format(key='article_id')}")
     con.execute("INSERT INTO articles SELECT * FROM changed_rows")
     rows = con.execute(
         "SELECT article_id, coalesce(title, ''), coalesce(body, ''), "
@@ -343,23 +350,6 @@ def _replace_docs(con: duckdb.DuckDBPyConnection, changed: pa.Table) -> int:
     finally:
         con.unregister("fresh")
     return int(batch.num_rows)
-
-
-def _drop_gone(con: duckdb.DuckDBPyConnection) -> None:
-    """Forget the articles the warehouse no longer has (``versions``)."""
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE stale_docids AS SELECT docid FROM fts_main_docs.docs "
-        "WHERE name NOT IN (SELECT article_id FROM versions)"
-    )
-    for table in ("articles", "docs"):
-        con.execute(
-            f"DELETE FROM {table} WHERE article_id NOT IN (SELECT article_id FROM versions)"
-        )
-    con.register("fresh", pa.table({"article_id": pa.array([], pa.string())}))
-    try:
-        _update_fts_index(con)
-    finally:
-        con.unregister("fresh")
 
 
 def update_index(warehouse: Path | Lake, path: Path, *, rebuild: bool = False) -> IndexUpdate:
@@ -397,9 +387,9 @@ def update_index(warehouse: Path | Lake, path: Path, *, rebuild: bool = False) -
                     "WHERE a.changed_at IS DISTINCT FROM v.changed_at ORDER BY v.article_id"
                 ).fetchall()
             ]
-            _drop_gone(con)
             indexed = 0
-            for at in range(0, len(stale), INDEX_CHUNK):
+            # at least one chunk, empty or not: it also drops what is gone
+            for at in range(0, max(len(stale), 1), INDEX_CHUNK):
                 chunk = stale[at : at + INDEX_CHUNK]
                 changed = read.query_arrow(
                     warehouse,
@@ -407,7 +397,7 @@ def update_index(warehouse: Path | Lake, path: Path, *, rebuild: bool = False) -
                                first_seen_at, canonical_url AS url, cluster_id,
                                {_CHANGED} AS changed_at
                         FROM articles
-                        WHERE article_id IN ({", ".join(sql_literal(a) for a in chunk)})""",
+                        WHERE article_id IN ({", ".join(map(sql_literal, chunk)) or "NULL"})""",
                 )
                 indexed += _replace_docs(con, changed)
                 del changed
