@@ -176,15 +176,13 @@ async def run_due_here(
     flow: Flow[..., Any],
     *,
     watch_every: float = 5.0,
-) -> int:
+) -> None:
     """Run the deployment's flow runs that are due, in this process, oldest
     first, one after another (as Prefect's runner would, but without a new
-    process each). Stops taking runs once a stop is requested. Returns how
-    many ran."""
+    process each). Stops taking runs once a stop is requested."""
     due = await client.get_scheduled_flow_runs_for_deployments(
         deployment_ids=[deployment_id], scheduled_before=datetime.now(UTC)
     )
-    ran = 0
     for flow_run in sorted(due, key=_due_first):
         if stopping.requested():
             break
@@ -201,8 +199,6 @@ async def run_due_here(
                 await running
         finally:
             watcher.cancel()
-        ran += 1
-    return ran
 
 
 class _Serving:
