@@ -84,6 +84,7 @@ def test_contract_tables_filled(site: SiteServer, settings: Settings, registry: 
         ("feed", "ok", 4),
         ("page", "ok", expected),
         ("robots", "ok", 4),  # one per origin (four virtual hosts), cached for the next run
+        ("tdmrep", "ok", 4),  # likewise /.well-known/tdmrep.json (a 404: no declaration)
     ]
     ((status, counts_json),) = q("SELECT status, counts FROM runs")
     assert status == "completed"

@@ -858,6 +858,21 @@ def export_command(
         str | None,
         typer.Option("--at", help="On a DuckLake: export it as it was at this snapshot or time."),
     ] = None,
+    respect_rights: Annotated[
+        bool,
+        typer.Option(
+            "--respect-rights",
+            help="Blank the body and description of articles whose publisher reserved their "
+            "reuse (reuse = 'reserved'); metadata and the rights evidence stay.",
+        ),
+    ] = False,
+    omit_reserved: Annotated[
+        bool,
+        typer.Option(
+            "--omit-reserved",
+            help="With --respect-rights: leave those articles out altogether.",
+        ),
+    ] = False,
 ) -> None:
     """A dataset folder: one file per partition, manifest.json (filters, counts,
     SHA-256 of each file, schema, the run or snapshot it reflects) and
@@ -879,7 +894,10 @@ def export_command(
         language=language,
         body=body,
         at=at,
+        rights="omit" if omit_reserved else "redact" if respect_rights else "all",
     )
+    if omit_reserved and not respect_rights:
+        raise typer.BadParameter("--omit-reserved goes with --respect-rights")
     with clear_errors():
         done = export.export(settings.warehouse, out, spec)
     err.print(
@@ -1055,6 +1073,23 @@ def status(
         _status_all(found)
     if check and not found.healthy:
         raise typer.Exit(3)
+
+
+@app.command()
+def explain(
+    article: Annotated[str, typer.Argument(help="An article id, or any URL that led to it.")],
+    as_json: Annotated[bool, typer.Option("--json", help="The history as JSON.")] = False,
+) -> None:
+    """The whole history of one article row: how it was found (feed, sitemap,
+    archive, URL list, WARC), its fetches and raw pages, the extractor and its
+    settings, where each metadata field came from, what the publisher declared
+    about its use, and every revision."""
+    _warehouse_directory_exists()
+    from ingest import explain as history  # noqa: PLC0415
+
+    with clear_errors():
+        found = history.explain(state.settings.warehouse, article)
+    sys.stdout.write(history.as_json(found) if as_json else history.render(found))
 
 
 def _status_all(found: Status) -> None:

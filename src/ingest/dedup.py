@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
+from ingest import rights
 from ingest.near import best_match, fingerprint
 from ingest.records import (
     Article,
@@ -231,6 +232,9 @@ def resolve(
         )
         language = ex.language or cand.entry.language
         extra = {**metadata_of(ex, precision), "metadata_sources": ex.metadata_sources}
+        # a withheld body is hashed, counted and fingerprinted, never stored
+        stored_body = "" if cand.body_status == BodyStatus.WITHHELD else ex.body
+        declared = {"rights": ex.rights, "provenance": cand.provenance}
         existing = next((by_url[u] for u in cand.urls if u in by_url), None)
         if existing is not None and existing not in revised and existing in known.stored:
             old = known.stored[existing]
@@ -256,7 +260,7 @@ def resolve(
                         changed=",".join(fields),
                         fields=fields,
                         title=title,
-                        body=ex.body,
+                        body=stored_body,
                         content_hash=hash_,
                         word_count=word_count(ex.body),
                         author=author,
@@ -266,6 +270,8 @@ def resolve(
                         extractor=ex.extractor,
                         body_status=cand.body_status,
                         body_reason=cand.body_reason,
+                        reuse=rights.reuse(ex.rights) if ex.rights is not None else None,
+                        **declared,  # type: ignore[arg-type]
                         **extra,  # type: ignore[arg-type]
                     )
                 )
@@ -285,7 +291,7 @@ def resolve(
                     url=cand.entry.url,
                     source_id=cand.source_id,
                     title=title,
-                    body=ex.body,
+                    body=stored_body,
                     author=author,
                     published_at=published_at,
                     language=language,
@@ -301,6 +307,8 @@ def resolve(
                     entry_updated_at=cand.entry.updated_at,
                     body_status=cand.body_status,
                     body_reason=cand.body_reason,
+                    reuse=rights.reuse(ex.rights),
+                    **declared,  # type: ignore[arg-type]
                     **extra,  # type: ignore[arg-type]
                 )
             )

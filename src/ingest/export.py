@@ -32,6 +32,10 @@ from ingest.store.schema import language_is, sql_literal
 Dataset = Literal["articles", "stories", "sightings"]
 Format = Literal["jsonl", "parquet", "csv"]
 Partition = Literal["day", "source"]
+# What an export does with articles whose publisher reserved their reuse
+# (``reuse = 'reserved'``): everything as stored, bodies and descriptions
+# blanked (the metadata and the ``rights`` evidence stay), or the rows left out.
+RightsMode = Literal["all", "redact", "omit"]
 
 EXTENSIONS: dict[str, str] = {"jsonl": "jsonl", "parquet": "parquet", "csv": "csv"}
 READERS: dict[str, str] = {"jsonl": "read_json", "parquet": "read_parquet", "csv": "read_csv"}
@@ -56,6 +60,7 @@ class ExportSpec:
     language: str | None = None
     body: bool = True
     at: str | None = None  # a lake's snapshot (id or time)
+    rights: RightsMode = "all"
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,16 @@ class Exported:
 class ExportError(WarehouseError):
     """An export that cannot be made as asked."""
 
+
+RESERVED = "reserved"
+RIGHTS_NOTE: dict[str, str] = {
+    "all": "every article as stored; `reuse` and `rights` say what each publisher declared "
+    "(`reserved`: TDM rights reserved, noai or noarchive, or AI crawlers disallowed).",
+    "redact": "articles whose publisher reserved their reuse keep their metadata and "
+    "`rights`, without body or description (`--respect-rights`).",
+    "omit": "articles whose publisher reserved their reuse are left out "
+    "(`--respect-rights --omit-reserved`).",
+}
 
 # -------------------------------------------------------------------- the rows
 
@@ -106,7 +121,19 @@ def dataset_sql(spec: ExportSpec) -> str:
             where.append(_sources("a.source_id", spec))
         if spec.language:
             where.append(language_is("a.language", spec.language))
+        if spec.rights == "omit":
+            where.append(f"a.reuse IS DISTINCT FROM {sql_literal(RESERVED)}")
         exclude = "EXCLUDE (body)" if not spec.body else ""
+        if spec.rights == "redact":
+            blank = [c for c in ("body", "description") if spec.body or c != "body"]
+            exclude += (
+                " REPLACE ("
+                + ", ".join(
+                    f"CASE WHEN a.reuse = {sql_literal(RESERVED)} THEN NULL ELSE a.{c} END AS {c}"
+                    for c in blank
+                )
+                + ")"
+            )
         part = (
             f"strftime({_utc(_ARTICLE_DAY)}, '%Y-%m-%d')"
             if spec.partition == "day"
@@ -250,6 +277,8 @@ def _datasheet(
         f"partitioned by {spec.partition} (`{spec.dataset}/{spec.partition}=VALUE/data."
         f"{EXTENSIONS[spec.fmt]}`). Bodies: {'included' if spec.body else 'left out'}.",
         "",
+        f"Rights: {RIGHTS_NOTE[spec.rights]}",
+        "",
         "## What it holds",
         "",
         f"- Date range: {filters['since']} to {filters['until']} (inclusive; articles by "
@@ -380,6 +409,7 @@ def export(warehouse: Path | Lake, out: Path, spec: ExportSpec) -> Exported:
             "sources": list(spec.sources),
             "language": spec.language,
             "at": spec.at,
+            "respect_rights": spec.rights,
         },
         "rows": sum(f.rows for f in files),
         "files": [f.__dict__ for f in files],

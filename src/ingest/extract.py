@@ -9,13 +9,14 @@ the feed's own full content, then its summary, is used instead, and
 
 from __future__ import annotations
 
+import hashlib
 import html
 import multiprocessing
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -26,11 +27,11 @@ from lxml.html import HtmlElement
 from trafilatura.settings import Document
 from trafilatura.utils import load_html
 
-from ingest import languages, lifeline, metadata
+from ingest import languages, lifeline, metadata, rights
 from ingest.feeds import sane_date
 from ingest.near import fingerprint
 from ingest.rawstore import RawStore
-from ingest.records import Extracted, FeedEntry
+from ingest.records import Extracted, FeedEntry, OriginRights, Rights
 from ingest.urls import registered_domain
 
 EXTRACTOR = f"trafilatura-{trafilatura.__version__}"
@@ -98,21 +99,66 @@ def without_site_furniture(text: str, url: str) -> str:
     return text
 
 
-def extract_page(body: bytes, url: str, context: metadata.Context | None = None) -> Extracted:
-    """Extract one fetched page: its body (trafilatura) and its metadata (one
+def _settings(fast: bool, precise: bool) -> str:
+    """The settings of one trafilatura call of :func:`_body`, as recorded."""
+    return (
+        f"fast={fast}, include_comments=False, include_tables={not fast}, favor_precision={precise}"
+    )
+
+
+@dataclass(frozen=True)
+class RightsIn:
+    """What the rights decision needs besides the page: the response's
+    headers, what the origin's files say of the URL, our product token."""
+
+    headers: Mapping[str, str]
+    origin: OriginRights | None
+    token: str
+    withhold: bool = False  # the withholding policy is on (no raw page when opted out)
+
+
+def extract_page(
+    body: bytes,
+    url: str,
+    context: metadata.Context | None = None,
+    rights_in: RightsIn | None = None,
+) -> Extracted:
+    """Extract one fetched page: its body (trafilatura), its metadata (one
     decision per field from every candidate the page, its listing and its
-    source offer). Never raises: a failure is an empty body with a reason."""
+    source offer) and, with ``rights_in``, what its publisher declared about
+    its use. Never raises: a failure is an empty body with a reason."""
     context = context or metadata.Context(url=url)
+
+    def declared(page: metadata.Page | None) -> Rights | None:
+        if rights_in is None:
+            return None
+        token = rights_in.token
+        signals = (
+            rights.page_signals(page.meta, page.jsonld, page.main, page.tree, token)
+            if page is not None
+            else None
+        )
+        return rights.decide(signals, rights_in.headers, rights_in.origin, token)
+
     try:
         tree = load_html(body)
     except Exception as exc:
-        return Extracted(body="", extractor=EXTRACTOR, problem=f"unreadable HTML: {exc!r}"[:300])
+        return Extracted(
+            body="",
+            extractor=EXTRACTOR,
+            problem=f"unreadable HTML: {exc!r}"[:300],
+            rights=declared(None),
+        )
     if tree is None:
-        return Extracted(body="", extractor=EXTRACTOR, problem="no HTML found")
+        return Extracted(
+            body="", extractor=EXTRACTOR, problem="no HTML found", rights=declared(None)
+        )
+    page: metadata.Page | None = None
     try:
         page = metadata.gather(tree, url)
         visible = metadata.Visible(tree)
         text = _body(tree, url, fast=True)
+        path = "fast: " + _settings(True, True)
         summary = _words(" ".join(page.meta.get("og:description", [])[:1]))
         headline = _words(" ".join(page.h1[:1]))
         clue = summary | headline
@@ -132,18 +178,26 @@ def extract_page(body: bytes, url: str, context: metadata.Context | None = None)
             # adds teasers and notices; it runs only when nothing was found
             precise = _body(tree, url, fast=False, precise=True)
             if len(precise) > len(text):
-                text = precise
+                text, path = precise, "full (fast text short): " + _settings(False, True)
             if not text:
                 text = _body(tree, url, fast=False)
+                path = "full (nothing found): " + _settings(False, False)
         elif astray:
             # the fast path's text shares little with the headline and the
             # page's own summary: it may have taken another block of the page
             full = _body(tree, url, fast=False)
             if _overlap(clue, full) > _overlap(clue, text) + 0.2:
-                text = full
+                text, path = full, "full (fast text astray): " + _settings(False, False)
         extracted, text = text, without_site_furniture(text, url)
+        if text != extracted:
+            path += "; site furniture cut"
     except Exception as exc:
-        return Extracted(body="", extractor=EXTRACTOR, problem=f"extractor crashed: {exc!r}"[:300])
+        return Extracted(
+            body="",
+            extractor=EXTRACTOR,
+            problem=f"extractor crashed: {exc!r}"[:300],
+            rights=declared(page),
+        )
     now = datetime.now(UTC)
     language = languages.detect(text or visible.text, page, context)
     meta = metadata.describe(
@@ -167,16 +221,26 @@ def extract_page(body: bytes, url: str, context: metadata.Context | None = None)
         section=meta.section,
         keywords=meta.keywords,
         metadata_sources=meta.sources,
+        rights=declared(page),
+        extraction=path,
     )
 
 
-def _extract_item(item: tuple[bytes, str, str | None, metadata.Context | None]) -> Extracted:
-    """Worker side: extract, fingerprint the body, archive the raw page."""
-    body, url, raw_root, context = item
-    ex = extract_page(body, url, context)
-    sha = RawStore(Path(raw_root)).put(body) if raw_root else None
+_Item = tuple[bytes, str, str | None, metadata.Context | None, RightsIn | None]
+
+
+def _extract_item(item: _Item) -> Extracted:
+    """Worker side: extract, fingerprint the body, archive the raw page
+    (unless the publisher opted out of archiving and the policy withholds)."""
+    body, url, raw_root, context, rights_in = item
+    ex = extract_page(body, url, context, rights_in)
+    withheld = rights_in is not None and rights_in.withhold and rights.archive_opt_out(ex.rights)
+    if raw_root and not withheld:
+        sha, archived = RawStore(Path(raw_root)).put(body), True
+    else:
+        sha, archived = hashlib.sha256(body).hexdigest(), False
     fp = fingerprint(ex.body) if ex.body else None
-    return replace(ex, fingerprint=fp, raw_sha256=sha)
+    return replace(ex, fingerprint=fp, raw_sha256=sha, archived=archived)
 
 
 _POOLS: dict[int, ProcessPoolExecutor] = {}
@@ -211,7 +275,7 @@ def warm_pool(workers: int) -> None:
     if workers > 1:
         pool = process_pool(workers)
         for _ in range(workers):
-            pool.submit(_extract_item, (_WARM_PAGE, "https://warm.invalid/", None, None))
+            pool.submit(_extract_item, (_WARM_PAGE, "https://warm.invalid/", None, None, None))
 
 
 def shutdown_pools() -> None:
@@ -220,17 +284,31 @@ def shutdown_pools() -> None:
 
 
 def extract_pages(
-    items: Sequence[tuple[bytes, str] | tuple[bytes, str, metadata.Context | None]],
+    items: Sequence[
+        tuple[bytes, str]
+        | tuple[bytes, str, metadata.Context | None]
+        | tuple[bytes, str, metadata.Context | None, RightsIn | None]
+    ],
     workers: int,
     raw_root: Path | None = None,
 ) -> list[Extracted]:
     """Extract many pages, in parallel when ``workers > 1``; order is kept.
-    Each item is (page bytes, URL[, what its listing and source say]).
+    Each item is (page bytes, URL[, what its listing and source say[, what
+    the rights decision needs]]).
 
     With ``raw_root`` each page is also archived there by the worker that
     extracts it (compression is not free: it stays off the main process)."""
     root = str(raw_root) if raw_root else None
-    work = [(item[0], item[1], root, item[2] if len(item) > 2 else None) for item in items]
+    work: list[_Item] = [
+        (
+            item[0],
+            item[1],
+            root,
+            item[2] if len(item) > 2 else None,
+            item[3] if len(item) > 3 else None,
+        )
+        for item in items
+    ]
     if workers <= 1 or len(items) <= 1:
         return [_extract_item(w) for w in work]
     chunk = max(1, len(items) // (workers * 4))

@@ -40,6 +40,7 @@ ACCEPT = {
     FetchKind.PAGE: "text/html, application/xhtml+xml;q=0.9, */*;q=0.5",
     FetchKind.ROBOTS: "text/plain, */*;q=0.5",
     FetchKind.SITEMAP: "application/xml, text/xml;q=0.9, */*;q=0.5",
+    FetchKind.TDMREP: "application/json, */*;q=0.5",
 }
 # Headers worth keeping with a fetched body (for the parser and the scheduler).
 KEPT_HEADERS = (
@@ -53,6 +54,11 @@ KEPT_HEADERS = (
     "location",
     "date",
     "age",
+    # what the publisher declares about the page's use (ingest.rights)
+    "x-robots-tag",
+    "tdm-reservation",
+    "tdm-policy",
+    "link",
 )
 
 

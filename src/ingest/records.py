@@ -41,6 +41,10 @@ class BodyStatus(StrEnum):
     # The feed's text for good: the page is gone, refused, not an article, too
     # short, or kept failing for longer than the retry window.
     FEED_FINAL = "feed-final"
+    # The publisher opted out of archiving (noarchive, TDM rights reserved) and
+    # the withholding policy is on: metadata, hash and fingerprint are kept,
+    # the text and the raw page are not.
+    WITHHELD = "withheld"
 
 
 class FetchKind(StrEnum):
@@ -48,6 +52,7 @@ class FetchKind(StrEnum):
     PAGE = "page"
     ROBOTS = "robots"
     SITEMAP = "sitemap"
+    TDMREP = "tdmrep"  # an origin's /.well-known/tdmrep.json
 
 
 @dataclass(frozen=True)
@@ -153,6 +158,59 @@ class ParsedFeed:
 
 
 @dataclass(frozen=True)
+class Rights:
+    """What the publisher declared about a page when it was fetched: the
+    evidence (``ingest.rights.reuse`` sums it up). See :mod:`ingest.rights`."""
+
+    # robots directives for every crawler: <meta name="robots"> and X-Robots-Tag
+    robots_meta: tuple[str, ...] = ()
+    x_robots_tag: tuple[str, ...] = ()
+    # TDM Reservation Protocol: 1 reserved, 0 not reserved, None not declared;
+    # where the applying declaration was found: tdmrep.json | header | meta
+    tdm_reservation: int | None = None
+    tdm_policy: str | None = None
+    tdm_source: str | None = None
+    # AI and dataset crawlers the site's robots.txt names and disallows for this URL
+    ai_disallowed: tuple[str, ...] = ()
+    # schema.org isAccessibleForFree (None: not declared), and the CSS
+    # selectors of the parts it marks as not free (hasPart)
+    accessible_for_free: bool | None = None
+    paywalled_parts: tuple[str, ...] = ()
+    # declared licence: its URL (or text), and where: jsonld | link | meta | cc-link
+    license: str | None = None
+    license_source: str | None = None
+
+
+@dataclass(frozen=True)
+class OriginRights:
+    """What an origin's robots.txt and tdmrep.json say of one URL (worked out
+    where those files are, handed to the extraction with the page)."""
+
+    tdm_reservation: int | None = None
+    tdm_policy: str | None = None
+    ai_disallowed: tuple[str, ...] = ()
+    tdmrep_asked: bool = False  # tdmrep.json was read (or known missing) for the origin
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """How an article row came to be: how it was found, the fetch its text
+    came from, and the extraction that made it."""
+
+    found_via: str  # feed | sitemap | archive | urls | warc
+    found_in: str | None  # the feed id, or the backfill's input (sitemap, file)
+    fetched_url: str | None = None
+    final_url: str | None = None
+    status: int | None = None
+    # ISO 8601, UTC: a time inside a STRUCT is text (DuckLake cannot read a
+    # TIMESTAMPTZ nested in a struct back from its inlined rows)
+    fetched_at: str | None = None
+    raw_sha256: str | None = None  # the page as fetched (kept in the raw archive unless withheld)
+    extractor: str | None = None
+    extraction: str | None = None  # the extractor's path and settings
+
+
+@dataclass(frozen=True)
 class Extracted:
     """What extraction got out of one page (or out of the feed's own text)."""
 
@@ -179,6 +237,9 @@ class Extracted:
     # the raw archive's key of the page.
     fingerprint: Fingerprint | None = None
     raw_sha256: str | None = None
+    archived: bool = False  # the raw page went into the archive (not withheld)
+    rights: Rights | None = None  # None: no page (the feed's text alone)
+    extraction: str | None = None  # which path and settings made the body
 
 
 @dataclass(frozen=True)
@@ -215,6 +276,9 @@ class Article:
     section: str | None = None
     keywords: tuple[str, ...] = ()
     metadata_sources: Mapping[str, str] = field(default_factory=dict)
+    rights: Rights | None = None
+    reuse: str = "unknown"
+    provenance: Provenance | None = None
 
 
 @dataclass(frozen=True)
@@ -264,6 +328,8 @@ class FeedHistory:
 
 @dataclass(frozen=True)
 class RobotsRecord:
+    """An origin's robots.txt (or tdmrep.json) answer, cached until it expires."""
+
     origin: str
     fetched_at: datetime
     expires_at: datetime
@@ -347,6 +413,7 @@ class Candidate:
     fingerprint: Fingerprint | None = None
     body_status: str = BodyStatus.PAGE
     body_reason: str | None = None  # why the body is not the page's
+    provenance: Provenance | None = None
 
     @cached_property
     def content_hash(self) -> str:
@@ -400,6 +467,9 @@ class Revision:
     section: str | None = None
     keywords: tuple[str, ...] = ()
     metadata_sources: Mapping[str, str] = field(default_factory=dict)
+    rights: Rights | None = None
+    reuse: str | None = None  # None: keep the stored one
+    provenance: Provenance | None = None
 
     @property
     def body_changed(self) -> bool:
@@ -504,6 +574,7 @@ ROW_FIELDS = (
     "raw_pages",
     "pending",
     "pending_done",
+    "tdmrep",
 )
 
 
@@ -526,6 +597,7 @@ class LoadBatch:
     # left the queue (url, feed_id): their page came, or failed for good.
     pending: tuple[PendingPage, ...] = ()
     pending_done: tuple[tuple[str, str], ...] = ()
+    tdmrep: tuple[RobotsRecord, ...] = ()  # tdmrep.json answers to cache, like robots
 
     def plus(self, *others: LoadBatch) -> LoadBatch:
         """This batch's rows followed by ``others``' (checkpoints: the last wins)."""
@@ -606,6 +678,7 @@ class RunStart:
     # links held back by earlier runs whose next attempt has come: fetched first
     pending: FeedBatch | None = None
     abandoned: tuple[str, ...] = ()  # dead runs marked so now
+    tdmrep: tuple[RobotsRecord, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -657,6 +730,7 @@ class FeedBatch:
 class Page:
     entry: FeedEntry
     fetch: FetchResult
+    origin: OriginRights | None = None  # what the origin's files say of its URL
 
 
 @dataclass(frozen=True)
@@ -667,3 +741,4 @@ class BackfillStart:
     robots: tuple[RobotsRecord, ...]
     skipped: Mapping[str, int]
     retries: int = 0  # of the pending items, those that failed transiently before
+    tdmrep: tuple[RobotsRecord, ...] = ()

@@ -40,6 +40,23 @@ def record_from_fetch(origin: str, res: FetchResult, ttl: timedelta) -> RobotsRe
     return RobotsRecord(origin, now, now + ERROR_TTL, res.status, "error", res.error)
 
 
+# Parse at most this much of a tdmrep.json (a list of rules: a few KB).
+MAX_TDMREP_BYTES = 256 * 1024
+
+
+def tdmrep_record(origin: str, res: FetchResult, ttl: timedelta) -> RobotsRecord:
+    """An origin's tdmrep.json answer, cached like its robots.txt: ``ok``
+    with the file, ``missing`` (4xx: no declaration), or ``error`` (asked
+    again after an hour; meanwhile nothing is known of it)."""
+    now = res.fetched_at
+    if res.outcome is Outcome.OK:
+        body = res.body[:MAX_TDMREP_BYTES].decode("utf-8", "replace")
+        return RobotsRecord(origin, now, now + ttl, res.status, "ok", body)
+    if is_missing(res):
+        return RobotsRecord(origin, now, now + ttl, res.status, "missing", None)
+    return RobotsRecord(origin, now, now + ERROR_TTL, res.status, "error", res.error)
+
+
 def is_missing(res: FetchResult) -> bool:
     """A 4xx robots.txt: "no rules" (RFC 9309 2.3.1.3), not an error."""
     return res.outcome is Outcome.ERROR and res.status is not None and 400 <= res.status < 500
@@ -70,6 +87,11 @@ class RobotsPolicy:
     def blocked(self) -> bool:
         """The origin itself is refused by the address guard."""
         return self.record.outcome == "blocked"
+
+    @property
+    def refuses(self) -> bool:
+        """No page of the origin is fetched for now (blocked, or unreachable)."""
+        return self.record.outcome in ("blocked", "error")
 
     @property
     def unreachable(self) -> bool:

@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from ingest import __version__
 from ingest.location import Lake, parse_warehouse
+from ingest.rights import AI_CRAWLERS
 
 DEFAULT_WAREHOUSE = Path("warehouse/news.duckdb")
 
@@ -61,6 +62,24 @@ N = TypeVar("N", int, float)
 
 class SettingError(ValueError):
     """A setting that cannot be read (``INGEST_PER_HOST=abc``)."""
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    """An on/off setting: 1, true, yes, on / 0, false, no, off (unset: the default)."""
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise SettingError(f"{name}={raw!r} is not on or off (1/0, true/false, yes/no, on/off)")
+
+
+def _more_names(base: tuple[str, ...], extra: tuple[str, ...]) -> tuple[str, ...]:
+    """``base`` and the names of ``extra`` it lacks (compared without case)."""
+    known = {name.lower() for name in base}
+    return base + tuple(dict.fromkeys(n for n in extra if n.lower() not in known))
 
 
 def _number(env: Mapping[str, str], name: str, default: N, kind: Callable[[str], N]) -> N:
@@ -194,6 +213,16 @@ class Settings:
     query_timeout_seconds: float = 300.0
     query_memory_limit: str = "4GB"
 
+    # Rights signals (ingest.rights): read each origin's
+    # /.well-known/tdmrep.json (cached like robots.txt); the AI and dataset
+    # crawlers whose robots.txt groups are recorded (INGEST_AI_CRAWLERS adds
+    # names); and whether pages that opt out of archiving (noarchive, TDM
+    # rights reserved) keep their text: off by default, the signals are
+    # recorded, not enforced.
+    tdmrep: bool = True
+    ai_crawlers: tuple[str, ...] = AI_CRAWLERS
+    withhold_reserved: bool = False
+
     # Extraction. Bodies shorter than this are treated as a failed extraction
     # and the feed's own text is used when it is longer.
     min_body_chars: int = 200
@@ -301,4 +330,7 @@ class Settings:
             snapshot_keep_days=_number(
                 env, "INGEST_SNAPSHOT_KEEP_DAYS", base.snapshot_keep_days, float
             ),
+            tdmrep=_flag(env, "INGEST_TDMREP", base.tdmrep),
+            ai_crawlers=_more_names(base.ai_crawlers, _split_list(env.get("INGEST_AI_CRAWLERS"))),
+            withhold_reserved=_flag(env, "INGEST_WITHHOLD_RESERVED", base.withhold_reserved),
         )

@@ -44,3 +44,10 @@ WHERE run_id = (SELECT run_id FROM runs ORDER BY started_at DESC LIMIT 1);
 SELECT a.title, count(*) AS sightings, count(DISTINCT s.feed_id) AS feeds
 FROM sightings s JOIN articles a USING (article_id)
 GROUP BY ALL ORDER BY sightings DESC LIMIT 20;
+
+-- What publishers declared about reuse, per source: reserved (TDM reserved,
+-- noai, noarchive or AI crawlers disallowed), open (a CC licence), unknown.
+SELECT source_id, reuse, count(*) AS articles
+FROM articles
+GROUP BY ALL
+ORDER BY source_id, reuse;

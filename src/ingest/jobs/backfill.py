@@ -130,7 +130,7 @@ async def run(
                 len(start.pending),
                 start.retries,
             )
-            robots = pipeline.RobotsCache(start.robots, settings)
+            robots = pipeline.RobotsCache(start.robots, settings, start.tdmrep)
             robots.apply_delays(fetcher)
             await steps.progress(start.backfill_id, 0, len(start.pending))
             progress.started(len(start.pending), "backfill")

@@ -164,7 +164,7 @@ async def run(
         settings, registry, run_id, all_feeds, list(source_ids), accept_registry_change
     )
     feeds = start.feeds
-    robots = pipeline.RobotsCache(start.robots, settings)
+    robots = pipeline.RobotsCache(start.robots, settings, start.tdmrep)
     log.info(
         "run %s: %d feeds due of %d in %s; %d held-back links due",
         run_id,

@@ -200,6 +200,7 @@ async def plan_backfill(
         begin(con, registry, run_id, "backfill", now, accept_change=accept_registry_change)
         plan = runs.backfill_plan(con, backfill_id)
         robots = store_feeds.robots_records(con, now)
+        tdmrep = store_feeds.robots_records(con, now, "tdmrep")
     skipped: dict[str, int] = {}
     if plan is None:
         found = await discover(fetcher, registry, params)
@@ -214,7 +215,9 @@ async def plan_backfill(
         done = runs.backfill_done_urls(con, backfill_id)
         retries = runs.backfill_retries(con, backfill_id)
     todo = tuple(item for item in plan if item.url not in done)
-    return BackfillStart(backfill_id, todo, len(plan), tuple(robots), skipped, retries)
+    return BackfillStart(
+        backfill_id, todo, len(plan), tuple(robots), skipped, retries, tuple(tdmrep)
+    )
 
 
 def _entry(item: PlanItem, registry: Registry) -> FeedEntry:

@@ -57,9 +57,10 @@ def prepare_run(
         abandoned = begin(con, registry, run_id, flow, now, accept_change=accept_registry_change)
         feeds = store_feeds.due_feeds(con, now, all_feeds=all_feeds, source_ids=source_ids)
         robots = store_feeds.robots_records(con, now)
+        tdmrep = store_feeds.robots_records(con, now, "tdmrep")
         due = load.due_pending(con, now, source_ids, settings.pending_per_run)
         waiting = pending_batch(con, due, run_id, settings, now) if due else None
-    return RunStart(tuple(feeds), tuple(robots), waiting, tuple(abandoned))
+    return RunStart(tuple(feeds), tuple(robots), waiting, tuple(abandoned), tuple(tdmrep))
 
 
 def begin(

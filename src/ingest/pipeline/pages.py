@@ -10,12 +10,12 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import timedelta, timezone
+from datetime import UTC, timedelta, timezone
 from urllib.parse import urlsplit
 
-from ingest import metadata, pending
+from ingest import metadata, pending, rights
 from ingest.attribute import WireMatcher, publisher_for
-from ingest.extract import choose_body, extract_pages
+from ingest.extract import EXTRACTOR, RightsIn, choose_body, extract_pages
 from ingest.fetch import Fetcher, origin_of
 from ingest.near import fingerprint
 from ingest.pending import RetryPolicy
@@ -29,16 +29,26 @@ from ingest.records import (
     FeedEntry,
     FetchKind,
     FetchResult,
+    OriginRights,
     Outcome,
     Page,
     PendingPage,
+    Provenance,
     RawPage,
     Reject,
     RobotsRecord,
     Staged,
 )
 from ingest.registry import Registry
-from ingest.robots import RobotsPolicy, as_logged, record_from_fetch, robots_url
+from ingest.rights import TDMREP_PATH, AiCrawlers, origin_rights
+from ingest.robots import (
+    RobotsPolicy,
+    as_logged,
+    product_token,
+    record_from_fetch,
+    robots_url,
+    tdmrep_record,
+)
 from ingest.schedule import Failure
 from ingest.settings import Settings
 from ingest.urls import BadURL, canonicalize, registered_domain
@@ -75,20 +85,39 @@ def page_chunks(batch: FeedBatch, size: int) -> tuple[list[FeedBatch], FeedBatch
 
 @dataclass(frozen=True)
 class RobotsAsked:
-    """A robots.txt answer, and the rows of its fetch when one was made."""
+    """A robots.txt answer, and the rows of its fetch when one was made (with
+    those of the origin's tdmrep.json, asked after it)."""
 
     policy: RobotsPolicy | None
     fetch: FetchResult | None = None
     record: RobotsRecord | None = None  # the answer to cache in the warehouse
+    tdmrep_fetch: FetchResult | None = None
+    tdmrep_record: RobotsRecord | None = None
 
 
 class RobotsCache:
-    """robots.txt answers for a run: cached rows first, one fetch per origin."""
+    """robots.txt answers for a run: cached rows first, one fetch per origin.
 
-    def __init__(self, records: Sequence[RobotsRecord], settings: Settings) -> None:
+    It keeps the origin's ``/.well-known/tdmrep.json`` the same way (cached
+    with the same expiry, asked once per origin after robots.txt allowed a
+    page of it), and answers what both files say of a URL's rights."""
+
+    def __init__(
+        self,
+        records: Sequence[RobotsRecord],
+        settings: Settings,
+        tdmrep: Sequence[RobotsRecord] = (),
+    ) -> None:
         self.settings = settings
         self._policies = {r.origin: RobotsPolicy(r, settings.user_agent) for r in records}
+        self._tdmrep: dict[str, RobotsRecord] = {r.origin: r for r in tdmrep}
+        self._ai: dict[str, AiCrawlers] = {}
         self._pending: dict[str, asyncio.Future[RobotsAsked]] = {}
+
+    def _known(self, origin: str) -> bool:
+        return origin in self._policies and (
+            not self.settings.tdmrep or origin in self._tdmrep or self._policies[origin].refuses
+        )
 
     async def policy(
         self, fetcher: Fetcher, origin: str, wait_until: float | None = None
@@ -96,7 +125,7 @@ class RobotsCache:
         """The origin's robots.txt answer (None when it could not be asked
         before ``wait_until``: the page then waits too), with the fetch's
         rows for the one caller whose request asked it."""
-        if origin in self._policies:
+        if self._known(origin):
             return RobotsAsked(self._policies[origin])
         mine = origin not in self._pending
         if mine:
@@ -107,18 +136,45 @@ class RobotsCache:
         return found if mine else RobotsAsked(found.policy)
 
     async def _fetch(self, fetcher: Fetcher, origin: str, wait_until: float | None) -> RobotsAsked:
-        res = await fetcher.get(robots_url(origin), FetchKind.ROBOTS, wait_until=wait_until)
+        asked = RobotsAsked(self._policies.get(origin))
+        if asked.policy is None:
+            res = await fetcher.get(robots_url(origin), FetchKind.ROBOTS, wait_until=wait_until)
+            if res.outcome is Outcome.DEFERRED:
+                return RobotsAsked(None)
+            ttl = timedelta(hours=self.settings.robots_ttl_hours)
+            record = record_from_fetch(origin, res, ttl)
+            policy = RobotsPolicy(record, self.settings.user_agent)
+            if (delay := policy.crawl_delay()) is not None:
+                fetcher.set_crawl_delay(origin, delay)
+            self._policies[origin] = policy
+            # an origin that could not be reached at all (offline, say) is not
+            # remembered as "disallow all" for an hour: the next run asks again
+            kept = None if res.unreachable else record
+            asked = RobotsAsked(policy, as_logged(res.without_body()), kept)
+        if self._known(origin) or asked.policy is None:
+            return asked
+        res = await fetcher.get(origin + TDMREP_PATH, FetchKind.TDMREP, wait_until=wait_until)
         if res.outcome is Outcome.DEFERRED:
-            return RobotsAsked(None)
-        record = record_from_fetch(origin, res, timedelta(hours=self.settings.robots_ttl_hours))
-        policy = RobotsPolicy(record, self.settings.user_agent)
-        if (delay := policy.crawl_delay()) is not None:
-            fetcher.set_crawl_delay(origin, delay)
-        self._policies[origin] = policy
-        # an origin that could not be reached at all (offline, say) is not
-        # remembered as "disallow all" for an hour: the next run asks again
+            return asked  # asked again by the next page of the origin, or the next run
+        record = tdmrep_record(origin, res, timedelta(hours=self.settings.robots_ttl_hours))
+        if not res.unreachable:
+            self._tdmrep[origin] = record
         kept = None if res.unreachable else record
-        return RobotsAsked(policy, as_logged(res.without_body()), kept)
+        return replace(asked, tdmrep_fetch=as_logged(res.without_body()), tdmrep_record=kept)
+
+    def origin_rights(self, url: str) -> OriginRights:
+        """What the origin's tdmrep.json and robots.txt (its AI crawlers'
+        groups) say of ``url``."""
+        origin = origin_of(url)
+        policy = self._policies.get(origin)
+        ai = self._ai.get(origin)
+        if ai is None and policy is not None:
+            body = policy.record.body if policy.record.outcome == "ok" else None
+            ai = self._ai[origin] = AiCrawlers(body, self.settings.ai_crawlers)
+        tdm = self._tdmrep.get(origin)
+        return origin_rights(
+            url, tdm.body if tdm and tdm.outcome == "ok" else None, tdm is not None, ai
+        )
 
     def apply_delays(self, fetcher: Fetcher) -> None:
         for origin, policy in self._policies.items():
@@ -151,7 +207,7 @@ async def fetch_pages(
     async def one(entry: FeedEntry) -> FetchResult:
         if robots is not None:
             answer = await robots.policy(fetcher, origin_of(entry.url), wait_until)
-            if answer.fetch is not None:
+            if answer.fetch is not None or answer.tdmrep_fetch is not None:
                 asked.append(answer)
             policy = answer.policy
             if policy is None:
@@ -181,13 +237,18 @@ async def fetch_pages(
         for e in batch.new_entries:
             if e.url not in unique:
                 unique[e.url] = tg.create_task(one(e))
-    pages = [Page(e, unique[e.url].result()) for e in batch.new_entries]
+    pages = [
+        Page(e, unique[e.url].result(), robots.origin_rights(e.url) if robots else None)
+        for e in batch.new_entries
+    ]
     rows = replace(
         batch.load.empty(),
-        fetches=tuple((a.fetch, None) for a in asked if a.fetch is not None),
+        fetches=tuple((f, None) for a in asked for f in (a.fetch, a.tdmrep_fetch) if f is not None),
         robots=tuple(a.record for a in asked if a.record is not None),
+        tdmrep=tuple(a.tdmrep_record for a in asked if a.tdmrep_record is not None),
     )
     counts = Counter(f"robots_{a.fetch.outcome}" for a in asked if a.fetch is not None)
+    counts.update(f"tdmrep_{a.tdmrep_fetch.outcome}" for a in asked if a.tdmrep_fetch)
     return batch.plus(rows, counts), pages
 
 
@@ -233,11 +294,13 @@ def extract_batch(
 ) -> list[Extracted | None]:
     """Extract every fetched page in the process pool, which also keeps each
     in the raw archive; None where no page was fetched."""
-    todo: dict[str, tuple[bytes, str, metadata.Context]] = {}
+    todo: dict[str, tuple[bytes, str, metadata.Context, RightsIn]] = {}
+    token = product_token(settings.user_agent)
     for p in pages:
         if p.fetch.ok and p.fetch.body and p.entry.url not in todo:
             final = p.fetch.final_url or p.entry.url
-            todo[p.entry.url] = (p.fetch.body, final, page_context(p.entry, registry, final))
+            given = RightsIn(p.fetch.headers, p.origin, token, settings.withhold_reserved)
+            todo[p.entry.url] = (p.fetch.body, final, page_context(p.entry, registry, final), given)
     keys = list(todo)
     extracted = extract_pages([todo[k] for k in keys], settings.extract_workers, settings.raw_path)
     results = dict(zip(keys, extracted, strict=True))
@@ -249,7 +312,7 @@ def raw_pages(pages: Sequence[Page], extracted: Sequence[Extracted | None]) -> t
     rows: dict[str, RawPage] = {}
     for page, ex in zip(pages, extracted, strict=True):
         res = page.fetch
-        if ex is None or not ex.raw_sha256 or page.entry.url in rows:
+        if ex is None or not ex.raw_sha256 or not ex.archived or page.entry.url in rows:
             continue
         rows[page.entry.url] = RawPage(
             url=page.entry.url,
@@ -282,6 +345,24 @@ def _sane_canonical(page_canonical: str | None, final_url: str, registry: Regist
     if registered_domain(host) == registered_domain(final_host) or registry.owner_of(host):
         return url
     return None
+
+
+def provenance(
+    entry: FeedEntry, res: FetchResult, page: Extracted | None, chosen: Extracted
+) -> Provenance:
+    """How a candidate came to be: its listing, the fetch, the extraction."""
+    fetched = page is not None and res.ok
+    return Provenance(
+        found_via=entry.via,
+        found_in=entry.feed_id.split(":", 1)[1] if entry.via != "feed" else entry.feed_id,
+        fetched_url=entry.url,
+        final_url=res.final_url,
+        status=res.status,
+        fetched_at=res.fetched_at.astimezone(UTC).isoformat(timespec="seconds"),
+        raw_sha256=page.raw_sha256 if fetched and page is not None else None,
+        extractor=chosen.extractor,
+        extraction=chosen.extraction if chosen.extractor == EXTRACTOR else "the feed's own text",
+    )
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:
@@ -352,7 +433,12 @@ def build_candidates(
             )
             counts["articles_rejected"] += 1
             continue
-        if ex is not None and chosen.extractor == ex.extractor:
+        withheld = rights.archive_opt_out(ex.rights if ex else None)
+        if settings.withhold_reserved and withheld:
+            # the publisher opted out of archiving: the text (page or feed)
+            # is hashed and fingerprinted, then not stored
+            status, why = BodyStatus.WITHHELD, withheld
+        elif ex is not None and chosen.extractor == ex.extractor:
             status, why = BodyStatus.PAGE, None
         elif hold:
             status, why = BodyStatus.PROVISIONAL, f"page to be retried: {res.error}"
@@ -391,6 +477,7 @@ def build_candidates(
                 seen_at=res.fetched_at,
                 body_status=status,
                 body_reason=why[:500] if why else None,
+                provenance=provenance(entry, res, ex, chosen),
             )
         )
     rows = replace(

@@ -223,9 +223,14 @@ def due_feeds(
     return [DueFeed(*row) for row in rows]
 
 
-def robots_records(con: duckdb.DuckDBPyConnection, now: datetime) -> list[RobotsRecord]:
+def robots_records(
+    con: duckdb.DuckDBPyConnection, now: datetime, table: str = "robots"
+) -> list[RobotsRecord]:
+    """The cached answers of ``table`` (robots, or tdmrep) not expired at ``now``."""
+    if table not in ("robots", "tdmrep"):
+        raise ValueError(f"not a cache of origin files: {table}")
     rows = con.execute(
-        "SELECT origin, fetched_at, expires_at, status, outcome, body FROM robots "
+        f"SELECT origin, fetched_at, expires_at, status, outcome, body FROM {table} "
         "WHERE expires_at > ?",
         [now],
     ).fetchall()

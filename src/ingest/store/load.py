@@ -26,13 +26,16 @@ from ingest.records import (
     KnownListing,
     LoadBatch,
     PendingPage,
+    Provenance,
     Reject,
     Resolution,
+    Rights,
     Stored,
 )
 from ingest.store.connection import transaction
 from ingest.store.revisions import write_revisions
 from ingest.store.schema import (
+    encoder,
     insert,
     insert_rows,
     key_in,
@@ -192,6 +195,8 @@ def _write_rows(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> dict[str, i
                     "authors": list(a.authors) or None,
                     "keywords": list(a.keywords) or None,
                     "metadata_sources": dict(a.metadata_sources) or None,
+                    "rights": encoder(Rights)(a.rights),
+                    "provenance": encoder(Provenance)(a.provenance),
                 }
                 for a in articles
             ],
@@ -343,13 +348,9 @@ def _write_rows(con: duckdb.DuckDBPyConnection, batch: LoadBatch) -> dict[str, i
         finally:
             con.unregister("done_rows")
     counts.update(_write_pending(con, batch))
-    if batch.robots:
-        insert(
-            con,
-            "robots",
-            [r.__dict__ for r in batch.robots],
-            "update",
-        )
+    for table, records in (("robots", batch.robots), ("tdmrep", batch.tdmrep)):
+        if records:
+            insert(con, table, [r.__dict__ for r in records], "update")
     return counts
 
 

@@ -12,9 +12,9 @@ import duckdb
 import pyarrow as pa
 
 from ingest.dedup import METADATA_FIELDS, reextraction_revision
-from ingest.records import Fingerprint, Reextracted, Revision, StoredPage
+from ingest.records import Fingerprint, Provenance, Reextracted, Revision, Rights, StoredPage
 from ingest.store.connection import transaction
-from ingest.store.schema import insert_rows, table_schema, values
+from ingest.store.schema import encoder, insert_rows, table_schema, values
 from ingest.store.stories import recluster, refresh_clusters
 
 
@@ -60,6 +60,9 @@ def write_revisions(
             "section": r.section,
             "keywords": list(r.keywords) or None,
             "metadata_sources": dict(r.metadata_sources) or None,
+            "rights": encoder(Rights)(r.rights),
+            "reuse": r.reuse,
+            "provenance": encoder(Provenance)(r.provenance),
         }
         for r in revisions
     ]
@@ -73,7 +76,8 @@ def write_revisions(
             SELECT r.article_id, r.revision, r.revised_at, r.run_id, r.changed, r.fields,
                    a.title AS old_title, r.title AS new_title,
                    a.content_hash AS old_content_hash, r.content_hash AS new_content_hash,
-                   a.body AS old_body, a.word_count AS old_word_count
+                   a.body AS old_body, a.word_count AS old_word_count,
+                   a.rights AS old_rights, a.reuse AS old_reuse, a.provenance AS old_provenance
             FROM revised r JOIN articles a USING (article_id))""",
         )
         con.execute("""
@@ -93,6 +97,9 @@ def write_revisions(
                 section = coalesce(r.section, articles.section),
                 keywords = coalesce(r.keywords, articles.keywords),
                 metadata_sources = coalesce(r.metadata_sources, articles.metadata_sources),
+                rights = coalesce(r.rights, articles.rights),
+                reuse = coalesce(r.reuse, articles.reuse),
+                provenance = coalesce(r.provenance, articles.provenance),
                 revision = r.revision, updated_at = r.revised_at
             FROM revised r WHERE articles.article_id = r.article_id
         """)

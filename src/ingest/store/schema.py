@@ -206,6 +206,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "clusters": ("cluster_id",),
     "runs": ("run_id",),
     "robots": ("origin",),
+    "tdmrep": ("origin",),
     "article_revisions": ("article_id", "revision"),
     "backfill_plan": ("backfill_id", "url"),
     "backfill_done": ("backfill_id", "url"),
