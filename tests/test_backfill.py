@@ -268,9 +268,10 @@ def test_url_list_and_warc(
             found = path in site.site.resources
             body = site.site.resources[path].body if found else b"<html>moved</html>"
             status = "200 OK" if found or "unknown" in url else "404 Not Found"
-            http = StatusAndHeaders(
-                status, [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1"
-            )
+            captured = [("Content-Type", "text/html; charset=utf-8")]
+            if url == lq[0][0]:  # what the publisher declared when the page was captured
+                captured += [("X-Robots-Tag", "noai"), ("tdm-reservation", "1")]
+            http = StatusAndHeaders(status, captured, protocol="HTTP/1.1")
             record = writer.create_warc_record(
                 url,
                 "response",
@@ -310,6 +311,21 @@ def test_url_list_and_warc(
     assert rows(wh, "SELECT count(DISTINCT url) FROM raw_pages WHERE url LIKE '%quotidien%'") == [
         (len(lq),)
     ]
+    # rights as captured in the WARC record's headers; provenance names the input
+    declared = dict(
+        rows(
+            wh,
+            "SELECT url, struct_pack(x := rights.x_robots_tag, t := rights.tdm_reservation, "
+            "s := rights.tdm_source, r := reuse) FROM articles WHERE provenance.found_via = 'warc'",
+        )
+    )
+    assert declared[lq[0][0]] == {"x": ["noai"], "t": 1, "s": "header", "r": "reserved"}
+    assert {d["r"] for u, d in declared.items() if u != lq[0][0]} == {"unknown"}
+    # (the backfill's input as its plan records it)
+    assert rows(wh, "SELECT DISTINCT provenance.found_in FROM articles ORDER BY 1") == [
+        (f"urls:{url_list}",),
+        (f"warc:{warc}",),
+    ]
 
 
 def test_reprocess_after_extractor_change(
@@ -332,7 +348,8 @@ def test_reprocess_after_extractor_change(
     con = duckdb.connect(str(settings.warehouse))
     con.execute(
         "UPDATE articles SET body = left(body, 300), content_hash = 'old', "
-        "extractor = 'trafilatura-0.9' WHERE extractor LIKE 'trafilatura%'"
+        "extractor = 'trafilatura-0.9', provenance = struct_update(provenance, "
+        "extractor := 'trafilatura-0.9', extraction := 'old') WHERE extractor LIKE 'trafilatura%'"
     )
     con.close()
     counts = asyncio.run(reprocess(warehouse=str(settings.warehouse), sources=str(sources)))
@@ -348,6 +365,17 @@ def test_reprocess_after_extractor_change(
     assert rows(
         settings.warehouse, "SELECT count(*) FROM articles WHERE extractor = 'trafilatura-0.9'"
     ) == [(0,)]
+    # provenance names the extraction that made the row now; the revision keeps the old one
+    assert rows(
+        settings.warehouse,
+        "SELECT count(*) FROM articles WHERE provenance.extractor = extractor "
+        "AND provenance.extraction LIKE 'fast: %' AND provenance.found_via = 'feed'",
+    ) == [(n,)]
+    assert rows(
+        settings.warehouse,
+        "SELECT DISTINCT old_provenance.extractor, old_provenance.extraction "
+        "FROM article_revisions",
+    ) == [("trafilatura-0.9", "old")]
     # clusters survived the round trip
     assert rows(settings.warehouse, "SELECT size FROM clusters WHERE size > 1") == [(3,), (3,)]
     # nothing changed now: rows untouched

@@ -86,6 +86,19 @@ def test_contract_tables_filled(site: SiteServer, settings: Settings, registry: 
         ("robots", "ok", 4),  # one per origin (four virtual hosts), cached for the next run
         ("tdmrep", "ok", 4),  # likewise /.well-known/tdmrep.json (a 404: no declaration)
     ]
+    # what each publisher declared (demo: the wire reserves TDM, the port's paper
+    # publishes under CC BY-SA), and how each row came to be
+    assert q("SELECT DISTINCT source_id, reuse FROM articles ORDER BY ALL") == [
+        ("continental-press", "reserved"),
+        ("harbour-times", "unknown"),
+        ("le-quotidien-du-port", "open"),
+        ("valley-courier", "unknown"),
+    ]
+    assert q(
+        "SELECT count(*) FROM articles WHERE provenance.found_via <> 'feed' "
+        "OR provenance.found_in <> feed_id OR provenance.raw_sha256 IS NULL "
+        "OR provenance.extraction NOT LIKE 'fast: %'"
+    ) == [(0,)]
     ((status, counts_json),) = q("SELECT status, counts FROM runs")
     assert status == "completed"
     assert json.loads(counts_json)["articles_new"] == expected

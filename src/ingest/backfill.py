@@ -27,6 +27,7 @@ from lxml import etree
 from warcio.archiveiterator import ArchiveIterator
 
 from ingest.feeds import struct_to_utc
+from ingest.fetch import KEPT_HEADERS
 from ingest.records import FetchResult, PlanItem
 from ingest.registry import Registry
 from ingest.urls import BadURL, canonicalize, host_of
@@ -268,14 +269,21 @@ def scan_warc(path: Path, registry: Registry, params: Params) -> Discovery:
     return found
 
 
-def read_warc_record(path: Path, offset: int) -> tuple[bytes, str | None]:
-    """(HTML payload, content type) of the response record at ``offset``."""
+def read_warc_record(path: Path, offset: int) -> tuple[bytes, dict[str, str]]:
+    """(HTML payload, response headers) of the response record at ``offset``:
+    the headers a fetch keeps (``fetch.KEPT_HEADERS``: the content type, and
+    what the publisher declared about the page's use), names in lower case,
+    repeated ones joined with ", "."""
     with path.open("rb") as stream:
         stream.seek(offset)
         for record in ArchiveIterator(stream):
-            ctype = record.http_headers.get_header("Content-Type") if record.http_headers else None
-            return record.content_stream().read(), ctype
-    return b"", None
+            headers: dict[str, str] = {}
+            for name, value in record.http_headers.headers if record.http_headers else []:
+                key = name.lower()
+                if key in KEPT_HEADERS:
+                    headers[key] = f"{headers[key]}, {value}" if key in headers else value
+            return record.content_stream().read(), headers
+    return b"", {}
 
 
 def order_plan(items: Sequence[PlanItem], params: Params) -> list[PlanItem]:

@@ -35,6 +35,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -143,34 +144,46 @@ def _pattern(location: str) -> re.Pattern[str]:
     return re.compile(regex + ("$" if anchored else ""))
 
 
-def tdmrep_rule(document: str | None, url: str) -> tuple[int | None, str | None] | None:
-    """What an origin's tdmrep.json says of ``url``: the first rule whose
-    ``location`` matches its path (with the query), as (reservation, policy);
-    None when no rule matches, or the file is missing or unreadable (a rule
-    without a valid ``tdm-reservation`` is skipped)."""
-    if not document:
-        return None
+_Rule = tuple[re.Pattern[str], int, str | None]
+
+
+@lru_cache(maxsize=1024)
+def _tdmrep_rules(document: str) -> tuple[_Rule, ...]:
+    """A tdmrep.json's valid rules, in order (parsed once per file: every
+    page of the origin asks)."""
     try:
         rules = json.loads(document)
     except ValueError:
-        return None
+        return ()
     if isinstance(rules, dict):
         rules = [rules]
     if not isinstance(rules, list):
-        return None
-    parts = urlsplit(url)
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        return ()
+    found: list[_Rule] = []
     for rule in rules:
         if not isinstance(rule, dict):
             continue
         location = rule.get("location")
         reservation = _flag(rule.get("tdm-reservation"))
         if not isinstance(location, str) or not location or reservation is None:
-            continue
+            continue  # a rule without a valid reservation is skipped
         if not location.startswith("/"):
             location = "/" + location
-        if _pattern(location).match(path):
-            return reservation, _url(rule.get("tdm-policy"))
+        found.append((_pattern(location), reservation, _url(rule.get("tdm-policy"))))
+    return tuple(found)
+
+
+def tdmrep_rule(document: str | None, url: str) -> tuple[int | None, str | None] | None:
+    """What an origin's tdmrep.json says of ``url``: the first rule whose
+    ``location`` matches its path (with the query), as (reservation, policy);
+    None when no rule matches, or the file is missing or unreadable."""
+    if not document:
+        return None
+    parts = urlsplit(url)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    for pattern, reservation, policy in _tdmrep_rules(document):
+        if pattern.match(path):
+            return reservation, policy
     return None
 
 
@@ -288,16 +301,14 @@ def page_signals(
 def _html_license(tree: HtmlElement) -> tuple[str | None, str | None]:
     """``rel="license"`` on a link or anchor, else the first link to a
     Creative Commons licence."""
-    cc: str | None = None
-    for el in tree.iter("link", "a"):
+    for el in tree.xpath("//link[@rel and @href] | //a[@rel and @href]"):
         href = (el.get("href") or "").strip()
-        if not href:
-            continue
-        if "license" in (el.get("rel") or "").lower().split():
+        if href and "license" in (el.get("rel") or "").lower().split():
             return href, "link"
-        if cc is None and _CC.search(href):
-            cc = href
-    return (cc, "cc-link") if cc else (None, None)
+    for href in tree.xpath("//a/@href[contains(., 'creativecommons.org/')]"):
+        if _CC.search(str(href)):
+            return str(href).strip(), "cc-link"
+    return None, None
 
 
 def _link_header_license(value: str | None) -> str | None:

@@ -42,6 +42,13 @@ QUERIES = (
         FROM articles a WHERE a.wire_service IS NOT NULL ORDER BY 1, 2""",
     ),
     (
+        "what publishers declared about reuse (ingest explain ARTICLE shows one row's history)",
+        """
+        SELECT source_id, reuse, rights.tdm_source AS tdm_declared_in, rights.license,
+               count(*) AS articles
+        FROM articles GROUP BY ALL ORDER BY source_id, reuse""",
+    ),
+    (
         "fetches by run and outcome",
         """
         SELECT strftime(r.started_at, '%H:%M:%S') AS run_started, f.kind, f.outcome, count(*) AS n

@@ -272,11 +272,26 @@ def _jsonld(page: _Page, logo: str) -> str:
     return f'<script type="application/ld+json">{_js(data)}</script>'
 
 
+# What some of the demo's publishers declare about the reuse of their pages
+# (ingest.rights): the wire reserves text and data mining (TDMRep meta tags),
+# the port's paper publishes under a Creative Commons licence.
+RIGHTS_MARKUP = {
+    "continental-press": (
+        '<meta name="tdm-reservation" content="1">\n'
+        '<meta name="tdm-policy" content="https://www.continental-press.test/tdm-policy.json">\n'
+    ),
+    "le-quotidien-du-port": (
+        '<link rel="license" href="https://creativecommons.org/licenses/by-sa/4.0/">\n'
+    ),
+}
+
+
 def _meta(page: _Page, logo: str, title_suffix: str) -> str:
     story, site = page.story, page.site
     published = story.published.isoformat()
     tags = "\n".join(f'<meta property="article:tag" content="{_e(t)}">' for t in story.tags)
     return f"""<meta charset="utf-8">
+{RIGHTS_MARKUP.get(site.id, "")}
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{_e(story.title)}{_e(title_suffix)}</title>
 <meta name="description" content="{_e(story.summary)}">

@@ -265,7 +265,7 @@ async def backfill_pages(
     batch, pages = await fetch_pages(fetcher, replace(batch, new_entries=online), robots)
     for entry in offline:
         item = by_url[entry.url]
-        body, ctype = await asyncio.to_thread(
+        body, headers = await asyncio.to_thread(
             read_warc_record, Path(item.input.removeprefix("warc:")), item.warc_offset or 0
         )
         pages.append(
@@ -279,7 +279,7 @@ async def backfill_pages(
                     status=200,
                     final_url=entry.url,
                     body=body,
-                    headers={"content-type": ctype or "text/html"},
+                    headers={"content-type": "text/html", **headers},
                     offline=True,
                     error=None if body else "empty WARC record",
                 ),

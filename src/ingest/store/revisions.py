@@ -140,6 +140,26 @@ def stored_pages(
     ]
 
 
+def _reprocessed_provenance(con: duckdb.DuckDBPyConnection, updates: Sequence[Reextracted]) -> None:
+    """The row's provenance names the extraction that now made it (the
+    extractor, its path and settings, the raw page it read); how the article
+    was found and fetched stays."""
+    with values(
+        con,
+        "reprocessed",
+        article_id=[u.page.article_id for u in updates],
+        extractor=[u.extractor for u in updates],
+        extraction=[u.metadata.extraction if u.metadata else None for u in updates],
+        raw_sha256=[u.page.sha256 for u in updates],
+    ):
+        con.execute("""
+            UPDATE articles SET provenance = struct_update(articles.provenance,
+                extractor := r.extractor, extraction := r.extraction, raw_sha256 := r.raw_sha256)
+            FROM reprocessed r
+            WHERE articles.article_id = r.article_id AND articles.provenance IS NOT NULL
+        """)
+
+
 def apply_reprocess(
     con: duckdb.DuckDBPyConnection,
     updates: Sequence[Reextracted],
@@ -166,6 +186,8 @@ def apply_reprocess(
             {u.page.article_id: u.fingerprint for u, _ in pairs},
             prefix="reprocess:",
         )
+        # after the revision rows took the old provenance
+        _reprocessed_provenance(con, [u for u, _ in pairs])
         if dirty:
             refresh_clusters(con, dirty)
     return len(revisions)
