@@ -35,12 +35,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import importlib
 import inspect
 import logging
-import os
-import signal
 import threading
 from collections.abc import Coroutine, Mapping
 from datetime import UTC, datetime, timedelta
@@ -205,9 +202,14 @@ class _Serving:
     """What the signal handlers and the serving loop share."""
 
     def __init__(self) -> None:
-        self.loop: asyncio.AbstractEventLoop | None = None
         self.shutdown = threading.Event()
         self.wake: asyncio.Event | None = None  # the loop's: set on shutdown
+
+    def stop(self) -> None:
+        """Serve no more (run on the serving loop by the first signal)."""
+        self.shutdown.set()
+        if self.wake is not None:
+            self.wake.set()
 
 
 async def _serve(
@@ -215,7 +217,6 @@ async def _serve(
     manual: list[RunnerDeployment],
     serving: _Serving,
 ) -> None:
-    serving.loop = asyncio.get_running_loop()
     serving.wake = asyncio.Event()
     poll = float(get_current_settings().runner.poll_frequency)
     runner = Runner(pause_on_shutdown=True) if manual else None
@@ -249,23 +250,6 @@ async def _serve(
                     await background
 
 
-def _on_signal(serving: _Serving, signum: int) -> None:
-    """The first signal: stop the pass in progress in order and serve no
-    more; a second one: quit at once."""
-    name = signal.Signals(signum).name
-    if serving.shutdown.is_set():
-        log.warning("%s again: quitting at once", name)
-        os._exit(128 + signum)
-    serving.shutdown.set()
-    log.warning("%s: stopping after the pass in progress (again to quit at once)", name)
-    if serving.loop is not None and not serving.loop.is_closed():
-        serving.loop.call_soon_threadsafe(stopping.request, f"stopped by {name}")
-        if serving.wake is not None:
-            serving.loop.call_soon_threadsafe(serving.wake.set)
-    else:
-        stopping.request(f"stopped by {name}")
-
-
 def serve_scheduled(
     interval_minutes: int = 15,
     all_feeds: bool = False,
@@ -290,36 +274,12 @@ def serve_scheduled(
     scheduled = scheduled_deployment(interval_minutes, all_feeds, page_budget, where)
     manual = manual_deployments(where)
     serving = _Serving()
-    outcome: list[BaseException] = []
-
-    def work() -> None:
-        try:
-            asyncio.run(_serve(scheduled, manual, serving))
-        except BaseException as exc:  # handed to the main thread
-            outcome.append(exc)
-
-    # The loop runs in a thread of its own, so that the main thread keeps the
-    # signals (Prefect's runner and flow engine take SIGTERM over otherwise).
-    in_main = threading.current_thread() is threading.main_thread()
-    previous = (
-        {
-            sig: signal.signal(sig, lambda signum, _frame: _on_signal(serving, signum))
-            for sig in (signal.SIGINT, signal.SIGTERM)
-        }
-        if in_main
-        else {}
-    )
-    thread = threading.Thread(
-        target=contextvars.copy_context().run, args=(work,), name="ingest-serve"
+    stop = stopping.SignalStop(
+        log.warning, "stopping after the pass in progress (again to quit at once)", serving.stop
     )
     try:
-        thread.start()
-        while thread.is_alive():
-            thread.join(0.2)
+        with stop:
+            stop.drive(_serve(scheduled, manual, serving), name="ingest-serve")
     finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
         shutdown_pools()
         stopping.reset()
-    if outcome:
-        raise outcome[0]

@@ -533,7 +533,10 @@ def test_export_respecting_rights_redacts_or_omits_what_is_reserved(
         else:
             assert row["body"] == everything[url]["body"]
     assert set(exported("omit")) == set(everything) - reserved
-    assert "Rights:" in (tmp_path / "omit" / "datasheet.md").read_text()
+    sheet = (tmp_path / "omit" / "datasheet.md").read_text()
+    assert "Rights: articles whose publisher reserved their reuse are left out" in sheet
+    assert "| unknown | " in sheet and "| reserved |" not in sheet
+    assert "| reserved | 6 |" in (tmp_path / "all" / "datasheet.md").read_text()
 
 
 def test_explain_tells_the_whole_history_of_a_row(

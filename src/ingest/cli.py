@@ -8,7 +8,6 @@ a non-zero exit code.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import csv
 import datetime as dt
 import decimal
@@ -20,8 +19,7 @@ import os
 import shutil
 import signal
 import sys
-import threading
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from enum import StrEnum
@@ -333,72 +331,13 @@ def _swap(holder: object, name: str, value: object) -> Callable[[], object]:
     return lambda: setattr(holder, name, before)
 
 
-_signals: list[int] = []
-
-
-def _on_signal(signum: int, loop: asyncio.AbstractEventLoop | None) -> None:
-    """First Ctrl+C / SIGTERM: stop early and load what was fetched. A second
-    one: quit at once (the children end with this process)."""
-    name = signal.Signals(signum).name
-    if _signals:
-        err.print(f"{name} again: quitting at once", highlight=False)
-        os._exit(128 + signum)
-    _signals.append(signum)
-    err.print(
-        f"{name}: stopping; what was fetched is loaded, the rest waits for the next run "
-        "(press Ctrl+C again to quit at once)",
-        highlight=False,
-    )
-    if loop is not None and not loop.is_closed():
-        loop.call_soon_threadsafe(stopping.request, f"stopped by {name}")
-    else:
-        stopping.request(f"stopped by {name}")
-
-
-_loops: list[asyncio.AbstractEventLoop] = []  # the loop a flow runs on, for the handler
-
-
-@contextmanager
-def _stop_on_signals() -> Iterator[None]:
-    """Ctrl+C and SIGTERM stop the work in order (the first) or at once (the
-    second) for as long as the command runs, its server's shutdown included."""
-
-    def handler(signum: int, _frame: object) -> None:
-        _on_signal(signum, _loops[-1] if _loops else None)
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-
-def _drive(call: Coroutine[Any, Any, T]) -> T:
-    """Run a flow coroutine on a loop in a thread of its own, in this context
-    (its Prefect settings): the main thread keeps the signals, which a flow
-    engine otherwise takes over for SIGTERM."""
-    outcome: dict[str, Any] = {}
-
-    def work() -> None:
-        try:
-            with asyncio.Runner() as runner:
-                _loops.append(runner.get_loop())
-                outcome["value"] = runner.run(call)
-        except BaseException as exc:  # handed to the main thread
-            outcome["error"] = exc
-        finally:
-            _loops.clear()
-
-    thread = threading.Thread(
-        target=contextvars.copy_context().run, args=(work,), name="ingest-flow"
-    )
-    thread.start()
-    while thread.is_alive():
-        thread.join(0.2)
-    if "error" in outcome:
-        raise outcome["error"]
-    return cast(T, outcome["value"])
+# Ctrl+C / SIGTERM while a flow runs: the first stops early and loads what was
+# fetched, a second quits at once (the children end with this process).
+_stop = stopping.SignalStop(
+    lambda message: err.print(message, highlight=False),
+    "stopping; what was fetched is loaded, the rest waits for the next run "
+    "(press Ctrl+C again to quit at once)",
+)
 
 
 # The flows the commands start, imported when first used (Prefect is slow to
@@ -434,11 +373,11 @@ def _run_flow(
     rich_bar = _RichBar() if bar else None
     progress.install(rich_bar)
     try:
-        with _stop_on_signals(), temporary_server():
-            return dict(_drive(start(settings=settings or state.settings, **params)))
+        with _stop, temporary_server():
+            return dict(_stop.drive(start(settings=settings or state.settings, **params)))
     except CancelledRun as exc:
         err.print(f"{name} stopped: {exc}", highlight=False)
-        raise typer.Exit(128 + (_signals[0] if _signals else signal.SIGINT)) from None
+        raise typer.Exit(128 + (_stop.signals[0] if _stop.signals else signal.SIGINT)) from None
     except (FailedRun, ServerStartError) as exc:
         err.print(f"[red]{name} failed:[/red] {exc}", highlight=False)
         raise typer.Exit(1) from None
@@ -448,7 +387,7 @@ def _run_flow(
     except Exception as exc:
         if stopping.requested():
             err.print(f"{name} stopped: {stopping.reason()}", highlight=False)
-            raise typer.Exit(128 + (_signals[0] if _signals else signal.SIGINT)) from None
+            raise typer.Exit(128 + (_stop.signals[0] if _stop.signals else signal.SIGINT)) from None
         err.print(f"[red]{name} failed:[/red] {exc}", highlight=False)
         raise typer.Exit(1) from None
     finally:

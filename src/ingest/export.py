@@ -322,6 +322,19 @@ def _datasheet(
     lines += [f"| {e} | {b or ''} | {c:,} |" for e, b, c in facts["extraction"]]
     lines += [
         "",
+        "## What publishers declared about reuse",
+        "",
+        "`reuse` sums up each page's rights signals as fetched (`rights` holds the "
+        "evidence): `reserved` (TDM rights reserved, `noai`, `noarchive`, or AI crawlers "
+        "disallowed by robots.txt), `open` (a Creative Commons licence or public-domain "
+        "dedication), `unknown` (no signal, or no page).",
+        "",
+        "| reuse | articles |",
+        "|---|---:|",
+    ]
+    lines += [f"| {r or 'unknown'} | {c:,} |" for r, c in facts["reuse"]]
+    lines += [
+        "",
         "## Known gaps",
         "",
         "Items that did not become articles in the period (`rejects`), by stage and reason:",
@@ -361,6 +374,9 @@ def _facts(con: duckdb.DuckDBPyConnection, spec: ExportSpec) -> dict[str, list[t
             con,
             f"SELECT extractor, body_status, count(*) FROM {base} GROUP BY 1, 2 "
             "ORDER BY 3 DESC, 1, 2",
+        ),
+        "reuse": _count_table(
+            con, f"SELECT reuse, count(*) FROM {base} GROUP BY 1 ORDER BY 2 DESC, 1"
         ),
         "rejects": _count_table(
             con,
