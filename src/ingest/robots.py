@@ -27,33 +27,26 @@ def robots_url(origin: str) -> str:
     return origin + "/robots.txt"
 
 
-def record_from_fetch(origin: str, res: FetchResult, ttl: timedelta) -> RobotsRecord:
+# Parse at most this much of a tdmrep.json (a list of rules: a few KB).
+MAX_TDMREP_BYTES = 256 * 1024
+
+
+def record_from_fetch(
+    origin: str, res: FetchResult, ttl: timedelta, limit: int = MAX_ROBOTS_BYTES
+) -> RobotsRecord:
+    """An origin's robots.txt (or tdmrep.json, ``limit`` its size cap) answer
+    to cache: ``ok`` with the file, ``missing`` (4xx: no rules, no
+    declaration), ``blocked`` by our guard, or ``error`` (asked again after an
+    hour; robots.txt then means "disallow all", tdmrep.json nothing)."""
     now = res.fetched_at
     if res.outcome is Outcome.OK:
-        body = res.body[:MAX_ROBOTS_BYTES].decode("utf-8", "replace")
+        body = res.body[:limit].decode("utf-8", "replace")
         return RobotsRecord(origin, now, now + ttl, res.status, "ok", body)
     if is_missing(res):
         return RobotsRecord(origin, now, now + ttl, res.status, "missing", None)
     if res.outcome in (Outcome.BLOCKED, Outcome.SKIPPED):
         # Our own guard refused the origin: its pages are refused the same way.
         return RobotsRecord(origin, now, now + ERROR_TTL, res.status, "blocked", res.error)
-    return RobotsRecord(origin, now, now + ERROR_TTL, res.status, "error", res.error)
-
-
-# Parse at most this much of a tdmrep.json (a list of rules: a few KB).
-MAX_TDMREP_BYTES = 256 * 1024
-
-
-def tdmrep_record(origin: str, res: FetchResult, ttl: timedelta) -> RobotsRecord:
-    """An origin's tdmrep.json answer, cached like its robots.txt: ``ok``
-    with the file, ``missing`` (4xx: no declaration), or ``error`` (asked
-    again after an hour; meanwhile nothing is known of it)."""
-    now = res.fetched_at
-    if res.outcome is Outcome.OK:
-        body = res.body[:MAX_TDMREP_BYTES].decode("utf-8", "replace")
-        return RobotsRecord(origin, now, now + ttl, res.status, "ok", body)
-    if is_missing(res):
-        return RobotsRecord(origin, now, now + ttl, res.status, "missing", None)
     return RobotsRecord(origin, now, now + ERROR_TTL, res.status, "error", res.error)
 
 

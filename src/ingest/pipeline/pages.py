@@ -42,12 +42,12 @@ from ingest.records import (
 from ingest.registry import Registry
 from ingest.rights import TDMREP_PATH, AiCrawlers, origin_rights
 from ingest.robots import (
+    MAX_TDMREP_BYTES,
     RobotsPolicy,
     as_logged,
     product_token,
     record_from_fetch,
     robots_url,
-    tdmrep_record,
 )
 from ingest.schedule import Failure
 from ingest.settings import Settings
@@ -156,7 +156,8 @@ class RobotsCache:
         res = await fetcher.get(origin + TDMREP_PATH, FetchKind.TDMREP, wait_until=wait_until)
         if res.outcome is Outcome.DEFERRED:
             return asked  # asked again by the next page of the origin, or the next run
-        record = tdmrep_record(origin, res, timedelta(hours=self.settings.robots_ttl_hours))
+        ttl = timedelta(hours=self.settings.robots_ttl_hours)
+        record = record_from_fetch(origin, res, ttl, MAX_TDMREP_BYTES)
         if not res.unreachable:
             self._tdmrep[origin] = record
         kept = None if res.unreachable else record
