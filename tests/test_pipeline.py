@@ -10,6 +10,7 @@ import duckdb
 import pytest
 from tests.conftest import run_once
 
+from ingest import explain
 from ingest.demo.server import Reply, RequestInfo, SiteServer
 from ingest.location import Lake
 from ingest.registry import Registry, parse_registry
@@ -99,6 +100,21 @@ def test_contract_tables_filled(site: SiteServer, settings: Settings, registry: 
         "OR provenance.found_in <> feed_id OR provenance.raw_sha256 IS NULL "
         "OR provenance.extraction NOT LIKE 'fast: %'"
     ) == [(0,)]
+    # one demo row's whole history (on a lake too)
+    ((wire_url,),) = q(
+        "SELECT url FROM articles WHERE source_id = 'continental-press' ORDER BY url LIMIT 1"
+    )
+    told = explain.render(explain.explain(settings.warehouse, wire_url))
+    for part in (
+        "via feed ",
+        ": ok HTTP 200",
+        "archived ",
+        "extractor trafilatura-",
+        "metadata sources: ",
+        "TDM declared in: meta",
+        "revisions (0)",
+    ):
+        assert part in told, (part, told)
     ((status, counts_json),) = q("SELECT status, counts FROM runs")
     assert status == "completed"
     assert json.loads(counts_json)["articles_new"] == expected
