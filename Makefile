@@ -53,6 +53,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/fetch.py
 	$(BIN)/python benchmarks/dedup.py --sizes 10000,100000
 	$(BIN)/python benchmarks/metadata.py --worst 0 --timing 3
+	$(BIN)/python benchmarks/rights.py
 	$(BIN)/python benchmarks/backends.py --articles 500 --sources 50 --results-dir benchmarks/results
 	$(BIN)/python benchmarks/search.py --articles 100000
 
