@@ -312,6 +312,18 @@ def test_fallback_jump_and_error_jump(world: World) -> None:
     assert evidence["share_24h"] == 0.5 and evidence["count_24h"] == 12
 
 
+def test_withheld_bodies_are_no_fallback(world: World) -> None:
+    """A publisher that starts opting out of archiving (with the withholding
+    policy on) does not look like a site whose pages broke."""
+    world.feed("f1", "paper")
+    for d in range(15):
+        day = MONDAY + d * DAY
+        world.articles("paper", [day + h * HOUR for h in range(8, 20)])
+    now = MONDAY + 15 * DAY
+    world.articles("paper", [now + h * HOUR for h in range(8, 20)], status="withheld")
+    assert world.evaluate(now + 20 * HOUR) == []
+
+
 def test_wire_share_shift(world: World) -> None:
     for w in range(5):
         week = MONDAY + w * 7 * DAY

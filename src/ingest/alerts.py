@@ -18,7 +18,8 @@ once here and in the README:
 - **empty_feed**: the feed's last 3 answers that returned a feed (a 304 does
   not count) held no item, or only items whose pages all failed.
 - **fallback_jump**: over the last 24 h, at least 10 articles of the source
-  and a share of feed-text bodies (``body_status`` other than ``page``) above
+  and a share of feed-text bodies (``body_status`` provisional or feed-final;
+  a body withheld by the rights policy is the page's, not a fallback) above
   3 x its daily median of the 14 days before, and above 0.35.
 - **error_jump**: the same for the share of the source's page fetches that
   answered 4xx/5xx.
@@ -399,8 +400,8 @@ def _jumps(
 
 
 FALLBACK_EVENTS = (
-    "SELECT source_id, first_seen_at AS ts, coalesce(body_status, 'page') <> 'page' AS hit "
-    "FROM articles"
+    "SELECT source_id, first_seen_at AS ts, "
+    "coalesce(body_status, 'page') IN ('provisional', 'feed-final') AS hit FROM articles"
 )
 ERROR_EVENTS = (
     "SELECT f.source_id, l.fetched_at AS ts, coalesce(l.status, 0) >= 400 AS hit "

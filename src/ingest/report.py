@@ -352,7 +352,8 @@ def charts(facts: Facts) -> list[Chart]:
             "extraction",
             "Extraction outcomes",
             "Articles by day and body_status: page (the page's text), "
-            "provisional (the feed's text, the page still to come), feed-final.",
+            "provisional (the feed's text, the page still to come), feed-final, "
+            "withheld (the publisher opted out of archiving; no text kept).",
             n,
             svg,
         )
