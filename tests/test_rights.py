@@ -558,7 +558,7 @@ def test_explain_tells_the_whole_history_of_a_row(
     text = explain.render(found)
     for expected in (
         found.article["article_id"],
-        f"via feed {found.article['feed_id']}",  # its feed
+        f"via feed {found.article['feed_id']} ({rights_site.site.url('/r/feed.xml', host=HOST)})",
         f"{url}: ok HTTP 200",  # its fetches
         "archived",  # its raw pages
         f"extractor {found.article['extractor']}: fast",  # extractor and settings

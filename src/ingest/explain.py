@@ -90,8 +90,9 @@ def gather(con: duckdb.DuckDBPyConnection, key: str) -> Explanation:
     marks = ", ".join("?" for _ in wanted)
     sightings = _rows(
         con,
-        "SELECT seen_at, via, feed_id, source_id, run_id, backfill_id, url FROM sightings "
-        "WHERE article_id = ? ORDER BY seen_at, feed_id",
+        "SELECT s.seen_at, s.via, s.feed_id, f.url AS feed_url, s.source_id, s.run_id, "
+        "s.backfill_id, s.url FROM sightings s LEFT JOIN feeds f USING (feed_id) "
+        "WHERE s.article_id = ? ORDER BY s.seen_at, s.feed_id",
         [article_id],
     )
     fetches = _rows(
@@ -194,7 +195,9 @@ def render(ex: Explanation) -> str:
         f"{prov.get('found_in') or a.get('feed_id') or '-'} (run {a.get('run_id') or '-'})",
     ]
     out += [
-        f"  {_text(s['seen_at'])} via {s['via']} {s['feed_id']} (run {s['run_id']})"
+        f"  {_text(s['seen_at'])} via {s['via']} {s['feed_id']}"
+        + (f" ({s['feed_url']})" if s["feed_url"] else "")
+        + f", run {s['run_id']}"
         for s in ex.sightings
     ]
     out += ["  URLs that lead here: " + (", ".join(ex.urls) or "-"), "", "fetched"]
