@@ -155,7 +155,7 @@ class RobotsCache:
             return asked
         res = await fetcher.get(origin + TDMREP_PATH, FetchKind.TDMREP, wait_until=wait_until)
         if res.outcome is Outcome.DEFERRED:
-            return asked  # asked again by the next page of the origin, or the next run
+            return asked  # not asked in time: nothing is known of it, the next run asks
         ttl = timedelta(hours=self.settings.robots_ttl_hours)
         record = record_from_fetch(origin, res, ttl, MAX_TDMREP_BYTES)
         if not res.unreachable:
