@@ -320,7 +320,8 @@ def test_url_list_and_warc(
         )
     )
     assert declared[lq[0][0]] == {"x": ["noai"], "t": 1, "s": "header", "r": "reserved"}
-    assert {d["r"] for u, d in declared.items() if u != lq[0][0]} == {"unknown"}
+    # the others: the paper's CC BY-SA licence (the captured reservation outranks it above)
+    assert {d["r"] for u, d in declared.items() if u != lq[0][0]} == {"open"}
     # (the backfill's input as its plan records it)
     assert rows(wh, "SELECT DISTINCT provenance.found_in FROM articles ORDER BY 1") == [
         (f"urls:{url_list}",),
