@@ -189,7 +189,6 @@ class OriginRights:
     tdm_reservation: int | None = None
     tdm_policy: str | None = None
     ai_disallowed: tuple[str, ...] = ()
-    tdmrep_asked: bool = False  # tdmrep.json was read (or known missing) for the origin
 
 
 @dataclass(frozen=True)

@@ -214,16 +214,13 @@ class AiCrawlers:
         return tuple(c for c in self.crawlers if not self._parser.can_fetch(url, c))
 
 
-def origin_rights(
-    url: str, tdmrep_document: str | None, tdmrep_asked: bool, ai: AiCrawlers | None
-) -> OriginRights:
+def origin_rights(url: str, tdmrep_document: str | None, ai: AiCrawlers | None) -> OriginRights:
     """What the origin's files say of ``url``."""
     rule = tdmrep_rule(tdmrep_document, url)
     return OriginRights(
         tdm_reservation=rule[0] if rule else None,
         tdm_policy=rule[1] if rule else None,
         ai_disallowed=ai.disallowed(url) if ai is not None else (),
-        tdmrep_asked=tdmrep_asked,
     )
 
 
@@ -365,13 +362,17 @@ def decide(
     )
 
 
+def _directives_seen(rights: Rights) -> set[str]:
+    """Every robots directive the page carried, by meta tag or header."""
+    return set(rights.robots_meta) | set(rights.x_robots_tag)
+
+
 def reservations(rights: Rights) -> list[str]:
     """Why reuse is reserved: every reservation signal present, in words."""
-    directives_seen = set(rights.robots_meta) | set(rights.x_robots_tag)
     found = []
     if rights.tdm_reservation == 1:
         found.append(f"TDM rights reserved ({rights.tdm_source})")
-    found += sorted(d for d in directives_seen if d in AI_OPT_OUT | ARCHIVE_OPT_OUT)
+    found += sorted(_directives_seen(rights) & (AI_OPT_OUT | ARCHIVE_OPT_OUT))
     if rights.ai_disallowed:
         found.append("robots.txt disallows " + ", ".join(rights.ai_disallowed))
     return found
@@ -393,8 +394,7 @@ def archive_opt_out(rights: Rights | None) -> str | None:
     (``noarchive``, TDM rights reserved), else None."""
     if rights is None:
         return None
-    directives_seen = set(rights.robots_meta) | set(rights.x_robots_tag)
-    if directives_seen & ARCHIVE_OPT_OUT:
+    if _directives_seen(rights) & ARCHIVE_OPT_OUT:
         source = "X-Robots-Tag" if "noarchive" in rights.x_robots_tag else "robots meta"
         return f"publisher opted out of archiving: noarchive ({source})"
     if rights.tdm_reservation == 1:

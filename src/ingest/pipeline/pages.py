@@ -173,9 +173,7 @@ class RobotsCache:
             body = policy.record.body if policy.record.outcome == "ok" else None
             ai = self._ai[origin] = AiCrawlers(body, self.settings.ai_crawlers)
         tdm = self._tdmrep.get(origin)
-        return origin_rights(
-            url, tdm.body if tdm and tdm.outcome == "ok" else None, tdm is not None, ai
-        )
+        return origin_rights(url, tdm.body if tdm and tdm.outcome == "ok" else None, ai)
 
     def apply_delays(self, fetcher: Fetcher) -> None:
         for origin, policy in self._policies.items():
