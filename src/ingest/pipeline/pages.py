@@ -432,8 +432,8 @@ def build_candidates(
             )
             counts["articles_rejected"] += 1
             continue
-        withheld = rights.archive_opt_out(ex.rights if ex else None)
-        if settings.withhold_reserved and withheld:
+        withheld = settings.withhold_reserved and rights.archive_opt_out(ex.rights if ex else None)
+        if withheld:
             # the publisher opted out of archiving: the text (page or feed)
             # is hashed and fingerprinted, then not stored
             status, why = BodyStatus.WITHHELD, withheld
